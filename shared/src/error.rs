@@ -1,0 +1,53 @@
+//! One error type for the whole core, so every failure names what went wrong
+//! (the file or the argument) and, where it can, how to fix it.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the `shared` crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file exists but its contents are not what its format promises
+    /// (wrong magic, truncated, out-of-bounds offsets, …).
+    #[error("{}: {msg}", path.display())]
+    Format { path: PathBuf, msg: String },
+    /// The input is well-formed but uses something we do not support
+    /// (an architecture, a tensor type, a tokenizer model, …).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    /// A caller-supplied argument is invalid (an empty prompt, a prompt longer
+    /// than the context, an unknown token id, …).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A model could not be found or fetched; the message says what to run or
+    /// where to put the file.
+    #[error("{0}")]
+    ModelSource(String),
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Shorthand for a [`Error::Format`] error about `path`.
+    pub fn format(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Io`] error about `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Finding the team's reference fixtures (`../shared/fixtures`) from tests.
+//!
+//! Tests read fixtures relative to the workspace root, or from `$RFS_FIXTURES`.
+//! On a reader's clone the folder may be absent: the test then prints why it
+//! skips. Under CI (`CI` set) a missing fixture is a failure, never a skip.
+
+use std::path::PathBuf;
+
+/// The fixtures folder: `$RFS_FIXTURES`, else `<workspace>/../shared/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("RFS_FIXTURES") {
+        return PathBuf::from(dir);
+    }
+    workspace_root().join("../shared/fixtures")
+}
+
+/// The workspace root (the folder holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The path of one fixture, e.g. `fixture("tiny/llama-tiny/config.json")`, or
+/// `None` (after printing a skip reason) when it is missing outside CI.
+///
+/// # Panics
+/// Under CI (the `CI` environment variable set) a missing fixture panics, so
+/// the test fails instead of silently skipping.
+pub fn fixture(relative: &str) -> Option<PathBuf> {
+    let path = fixtures_dir().join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "fixture {} is missing (CI is set, so this is a failure, not a skip)",
+            path.display()
+        );
+    }
+    eprintln!(
+        "skipping: fixture {} not found (set RFS_FIXTURES or put ../shared beside the repo)",
+        path.display()
+    );
+    None
+}

@@ -1,0 +1,1 @@
+//! Matrix–vector kernels: a plain scalar version beside each SIMD one.

@@ -1,0 +1,1 @@
+//! Linear layers: the one place that decides how a weight matrix multiplies a vector.

@@ -1,0 +1,1 @@
+//! Byte-level BPE tokenizers (GGUF metadata or HF tokenizer.json) and chat templates.
