@@ -20,3 +20,9 @@ pub mod models;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
+pub mod attention;
+pub mod config;
+pub mod generate;
+pub mod model;
+pub mod tensor;
+pub mod weights;

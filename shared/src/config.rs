@@ -1,0 +1,246 @@
+//! Model hyperparameters: one [`ModelConfig`] for the three decoder families,
+//! read from a Hugging Face `config.json` or from GGUF metadata.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// The decoder families we run. They share one architecture and differ in a few switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Llama and SmolLM2: no biases, no QK-norm.
+    Llama,
+    /// Qwen2 / Qwen2.5: biases on the q, k and v projections.
+    Qwen2,
+    /// Qwen3 (the book's model): RMSNorm on each query and key head (QK-norm), no biases.
+    Qwen3,
+}
+
+impl Family {
+    /// Parses a Hugging Face `model_type` or GGUF `general.architecture` value.
+    pub fn from_name(name: &str) -> Option<Family> {
+        match name {
+            "llama" => Some(Family::Llama),
+            "qwen2" => Some(Family::Qwen2),
+            "qwen3" => Some(Family::Qwen3),
+            _ => None,
+        }
+    }
+
+    /// The Hugging Face `model_type` of this family.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Llama => "llama",
+            Family::Qwen2 => "qwen2",
+            Family::Qwen3 => "qwen3",
+        }
+    }
+}
+
+/// The shape and switches of a decoder-only transformer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    pub family: Family,
+    pub vocab_size: usize,
+    /// Width of the residual stream (`emb_dim` in the book).
+    pub hidden_size: usize,
+    /// Width of the SwiGLU MLP's hidden layer.
+    pub intermediate_size: usize,
+    pub num_layers: usize,
+    pub num_heads: usize,
+    /// Key/value heads; `num_heads / num_kv_heads` query heads share each (grouped-query attention).
+    pub num_kv_heads: usize,
+    pub head_dim: usize,
+    pub rope_theta: f32,
+    pub rms_norm_eps: f32,
+    /// The longest sequence the model was trained for (its context length).
+    pub max_position_embeddings: usize,
+    /// Whether the output layer reuses the token embedding matrix.
+    pub tie_word_embeddings: bool,
+    /// Biases on the q, k, v projections (Qwen2).
+    pub qkv_bias: bool,
+    /// Per-head RMSNorm on queries and keys before RoPE (Qwen3).
+    pub qk_norm: bool,
+    /// End-of-sequence token ids from the config, if it names any.
+    pub eos_token_ids: Vec<u32>,
+}
+
+impl ModelConfig {
+    /// Reads a Hugging Face `config.json`.
+    ///
+    /// `rope_theta` may sit at the top level (the Hub's Qwen3 layout) or inside
+    /// `rope_parameters` (newer transformers); scaled RoPE variants are rejected.
+    pub fn from_hf_json(path: &Path) -> Result<ModelConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let json: Value = serde_json::from_str(&text)
+            .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
+        parse_hf_config(&json).map_err(|msg| Error::format(path, msg))
+    }
+}
+
+fn parse_hf_config(json: &Value) -> std::result::Result<ModelConfig, String> {
+    let model_type = json["model_type"]
+        .as_str()
+        .ok_or("missing field `model_type`")?;
+    let family = Family::from_name(model_type).ok_or_else(|| {
+        format!("unsupported architecture `{model_type}` (supported: llama, qwen2, qwen3)")
+    })?;
+    let usize_field = |key: &str| -> std::result::Result<usize, String> {
+        json[key]
+            .as_u64()
+            .map(|v| v as usize)
+            .ok_or_else(|| format!("missing or non-integer field `{key}`"))
+    };
+    let hidden_size = usize_field("hidden_size")?;
+    let num_heads = usize_field("num_attention_heads")?;
+    let num_kv_heads = json["num_key_value_heads"]
+        .as_u64()
+        .map_or(num_heads, |v| v as usize);
+    let head_dim = match json["head_dim"].as_u64() {
+        Some(v) => v as usize,
+        None if num_heads > 0 => hidden_size / num_heads,
+        None => return Err("`num_attention_heads` is zero".into()),
+    };
+    let rope = json.get("rope_parameters").or(json.get("rope_scaling"));
+    if let Some(kind) = rope.and_then(|r| r["rope_type"].as_str()) {
+        if kind != "default" {
+            return Err(format!(
+                "unsupported rope_type `{kind}` (only default RoPE)"
+            ));
+        }
+    }
+    let rope_theta = json["rope_theta"]
+        .as_f64()
+        .or_else(|| rope.and_then(|r| r["rope_theta"].as_f64()))
+        .ok_or("missing `rope_theta` (top level or in `rope_parameters`)")?;
+    let config = ModelConfig {
+        family,
+        vocab_size: usize_field("vocab_size")?,
+        hidden_size,
+        intermediate_size: usize_field("intermediate_size")?,
+        num_layers: usize_field("num_hidden_layers")?,
+        num_heads,
+        num_kv_heads,
+        head_dim,
+        rope_theta: rope_theta as f32,
+        rms_norm_eps: json["rms_norm_eps"].as_f64().unwrap_or(1e-6) as f32,
+        max_position_embeddings: usize_field("max_position_embeddings")?,
+        tie_word_embeddings: json["tie_word_embeddings"].as_bool().unwrap_or(false),
+        qkv_bias: family == Family::Qwen2 || json["attention_bias"].as_bool().unwrap_or(false),
+        qk_norm: family == Family::Qwen3,
+        eos_token_ids: token_ids(&json["eos_token_id"]),
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// `eos_token_id` may be a number, a list of numbers or null.
+fn token_ids(v: &Value) -> Vec<u32> {
+    match v {
+        Value::Number(n) => n.as_u64().map(|i| i as u32).into_iter().collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| i.as_u64().map(|i| i as u32))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Upper bounds that keep a corrupt config from asking for absurd allocations.
+const MAX_DIM: usize = 1 << 20;
+
+impl ModelConfig {
+    /// Checks the sizes are positive, consistent and not absurd.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let dims = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("intermediate_size", self.intermediate_size),
+            ("num_hidden_layers", self.num_layers),
+            ("num_attention_heads", self.num_heads),
+            ("num_key_value_heads", self.num_kv_heads),
+            ("head_dim", self.head_dim),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ];
+        for (name, v) in dims {
+            if v == 0 || v > MAX_DIM * 16 {
+                return Err(format!("`{name}` = {v} is out of range"));
+            }
+        }
+        if self.num_heads % self.num_kv_heads != 0 {
+            return Err(format!(
+                "num_attention_heads ({}) is not a multiple of num_key_value_heads ({})",
+                self.num_heads, self.num_kv_heads
+            ));
+        }
+        if self.head_dim % 2 != 0 {
+            return Err(format!(
+                "head_dim ({}) must be even for RoPE",
+                self.head_dim
+            ));
+        }
+        Ok(())
+    }
+
+    /// Query heads per key/value head (the GQA group size).
+    pub fn group_size(&self) -> usize {
+        self.num_heads / self.num_kv_heads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn base() -> Value {
+        json!({
+            "model_type": "qwen3", "vocab_size": 512, "hidden_size": 64,
+            "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "head_dim": 16, "max_position_embeddings": 256,
+            "rms_norm_eps": 1e-6, "tie_word_embeddings": true, "rope_theta": 1e6
+        })
+    }
+
+    #[test]
+    fn rope_theta_top_level_or_nested() {
+        let top = parse_hf_config(&base()).unwrap();
+        let mut nested = base();
+        nested.as_object_mut().unwrap().remove("rope_theta");
+        nested["rope_parameters"] = json!({"rope_theta": 1e6, "rope_type": "default"});
+        assert_eq!(parse_hf_config(&nested).unwrap(), top);
+        assert_eq!(top.rope_theta, 1e6);
+        assert!(top.qk_norm && !top.qkv_bias);
+    }
+
+    #[test]
+    fn unsupported_architecture_is_named() {
+        let mut c = base();
+        c["model_type"] = json!("gpt_neox");
+        let err = parse_hf_config(&c).unwrap_err();
+        assert!(err.contains("gpt_neox"), "{err}");
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let mut c = base();
+        c.as_object_mut().unwrap().remove("hidden_size");
+        assert!(parse_hf_config(&c).unwrap_err().contains("hidden_size"));
+    }
+
+    #[test]
+    fn scaled_rope_is_rejected() {
+        let mut c = base();
+        c["rope_scaling"] = json!({"rope_type": "llama3", "factor": 8.0});
+        assert!(parse_hf_config(&c).unwrap_err().contains("llama3"));
+    }
+
+    #[test]
+    fn head_dim_defaults_to_hidden_over_heads() {
+        let mut c = base();
+        c.as_object_mut().unwrap().remove("head_dim");
+        assert_eq!(parse_hf_config(&c).unwrap().head_dim, 16);
+    }
+}

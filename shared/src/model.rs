@@ -1,0 +1,386 @@
+//! One decoder-only transformer for Qwen3, Qwen2 and Llama/SmolLM2 (book ch. 2,
+//! appendix C), chosen by [`ModelConfig`].
+//!
+//! ```text
+//! ids ─ embed ─▶ N × [RMSNorm ─ GQA attention (RoPE, QK-norm?, KV cache) ─ +res
+//!                     RMSNorm ─ SwiGLU MLP ─ +res] ─ RMSNorm ─ lm_head ─▶ logits
+//! ```
+//!
+//! Parameters are plain structs; [`Model::forward_step`] decodes one token
+//! without allocating, [`Model::forward_sequence`] runs many positions at once
+//! (the prefill, and the book's no-cache `generate_text_basic`).
+
+use ndarray::{s, Array2, Axis};
+
+use crate::attention::{attend, HeadLayout, KvCache};
+use crate::config::ModelConfig;
+use crate::linear::WeightMatrix;
+use crate::tensor::{rms_norm, rms_norm_inplace, silu, RopeTable};
+use crate::{Error, Result};
+
+/// The attention half of a transformer block.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    pub q_proj: WeightMatrix,
+    pub k_proj: WeightMatrix,
+    pub v_proj: WeightMatrix,
+    pub o_proj: WeightMatrix,
+    /// Qwen2's q/k/v biases.
+    pub q_bias: Option<Vec<f32>>,
+    pub k_bias: Option<Vec<f32>>,
+    pub v_bias: Option<Vec<f32>>,
+    /// Qwen3's per-head RMSNorm weights (`head_dim` each).
+    pub q_norm: Option<Vec<f32>>,
+    pub k_norm: Option<Vec<f32>>,
+}
+
+/// The SwiGLU feed-forward half of a transformer block: `down(silu(gate x) · up x)`.
+#[derive(Debug, Clone)]
+pub struct FeedForward {
+    pub gate_proj: WeightMatrix,
+    pub up_proj: WeightMatrix,
+    pub down_proj: WeightMatrix,
+}
+
+/// One transformer block: pre-norm attention and pre-norm MLP, each with a residual.
+#[derive(Debug, Clone)]
+pub struct TransformerBlock {
+    pub input_norm: Vec<f32>,
+    pub attention: Attention,
+    pub post_attention_norm: Vec<f32>,
+    pub mlp: FeedForward,
+}
+
+/// A whole decoder: token embedding, blocks, final norm and output layer.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub config: ModelConfig,
+    /// `vocab_size × hidden_size`; also the output layer when embeddings are tied.
+    pub embed_tokens: WeightMatrix,
+    pub blocks: Vec<TransformerBlock>,
+    pub final_norm: Vec<f32>,
+    /// `None` when the output layer is tied to `embed_tokens`.
+    pub lm_head: Option<WeightMatrix>,
+    rope: RopeTable,
+}
+
+/// Preallocated buffers for decoding one token at a time: the KV cache and
+/// every intermediate vector, so the per-token loop does not allocate.
+#[derive(Debug, Clone)]
+pub struct DecodeState {
+    pub cache: KvCache,
+    x: Vec<f32>,
+    normed: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    attn_out: Vec<f32>,
+    scores: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    delta: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+impl Model {
+    /// Assembles a model from its parts (the loader checks every shape first).
+    pub fn new(
+        config: ModelConfig,
+        embed_tokens: WeightMatrix,
+        blocks: Vec<TransformerBlock>,
+        final_norm: Vec<f32>,
+        lm_head: Option<WeightMatrix>,
+    ) -> Model {
+        let rope = RopeTable::new(
+            config.head_dim,
+            config.rope_theta,
+            config.max_position_embeddings,
+        );
+        Model {
+            config,
+            embed_tokens,
+            blocks,
+            final_norm,
+            lm_head,
+            rope,
+        }
+    }
+
+    fn heads(&self) -> HeadLayout {
+        HeadLayout {
+            num_heads: self.config.num_heads,
+            num_kv_heads: self.config.num_kv_heads,
+            head_dim: self.config.head_dim,
+        }
+    }
+
+    /// The output layer: `lm_head`, or the embedding matrix when tied.
+    pub fn output_layer(&self) -> &WeightMatrix {
+        self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
+    }
+
+    /// Fresh decoding buffers with a KV cache for `capacity` positions.
+    pub fn new_decode_state(&self, capacity: usize) -> DecodeState {
+        let c = &self.config;
+        let q_dim = c.num_heads * c.head_dim;
+        let kv_dim = c.num_kv_heads * c.head_dim;
+        DecodeState {
+            cache: KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity),
+            x: vec![0.0; c.hidden_size],
+            normed: vec![0.0; c.hidden_size],
+            q: vec![0.0; q_dim],
+            k: vec![0.0; kv_dim],
+            v: vec![0.0; kv_dim],
+            attn_out: vec![0.0; q_dim],
+            scores: vec![0.0; capacity],
+            gate: vec![0.0; c.intermediate_size],
+            up: vec![0.0; c.intermediate_size],
+            delta: vec![0.0; c.hidden_size],
+            logits: vec![0.0; c.vocab_size],
+        }
+    }
+
+    /// Checks that `tokens` are valid ids and fit after `start` positions in a
+    /// cache of `capacity` (and the model's context).
+    pub fn check_input(&self, tokens: &[u32], start: usize, capacity: usize) -> Result<()> {
+        if let Some(&bad) = tokens
+            .iter()
+            .find(|&&t| t as usize >= self.config.vocab_size)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "token id {bad} is outside the vocabulary (size {})",
+                self.config.vocab_size
+            )));
+        }
+        let end = start + tokens.len();
+        let limit = capacity.min(self.config.max_position_embeddings);
+        if end > limit {
+            return Err(Error::InvalidArgument(format!(
+                "sequence of {end} tokens is longer than the context ({limit} positions)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decodes one token at position `state.cache.len()` and returns the
+    /// logits of the next token. Allocation-free: every buffer lives in `state`.
+    ///
+    /// The caller checks the token and the capacity first ([`Model::check_input`]).
+    pub fn forward_step<'s>(&self, token: u32, state: &'s mut DecodeState) -> &'s [f32] {
+        let pos = state.cache.len();
+        let heads = self.heads();
+        let eps = self.config.rms_norm_eps;
+        self.embed_tokens.row_to_f32(token as usize, &mut state.x);
+        for (layer, block) in self.blocks.iter().enumerate() {
+            // Attention sub-block.
+            rms_norm(&state.x, &block.input_norm, eps, &mut state.normed);
+            let attn = &block.attention;
+            project(
+                &attn.q_proj,
+                attn.q_bias.as_deref(),
+                &state.normed,
+                &mut state.q,
+            );
+            project(
+                &attn.k_proj,
+                attn.k_bias.as_deref(),
+                &state.normed,
+                &mut state.k,
+            );
+            project(
+                &attn.v_proj,
+                attn.v_bias.as_deref(),
+                &state.normed,
+                &mut state.v,
+            );
+            self.position_queries_and_keys(attn, &mut state.q, &mut state.k, pos);
+            state.cache.store(layer, pos, &state.k, &state.v);
+            attend(
+                &state.q,
+                state.cache.layer_keys(layer),
+                state.cache.layer_values(layer),
+                pos + 1,
+                heads,
+                &mut state.scores,
+                &mut state.attn_out,
+            );
+            attn.o_proj.matvec(&state.attn_out, &mut state.delta);
+            add_inplace(&mut state.x, &state.delta);
+            // Feed-forward sub-block.
+            rms_norm(&state.x, &block.post_attention_norm, eps, &mut state.normed);
+            block.mlp.gate_proj.matvec(&state.normed, &mut state.gate);
+            block.mlp.up_proj.matvec(&state.normed, &mut state.up);
+            swiglu_inplace(&mut state.gate, &state.up);
+            block.mlp.down_proj.matvec(&state.gate, &mut state.delta);
+            add_inplace(&mut state.x, &state.delta);
+        }
+        state.cache.set_len(pos + 1);
+        rms_norm(&state.x, &self.final_norm, eps, &mut state.normed);
+        self.output_layer().matvec(&state.normed, &mut state.logits);
+        &state.logits
+    }
+
+    /// Runs `tokens` at positions `cache.len()..` in one pass and returns the
+    /// final-normed hidden states (`tokens × hidden_size`); their keys and
+    /// values are appended to `cache`.
+    ///
+    /// With a fresh cache this is the whole forward pass of the book's
+    /// `generate_text_basic` (recompute everything each step); with a warm
+    /// cache it is the prefill of a prompt. Use [`Model::logits`] on the result.
+    pub fn forward_sequence(&self, tokens: &[u32], cache: &mut KvCache) -> Array2<f32> {
+        let start = cache.len();
+        let n = tokens.len();
+        let c = &self.config;
+        let heads = self.heads();
+        let mut x = Array2::<f32>::zeros((n, c.hidden_size));
+        for (row, &t) in x.rows_mut().into_iter().zip(tokens) {
+            let row = row.into_slice().expect("fresh rows are contiguous");
+            self.embed_tokens.row_to_f32(t as usize, row);
+        }
+        let mut scores = vec![0.0; start + n];
+        for (layer, block) in self.blocks.iter().enumerate() {
+            let attn = &block.attention;
+            let normed = rms_norm_rows(&x, &block.input_norm, c.rms_norm_eps);
+            let mut q = project_rows(&attn.q_proj, attn.q_bias.as_deref(), &normed);
+            let mut k = project_rows(&attn.k_proj, attn.k_bias.as_deref(), &normed);
+            let v = project_rows(&attn.v_proj, attn.v_bias.as_deref(), &normed);
+            let mut attn_out = Array2::<f32>::zeros((n, c.num_heads * c.head_dim));
+            for i in 0..n {
+                let pos = start + i;
+                let q_row = q.row_mut(i).into_slice().expect("contiguous");
+                let k_row = k.row_mut(i).into_slice().expect("contiguous");
+                self.position_queries_and_keys(attn, q_row, k_row, pos);
+                cache.store(layer, pos, k_row, v.row(i).as_slice().expect("contiguous"));
+            }
+            for i in 0..n {
+                attend(
+                    q.row(i).as_slice().expect("contiguous"),
+                    cache.layer_keys(layer),
+                    cache.layer_values(layer),
+                    start + i + 1,
+                    heads,
+                    &mut scores,
+                    attn_out.row_mut(i).into_slice().expect("contiguous"),
+                );
+            }
+            x += &matmul(&attn.o_proj, &attn_out);
+            let normed = rms_norm_rows(&x, &block.post_attention_norm, c.rms_norm_eps);
+            let mut gate = matmul(&block.mlp.gate_proj, &normed);
+            let up = matmul(&block.mlp.up_proj, &normed);
+            for (g, u) in gate.rows_mut().into_iter().zip(up.rows()) {
+                swiglu_inplace(
+                    g.into_slice().expect("contiguous"),
+                    u.as_slice().expect("contiguous"),
+                );
+            }
+            x += &matmul(&block.mlp.down_proj, &gate);
+        }
+        cache.set_len(start + n);
+        rms_norm_rows(&x, &self.final_norm, c.rms_norm_eps)
+    }
+
+    /// Logits (`rows × vocab_size`) of final-normed hidden states.
+    pub fn logits(&self, hidden: &Array2<f32>) -> Array2<f32> {
+        matmul(self.output_layer(), hidden)
+    }
+
+    /// Logits of the last row of `hidden` only (what generation needs).
+    pub fn last_logits(&self, hidden: &Array2<f32>) -> Vec<f32> {
+        let last = hidden.slice(s![hidden.nrows() - 1.., ..]).to_owned();
+        self.logits(&last).index_axis(Axis(0), 0).to_vec()
+    }
+
+    /// Logits for every position of `tokens`, computed from scratch (no cache
+    /// kept): `tokens × vocab_size`. Checks the input first.
+    pub fn forward(&self, tokens: &[u32]) -> Result<Array2<f32>> {
+        if tokens.is_empty() {
+            return Err(Error::InvalidArgument(
+                "empty input: no tokens to run".into(),
+            ));
+        }
+        self.check_input(tokens, 0, tokens.len())?;
+        let c = &self.config;
+        let mut cache = KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, tokens.len());
+        let hidden = self.forward_sequence(tokens, &mut cache);
+        Ok(self.logits(&hidden))
+    }
+
+    /// Qwen3's QK-norm (when present), then RoPE, on every head of one query
+    /// row and one key row at position `pos`.
+    fn position_queries_and_keys(
+        &self,
+        attn: &Attention,
+        q: &mut [f32],
+        k: &mut [f32],
+        pos: usize,
+    ) {
+        let hd = self.config.head_dim;
+        let eps = self.config.rms_norm_eps;
+        for head in q.chunks_exact_mut(hd) {
+            if let Some(w) = &attn.q_norm {
+                rms_norm_inplace(head, w, eps);
+            }
+            self.rope.apply(head, pos);
+        }
+        for head in k.chunks_exact_mut(hd) {
+            if let Some(w) = &attn.k_norm {
+                rms_norm_inplace(head, w, eps);
+            }
+            self.rope.apply(head, pos);
+        }
+    }
+}
+
+/// `y = W x (+ b)`.
+fn project(w: &WeightMatrix, bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
+    w.matvec(x, y);
+    if let Some(b) = bias {
+        add_inplace(y, b);
+    }
+}
+
+/// `Y = X Wᵀ (+ b)` for each row of `x`.
+fn project_rows(w: &WeightMatrix, bias: Option<&[f32]>, x: &Array2<f32>) -> Array2<f32> {
+    let mut y = matmul(w, x);
+    if let Some(b) = bias {
+        for row in y.rows_mut() {
+            add_inplace(row.into_slice().expect("contiguous"), b);
+        }
+    }
+    y
+}
+
+/// `Y = X Wᵀ`: every row of `x` through the linear layer `w`.
+fn matmul(w: &WeightMatrix, x: &Array2<f32>) -> Array2<f32> {
+    let mut y = Array2::<f32>::zeros((x.nrows(), w.rows()));
+    w.matmul(x.view(), y.view_mut());
+    y
+}
+
+/// RMSNorm of every row.
+fn rms_norm_rows(x: &Array2<f32>, weight: &[f32], eps: f32) -> Array2<f32> {
+    let mut out = Array2::<f32>::zeros(x.raw_dim());
+    for (row, out) in x.rows().into_iter().zip(out.rows_mut()) {
+        rms_norm(
+            row.as_slice().expect("contiguous"),
+            weight,
+            eps,
+            out.into_slice().expect("contiguous"),
+        );
+    }
+    out
+}
+
+/// SwiGLU's elementwise step: `gate ← silu(gate) · up`.
+fn swiglu_inplace(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = silu(*g) * u;
+    }
+}
+
+/// `x += y`, elementwise.
+fn add_inplace(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
