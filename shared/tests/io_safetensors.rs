@@ -9,7 +9,7 @@ fn llama_tiny_f32_shapes_and_dtypes() {
         return;
     };
     let model = SafetensorsModel::open_folder(&dir).unwrap();
-    assert_eq!(model.names().count(), 21);
+    assert_eq!(model.names().count(), 20);
     assert_eq!(
         model.shape("model.embed_tokens.weight"),
         Some(&[512, 64][..])
@@ -50,9 +50,10 @@ fn llama_tiny_bf16_is_the_f32_model_rounded_to_bf16() {
         let a = full.tensor_f32(name).unwrap();
         let b = half.tensor_f32(name).unwrap();
         for (i, (&x, &y)) in a.iter().zip(&b).enumerate() {
-            // bf16 keeps 8 significant bits: rounding moves a value by at most 2^-9 of it.
+            // bf16 keeps 8 significant bits: rounding to nearest moves a value by
+            // at most half a unit in the last place, 2^-8 of its magnitude.
             assert!(
-                (x - y).abs() <= x.abs() * 2f32.powi(-9),
+                (x - y).abs() <= x.abs() * 2f32.powi(-8),
                 "{name}[{i}]: f32 {x} vs bf16 {y}"
             );
             assert_eq!(
