@@ -1,5 +1,8 @@
 //! The safetensors reader on the team's tiny models (f32 and their bf16 twins).
 
+mod io_support;
+
+use io_support::{safetensors_file, TempDir};
 use shared::fixtures::fixture;
 use shared::io::{DType, SafeTensors, SafetensorsModel};
 
@@ -113,4 +116,90 @@ fn every_tiny_model_opens() {
             }
         }
     }
+}
+
+/// The raw bytes of every tensor of `model`, in name order.
+fn all_tensors(model: &SafetensorsModel) -> Vec<(String, Vec<usize>, Vec<u8>)> {
+    model
+        .names()
+        .map(|n| {
+            (
+                n.to_string(),
+                model.shape(n).unwrap().to_vec(),
+                model.tensor_bytes(n).unwrap().to_vec(),
+            )
+        })
+        .collect()
+}
+
+/// A safetensors file of F32 tensors.
+fn f32_file(tensors: &[(String, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let entries: Vec<_> = tensors
+        .iter()
+        .map(|(n, s, b)| (n.as_str(), "F32", s.as_slice(), b.as_slice()))
+        .collect();
+    safetensors_file(&entries)
+}
+
+#[test]
+fn sharded_folder_reads_like_the_single_file() {
+    let Some(dir) = fixture("tiny/llama-tiny") else {
+        return;
+    };
+    let single = SafetensorsModel::open_folder(&dir).unwrap();
+    let tensors = all_tensors(&single);
+    let (first, second) = tensors.split_at(tensors.len() / 2);
+    let shards = TempDir::new("sharded");
+    shards.write("model-00001-of-00002.safetensors", &f32_file(first));
+    shards.write("model-00002-of-00002.safetensors", &f32_file(second));
+    let weight_map: serde_json::Map<String, serde_json::Value> = tensors
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _, _))| {
+            let shard = if i < first.len() { 1 } else { 2 };
+            (
+                name.clone(),
+                format!("model-0000{shard}-of-00002.safetensors").into(),
+            )
+        })
+        .collect();
+    let index = serde_json::json!({"metadata": {"total_size": 0}, "weight_map": weight_map});
+    shards.write("model.safetensors.index.json", index.to_string().as_bytes());
+
+    let sharded = SafetensorsModel::open_folder(shards.path()).unwrap();
+    assert_eq!(sharded.files().len(), 2);
+    assert!(sharded.names().eq(single.names()));
+    for name in single.names() {
+        assert_eq!(sharded.shape(name), single.shape(name), "{name}");
+        assert_eq!(
+            sharded.tensor_f32(name).unwrap(),
+            single.tensor_f32(name).unwrap(),
+            "{name}"
+        );
+    }
+
+    std::fs::remove_file(shards.path().join("model.safetensors.index.json")).unwrap();
+    let without_index = SafetensorsModel::open_folder(shards.path()).unwrap();
+    assert!(without_index.names().eq(single.names()));
+}
+
+#[test]
+fn f16_tensors_convert_exactly() {
+    let values = [0.0f32, 1.0, -2.5, 65504.0, 6.1e-5, -3.0e-7, 0.333];
+    let bytes: Vec<u8> = values
+        .iter()
+        .flat_map(|&x| half::f16::from_f32(x).to_bits().to_le_bytes())
+        .collect();
+    let dir = TempDir::new("f16");
+    let path = dir.write(
+        "f16.safetensors",
+        &safetensors_file(&[("h", "F16", &[values.len()], &bytes)]),
+    );
+    let file = SafeTensors::open(path).unwrap();
+    assert_eq!(file.info("h").unwrap().dtype, DType::F16);
+    let expected: Vec<f32> = values
+        .iter()
+        .map(|&x| half::f16::from_f32(x).to_f32())
+        .collect();
+    assert_eq!(file.tensor_f32("h").unwrap(), expected);
 }
