@@ -179,6 +179,18 @@ pub struct GgufFile {
     map: Mmap,
 }
 
+impl std::fmt::Debug for GgufFile {
+    /// Path, version and counts (the metadata can hold tens of thousands of tokens).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufFile")
+            .field("path", &self.path)
+            .field("version", &self.version)
+            .field("metadata_keys", &self.metadata.len())
+            .field("tensors", &self.tensors.len())
+            .finish()
+    }
+}
+
 impl GgufFile {
     /// Open and validate the file at `path`: magic, version (2 or 3), every
     /// count and length against the bytes left in the file before allocating,
@@ -192,12 +204,7 @@ impl GgufFile {
             path,
             version: parsed.version,
             metadata: parsed.metadata,
-            index: parsed
-                .tensors
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.name.clone(), i))
-                .collect(),
+            index: parsed.index,
             tensors: parsed.tensors,
             data_start: parsed.data_start,
             map,
@@ -327,6 +334,7 @@ struct Parsed {
     version: u32,
     metadata: BTreeMap<String, GgufValue>,
     tensors: Vec<GgufTensorInfo>,
+    index: HashMap<String, usize>,
     data_start: usize,
 }
 
@@ -360,7 +368,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed> {
     let kv_count = r.u64("the metadata count")?;
     let metadata = read_metadata(&mut r, kv_count)?;
     let alignment = alignment(path, &metadata)?;
-    let tensors = read_tensor_infos(&mut r, tensor_count, alignment)?;
+    let (tensors, index) = read_tensor_infos(&mut r, tensor_count, alignment)?;
     let data_start = r.pos.div_ceil(alignment) * alignment;
     let data_len = bytes.len().saturating_sub(data_start);
     check_tensor_ranges(path, &tensors, data_len)?;
@@ -368,6 +376,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<Parsed> {
         version,
         metadata,
         tensors,
+        index,
         data_start,
     })
 }
@@ -408,18 +417,23 @@ fn alignment(path: &Path, metadata: &BTreeMap<String, GgufValue>) -> Result<usiz
 }
 
 /// The tensor infos: names unique, dims at most 4 with a product that fits,
-/// known ggml types, rows a whole number of blocks, offsets aligned.
-fn read_tensor_infos(r: &mut Reader, count: u64, alignment: usize) -> Result<Vec<GgufTensorInfo>> {
+/// known ggml types, rows a whole number of blocks, offsets aligned; with the
+/// index of each name.
+fn read_tensor_infos(
+    r: &mut Reader,
+    count: u64,
+    alignment: usize,
+) -> Result<(Vec<GgufTensorInfo>, HashMap<String, usize>)> {
     // Smallest info: empty name (8) + n_dims (4) + type (4) + offset (8).
     r.check_count(count, 24, "tensor infos")?;
     let mut tensors = Vec::new();
-    let mut seen = HashMap::new();
-    for i in 0..count {
+    let mut index = HashMap::new();
+    for i in 0..count as usize {
         let name = r.string(&format!("the name of tensor #{i}"))?;
         let info = r.in_context(&format!("tensor `{name}`"), |r| {
             read_tensor_info(r, name.clone(), alignment)
         })?;
-        if seen.insert(name.clone(), i).is_some() {
+        if index.insert(name.clone(), i).is_some() {
             return Err(Error::format(
                 r.path,
                 format!("tensor `{name}` appears twice"),
@@ -427,7 +441,7 @@ fn read_tensor_infos(r: &mut Reader, count: u64, alignment: usize) -> Result<Vec
         }
         tensors.push(info);
     }
-    Ok(tensors)
+    Ok((tensors, index))
 }
 
 /// One tensor info after its name.

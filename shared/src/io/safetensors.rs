@@ -37,6 +37,16 @@ pub struct SafeTensors {
     metadata: BTreeMap<String, String>,
 }
 
+impl std::fmt::Debug for SafeTensors {
+    /// Path and tensor count.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SafeTensors")
+            .field("path", &self.path)
+            .field("tensors", &self.tensors.len())
+            .finish()
+    }
+}
+
 impl SafeTensors {
     /// Open and validate the file at `path`: header length within the file,
     /// well-formed JSON, supported dtypes, and every tensor's byte range inside
@@ -204,6 +214,7 @@ fn usize_list(value: &Value) -> Option<Vec<usize>> {
 }
 
 /// All tensors of a Hugging Face model folder, across one or several safetensors files.
+#[derive(Debug)]
 pub struct SafetensorsModel {
     dir: PathBuf,
     files: Vec<SafeTensors>,
