@@ -1,0 +1,246 @@
+//! Dequantization: turning stored tensor bytes of any [`DType`] into f32.
+//!
+//! Block layouts follow ggml (`ggml-common.h`, `ggml-quants.c` `dequantize_row_*`),
+//! the same definitions gguf-py uses. All multi-byte values are little-endian.
+//! These functions are deliberately plain: they are the reference that the fast
+//! kernels are tested against.
+
+use super::DType;
+use crate::{Error, Result};
+use half::{bf16, f16};
+
+/// Dequantize `out.len()` elements of type `dtype` from `bytes` into `out`.
+///
+/// `bytes.len()` must equal `dtype.bytes_for(out.len())`: a whole number of
+/// blocks, nothing left over. Elements come out in storage order.
+pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
+    check_len(dtype, bytes.len(), out.len())?;
+    match dtype {
+        DType::F32 => convert_elements(dtype, bytes, out, |b| {
+            f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        }),
+        DType::F16 => convert_elements(dtype, bytes, out, |b| read_f16(b, 0)),
+        DType::BF16 => convert_elements(dtype, bytes, out, |b| {
+            bf16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32()
+        }),
+        DType::Q8_0 => for_each_block(dtype, bytes, out, dequantize_block_q8_0),
+        DType::Q4_0 => for_each_block(dtype, bytes, out, dequantize_block_q4_0),
+        DType::Q4_1 => for_each_block(dtype, bytes, out, dequantize_block_q4_1),
+        DType::Q4_K => for_each_block(dtype, bytes, out, dequantize_block_q4_k),
+        DType::Q6_K => for_each_block(dtype, bytes, out, dequantize_block_q6_k),
+    }
+    Ok(())
+}
+
+/// Dequantize `n` elements of type `dtype` from `bytes` into a new vector.
+pub fn dequantize_to_vec(dtype: DType, bytes: &[u8], n: usize) -> Result<Vec<f32>> {
+    check_len(dtype, bytes.len(), n)?;
+    let mut out = vec![0.0; n];
+    dequantize(dtype, bytes, &mut out)?;
+    Ok(out)
+}
+
+/// Dequantize row `row` of a row-major matrix whose rows hold `out.len()` elements,
+/// given the bytes of the whole matrix (e.g. one token's embedding from a
+/// quantized token table).
+pub fn dequantize_row(dtype: DType, matrix: &[u8], row: usize, out: &mut [f32]) -> Result<()> {
+    let row_bytes = dtype.bytes_for(out.len()).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "dequantize_row {dtype:?}: a row of {} elements is not a whole number of {}-element blocks",
+            out.len(),
+            dtype.block_len()
+        ))
+    })?;
+    let rows = matrix.len().checked_div(row_bytes).unwrap_or(0);
+    if row >= rows || matrix.len() % row_bytes != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "dequantize_row {dtype:?}: row {row} of a {}-byte matrix with {row_bytes}-byte rows ({rows} rows)",
+            matrix.len()
+        )));
+    }
+    dequantize(dtype, &matrix[row * row_bytes..(row + 1) * row_bytes], out)
+}
+
+/// Check that `n_bytes` holds exactly `n` elements of `dtype`.
+fn check_len(dtype: DType, n_bytes: usize, n: usize) -> Result<()> {
+    match dtype.bytes_for(n) {
+        Some(expected) if expected == n_bytes => Ok(()),
+        Some(expected) => Err(Error::InvalidArgument(format!(
+            "dequantize {dtype:?}: {n} elements need {expected} bytes, got {n_bytes}"
+        ))),
+        None => Err(Error::InvalidArgument(format!(
+            "dequantize {dtype:?}: {n} elements is not a whole number of {}-element blocks",
+            dtype.block_len()
+        ))),
+    }
+}
+
+/// Convert plain floats (one element per block) with `read`.
+fn convert_elements(dtype: DType, bytes: &[u8], out: &mut [f32], read: impl Fn(&[u8]) -> f32) {
+    for (x, b) in out.iter_mut().zip(bytes.chunks_exact(dtype.block_bytes())) {
+        *x = read(b);
+    }
+}
+
+/// Run `block_fn` on every (block bytes, block output) pair.
+fn for_each_block(dtype: DType, bytes: &[u8], out: &mut [f32], block_fn: fn(&[u8], &mut [f32])) {
+    let blocks = bytes.chunks_exact(dtype.block_bytes());
+    for (block, y) in blocks.zip(out.chunks_exact_mut(dtype.block_len())) {
+        block_fn(block, y);
+    }
+}
+
+/// The little-endian f16 at `at`, as f32.
+fn read_f16(bytes: &[u8], at: usize) -> f32 {
+    f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
+}
+
+/// `block_q8_0`: f16 `d`, then 32 × i8 `q`; x = d·q.
+fn dequantize_block_q8_0(block: &[u8], y: &mut [f32]) {
+    let d = read_f16(block, 0);
+    for (x, &q) in y.iter_mut().zip(&block[2..34]) {
+        *x = d * f32::from(q as i8);
+    }
+}
+
+/// `block_q4_0`: f16 `d`, then 16 bytes; byte j holds element j (low nibble)
+/// and element j + 16 (high nibble); x = d·(q − 8).
+fn dequantize_block_q4_0(block: &[u8], y: &mut [f32]) {
+    let d = read_f16(block, 0);
+    for (j, &byte) in block[2..18].iter().enumerate() {
+        y[j] = d * f32::from(i16::from(byte & 0x0F) - 8);
+        y[j + 16] = d * f32::from(i16::from(byte >> 4) - 8);
+    }
+}
+
+/// `block_q4_1`: f16 `d`, f16 `m`, then 16 bytes of nibbles as in Q4_0; x = d·q + m.
+fn dequantize_block_q4_1(block: &[u8], y: &mut [f32]) {
+    let d = read_f16(block, 0);
+    let m = read_f16(block, 2);
+    for (j, &byte) in block[4..20].iter().enumerate() {
+        y[j] = d * f32::from(byte & 0x0F) + m;
+        y[j + 16] = d * f32::from(byte >> 4) + m;
+    }
+}
+
+/// The 6-bit scale and min of sub-block `j` (0..8) from Q4_K's 12 packed bytes
+/// (ggml's `get_scale_min_k4`).
+fn scale_min_k4(j: usize, packed: &[u8]) -> (u8, u8) {
+    if j < 4 {
+        (packed[j] & 63, packed[j + 4] & 63)
+    } else {
+        let scale = (packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4);
+        let min = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
+        (scale, min)
+    }
+}
+
+/// `block_q4_K`: f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales and mins,
+/// 128 bytes of nibbles. Each 64-element chunk uses 32 bytes: the low nibbles are
+/// its first 32 elements (sub-block 2c), the high nibbles the next 32 (sub-block 2c+1);
+/// x = d·scale·q − dmin·min.
+fn dequantize_block_q4_k(block: &[u8], y: &mut [f32]) {
+    let d = read_f16(block, 0);
+    let dmin = read_f16(block, 2);
+    let packed = &block[4..16];
+    let qs = &block[16..144];
+    for chunk in 0..4 {
+        let (sc_lo, m_lo) = scale_min_k4(2 * chunk, packed);
+        let (sc_hi, m_hi) = scale_min_k4(2 * chunk + 1, packed);
+        let (d_lo, min_lo) = (d * f32::from(sc_lo), dmin * f32::from(m_lo));
+        let (d_hi, min_hi) = (d * f32::from(sc_hi), dmin * f32::from(m_hi));
+        let q = &qs[32 * chunk..32 * (chunk + 1)];
+        let y = &mut y[64 * chunk..64 * (chunk + 1)];
+        for (l, &byte) in q.iter().enumerate() {
+            y[l] = d_lo * f32::from(byte & 0x0F) - min_lo;
+            y[l + 32] = d_hi * f32::from(byte >> 4) - min_hi;
+        }
+    }
+}
+
+/// `block_q6_K`: 128 bytes `ql` (low 4 bits), 64 bytes `qh` (high 2 bits),
+/// 16 × i8 scales, f16 `d`. Each 128-element half uses 64 bytes of `ql`, 32 of `qh`
+/// and 8 scales (one per 16 elements); x = d·scale·(q − 32).
+fn dequantize_block_q6_k(block: &[u8], y: &mut [f32]) {
+    let d = read_f16(block, 208);
+    for half in 0..2 {
+        let ql = &block[64 * half..64 * (half + 1)];
+        let qh = &block[128 + 32 * half..128 + 32 * (half + 1)];
+        let scales = &block[192 + 8 * half..192 + 8 * (half + 1)];
+        let y = &mut y[128 * half..128 * (half + 1)];
+        for l in 0..32 {
+            let is = l / 16;
+            let q = [
+                (ql[l] & 0x0F) | ((qh[l] & 3) << 4),
+                (ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4),
+                (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4),
+                (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4),
+            ];
+            for (k, &qk) in q.iter().enumerate() {
+                let scale = f32::from(scales[is + 2 * k] as i8);
+                y[l + 32 * k] = d * scale * f32::from(i16::from(qk) - 32);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f16_bytes(x: f32) -> [u8; 2] {
+        f16::from_f32(x).to_bits().to_le_bytes()
+    }
+
+    #[test]
+    fn q4_0_low_nibbles_are_the_first_half() {
+        let mut block = f16_bytes(0.5).to_vec();
+        block.extend((0..16u8).map(|j| j | ((15 - j) << 4)));
+        let mut y = [0.0; 32];
+        dequantize(DType::Q4_0, &block, &mut y).unwrap();
+        for j in 0..16 {
+            assert_eq!(y[j], 0.5 * (j as f32 - 8.0));
+            assert_eq!(y[j + 16], 0.5 * (7.0 - j as f32));
+        }
+    }
+
+    #[test]
+    fn q4_1_adds_the_min() {
+        let mut block = f16_bytes(2.0).to_vec();
+        block.extend(f16_bytes(-1.0));
+        block.extend([0x21u8; 16]);
+        let mut y = [0.0; 32];
+        dequantize(DType::Q4_1, &block, &mut y).unwrap();
+        assert!(y[..16].iter().all(|&x| x == 1.0));
+        assert!(y[16..].iter().all(|&x| x == 3.0));
+    }
+
+    #[test]
+    fn q4_k_scale_min_unpacking() {
+        let packed = [1, 2, 3, 4, 5, 6, 7, 8, 0x21, 0x43, 0x65, 0x87];
+        assert_eq!(scale_min_k4(0, &packed), (1, 5));
+        assert_eq!(scale_min_k4(3, &packed), (4, 8));
+        assert_eq!(scale_min_k4(4, &packed), (1, 2));
+        assert_eq!(scale_min_k4(7, &packed), (7, 8));
+        let high = [0xC0; 12];
+        assert_eq!(scale_min_k4(5, &high), (0x30, 0x3C));
+    }
+
+    #[test]
+    fn wrong_byte_count_is_an_error() {
+        let err = dequantize(DType::Q8_0, &[0; 33], &mut [0.0; 32]).unwrap_err();
+        assert!(err.to_string().contains("need 34 bytes, got 33"), "{err}");
+        let err = dequantize(DType::Q4_K, &[0; 144], &mut [0.0; 128]).unwrap_err();
+        assert!(err.to_string().contains("whole number"), "{err}");
+    }
+
+    #[test]
+    fn dequantize_row_picks_one_row() {
+        let values: Vec<f32> = (0..6).map(|x| x as f32).collect();
+        let bytes: Vec<u8> = values.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let mut row = [0.0; 3];
+        dequantize_row(DType::F32, &bytes, 1, &mut row).unwrap();
+        assert_eq!(row, [3.0, 4.0, 5.0]);
+        assert!(dequantize_row(DType::F32, &bytes, 2, &mut row).is_err());
+    }
+}
