@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::io::GgufFile;
 use crate::{Error, Result};
 
 /// The decoder families we run. They share one architecture and differ in a few switches.
@@ -77,6 +78,61 @@ impl ModelConfig {
         let json: Value = serde_json::from_str(&text)
             .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
         parse_hf_config(&json).map_err(|msg| Error::format(path, msg))
+    }
+}
+
+impl ModelConfig {
+    /// Reads the hyperparameters from GGUF metadata (`{arch}.block_count`,
+    /// `{arch}.embedding_length`, …). Embeddings are tied when the file has
+    /// no `output.weight` tensor.
+    pub fn from_gguf(file: &GgufFile) -> Result<ModelConfig> {
+        let arch = file.get_str("general.architecture")?;
+        let family = Family::from_name(arch).ok_or_else(|| {
+            Error::format(
+                file.path(),
+                format!("unsupported architecture `{arch}` (supported: llama, qwen2, qwen3)"),
+            )
+        })?;
+        let key = |name: &str| format!("{arch}.{name}");
+        let hidden_size = file.get_usize(&key("embedding_length"))?;
+        let num_heads = file.get_usize(&key("attention.head_count"))?;
+        let vocab_size = match file.get(&key("vocab_size")) {
+            Some(_) => file.get_usize(&key("vocab_size"))?,
+            None => file.get_str_array("tokenizer.ggml.tokens")?.len(),
+        };
+        let head_dim = match file.get(&key("attention.key_length")) {
+            Some(_) => file.get_usize(&key("attention.key_length"))?,
+            None => hidden_size / num_heads.max(1),
+        };
+        let optional_f32 = |name: &str, default: f32| match file.get(&key(name)) {
+            Some(_) => file.get_f32(&key(name)),
+            None => Ok(default),
+        };
+        let config = ModelConfig {
+            family,
+            vocab_size,
+            hidden_size,
+            intermediate_size: file.get_usize(&key("feed_forward_length"))?,
+            num_layers: file.get_usize(&key("block_count"))?,
+            num_heads,
+            num_kv_heads: match file.get(&key("attention.head_count_kv")) {
+                Some(_) => file.get_usize(&key("attention.head_count_kv"))?,
+                None => num_heads,
+            },
+            head_dim,
+            rope_theta: optional_f32("rope.freq_base", 10_000.0)?,
+            rms_norm_eps: optional_f32("attention.layer_norm_rms_epsilon", 1e-6)?,
+            max_position_embeddings: file.get_usize(&key("context_length"))?,
+            tie_word_embeddings: file.tensor_info("output.weight").is_none(),
+            qkv_bias: file.tensor_info("blk.0.attn_q.bias").is_some(),
+            qk_norm: family == Family::Qwen3,
+            eos_token_ids: match file.get("tokenizer.ggml.eos_token_id") {
+                Some(_) => vec![file.get_u32("tokenizer.ggml.eos_token_id")?],
+                None => Vec::new(),
+            },
+        };
+        config.validate().map_err(|msg| Error::format(file.path(), msg))?;
+        Ok(config)
     }
 }
 

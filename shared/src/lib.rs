@@ -23,6 +23,7 @@ pub use error::{Error, Result};
 pub mod attention;
 pub mod config;
 pub mod generate;
+pub mod loader;
 pub mod model;
 pub mod tensor;
 pub mod weights;

@@ -18,6 +18,10 @@ impl WeightMatrix {
             w: Array2::from_shape_vec((rows, cols), data).unwrap(),
         })
     }
+    /// From GGML blocks (placeholder: dequantized).
+    pub fn from_blocks(dtype: crate::io::DType, rows: usize, cols: usize, bytes: Vec<u8>) -> Result<Self> {
+        Self::from_f32(rows, cols, crate::io::dequantize_to_vec(dtype, &bytes, rows * cols)?)
+    }
     /// Outputs.
     pub fn rows(&self) -> usize {
         self.w.nrows()

@@ -4,7 +4,8 @@
 //! a GGUF source translates them to llama.cpp's names (`blk.0.attn_q.weight`).
 //! Every shape is checked against the config before the model is assembled.
 
-use crate::config::ModelConfig;
+use crate::config::{Family, ModelConfig};
+use crate::io::{dequantize_to_vec, DType, GgufFile, GgufTensorInfo, SafetensorsModel};
 use crate::linear::WeightMatrix;
 use crate::model::{Attention, FeedForward, Model, TransformerBlock};
 use crate::{Error, Result};
@@ -138,5 +139,175 @@ impl Loader<'_> {
     fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>> {
         self.check_shape(name, &[len])?;
         self.source.vector(name)
+    }
+}
+
+/// Tensors of a Hugging Face folder (`*.safetensors`), converted to f32.
+impl WeightSource for SafetensorsModel {
+    fn location(&self) -> String {
+        self.dir().display().to_string()
+    }
+
+    fn shape(&self, hf_name: &str) -> Option<Vec<usize>> {
+        SafetensorsModel::shape(self, hf_name).map(<[usize]>::to_vec)
+    }
+
+    fn matrix(&self, hf_name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
+        WeightMatrix::from_f32(rows, cols, self.tensor_f32(hf_name)?)
+    }
+
+    fn vector(&self, hf_name: &str) -> Result<Vec<f32>> {
+        self.tensor_f32(hf_name)
+    }
+}
+
+/// Tensors of a GGUF file, asked for by Hugging Face names.
+///
+/// Q8_0, Q4_0 and Q4_1 matrices stay quantized (the kernels multiply them
+/// directly); other types are dequantized to f32 once. llama.cpp's converter
+/// permutes the rows of Llama's q/k projections so that RoPE rotates adjacent
+/// pairs; we undo that here so the model always rotates halves, as Hugging Face does.
+pub struct GgufWeights<'a> {
+    file: &'a GgufFile,
+    config: &'a ModelConfig,
+}
+
+impl<'a> GgufWeights<'a> {
+    /// A weight source over `file` for a model of shape `config`.
+    pub fn new(file: &'a GgufFile, config: &'a ModelConfig) -> Self {
+        GgufWeights { file, config }
+    }
+
+    fn info(&self, hf_name: &str) -> Result<&GgufTensorInfo> {
+        let name = gguf_tensor_name(hf_name).ok_or_else(|| {
+            Error::format(self.file.path(), format!("no GGUF name for tensor `{hf_name}`"))
+        })?;
+        self.file.tensor_info(&name).ok_or_else(|| {
+            Error::format(self.file.path(), format!("missing tensor `{name}` ({hf_name})"))
+        })
+    }
+
+    /// Heads whose rows llama.cpp permuted for this tensor, if any.
+    fn permuted_heads(&self, hf_name: &str) -> Option<usize> {
+        if self.config.family != Family::Llama {
+            return None;
+        }
+        if hf_name.ends_with("self_attn.q_proj.weight") {
+            Some(self.config.num_heads)
+        } else if hf_name.ends_with("self_attn.k_proj.weight") {
+            Some(self.config.num_kv_heads)
+        } else {
+            None
+        }
+    }
+}
+
+impl WeightSource for GgufWeights<'_> {
+    fn location(&self) -> String {
+        self.file.path().display().to_string()
+    }
+
+    fn shape(&self, hf_name: &str) -> Option<Vec<usize>> {
+        self.info(hf_name).ok().map(GgufTensorInfo::shape)
+    }
+
+    fn matrix(&self, hf_name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
+        let info = self.info(hf_name)?;
+        let mut bytes = self.file.tensor_bytes(&info.name)?.to_vec();
+        if let Some(heads) = self.permuted_heads(hf_name) {
+            bytes = unpermute_rope_rows(&bytes, rows, heads);
+        }
+        match info.dtype {
+            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => {
+                WeightMatrix::from_blocks(info.dtype, rows, cols, bytes)
+            }
+            dtype => WeightMatrix::from_f32(rows, cols, dequantize_to_vec(dtype, &bytes, rows * cols)?),
+        }
+    }
+
+    fn vector(&self, hf_name: &str) -> Result<Vec<f32>> {
+        let info = self.info(hf_name)?;
+        self.file.tensor_f32(&info.name)
+    }
+}
+
+/// llama.cpp's tensor name for a Hugging Face one.
+fn gguf_tensor_name(hf_name: &str) -> Option<String> {
+    let fixed = match hf_name {
+        "model.embed_tokens.weight" => Some("token_embd.weight"),
+        "model.norm.weight" => Some("output_norm.weight"),
+        "lm_head.weight" => Some("output.weight"),
+        _ => None,
+    };
+    if let Some(name) = fixed {
+        return Some(name.to_string());
+    }
+    let rest = hf_name.strip_prefix("model.layers.")?;
+    let (layer, part) = rest.split_once('.')?;
+    let (module, kind) = part.rsplit_once('.')?;
+    let gguf_module = match module {
+        "input_layernorm" => "attn_norm",
+        "self_attn.q_proj" => "attn_q",
+        "self_attn.k_proj" => "attn_k",
+        "self_attn.v_proj" => "attn_v",
+        "self_attn.o_proj" => "attn_output",
+        "self_attn.q_norm" => "attn_q_norm",
+        "self_attn.k_norm" => "attn_k_norm",
+        "post_attention_layernorm" => "ffn_norm",
+        "mlp.gate_proj" => "ffn_gate",
+        "mlp.up_proj" => "ffn_up",
+        "mlp.down_proj" => "ffn_down",
+        _ => return None,
+    };
+    Some(format!("blk.{layer}.{gguf_module}.{kind}"))
+}
+
+/// Undoes llama.cpp's q/k row permutation: within each head, GGUF row `2i + j`
+/// holds Hugging Face row `j · head_dim/2 + i` (j ∈ {0, 1}). Rows are whole
+/// blocks in every GGML type, so the permutation works on raw bytes.
+fn unpermute_rope_rows(bytes: &[u8], rows: usize, heads: usize) -> Vec<u8> {
+    let row_bytes = bytes.len() / rows;
+    let head_dim = rows / heads;
+    let half = head_dim / 2;
+    let mut out = vec![0u8; bytes.len()];
+    for head in 0..heads {
+        for i in 0..half {
+            for j in 0..2 {
+                let src = head * head_dim + 2 * i + j;
+                let dst = head * head_dim + j * half + i;
+                out[dst * row_bytes..(dst + 1) * row_bytes]
+                    .copy_from_slice(&bytes[src * row_bytes..(src + 1) * row_bytes]);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gguf_names() {
+        assert_eq!(gguf_tensor_name("model.embed_tokens.weight").unwrap(), "token_embd.weight");
+        assert_eq!(
+            gguf_tensor_name("model.layers.12.self_attn.q_proj.bias").unwrap(),
+            "blk.12.attn_q.bias"
+        );
+        assert_eq!(
+            gguf_tensor_name("model.layers.0.post_attention_layernorm.weight").unwrap(),
+            "blk.0.ffn_norm.weight"
+        );
+        assert!(gguf_tensor_name("model.layers.0.unknown.weight").is_none());
+    }
+
+    #[test]
+    fn unpermute_inverts_llama_cpp_permutation() {
+        // One head of 4 rows (1 byte each): HF rows [a b | c d] become GGUF [a c b d].
+        assert_eq!(unpermute_rope_rows(&[0, 2, 1, 3], 4, 1), vec![0, 1, 2, 3]);
+        // Two heads, two bytes a row.
+        let gguf = [0, 0, 2, 2, 1, 1, 3, 3, 4, 4, 6, 6, 5, 5, 7, 7];
+        let hf: Vec<u8> = (0..8).flat_map(|r| [r, r]).collect();
+        assert_eq!(unpermute_rope_rows(&gguf, 8, 2), hf);
     }
 }
