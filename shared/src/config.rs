@@ -131,7 +131,9 @@ impl ModelConfig {
                 None => Vec::new(),
             },
         };
-        config.validate().map_err(|msg| Error::format(file.path(), msg))?;
+        config
+            .validate()
+            .map_err(|msg| Error::format(file.path(), msg))?;
         Ok(config)
     }
 }

@@ -19,8 +19,17 @@ impl WeightMatrix {
         })
     }
     /// From GGML blocks (placeholder: dequantized).
-    pub fn from_blocks(dtype: crate::io::DType, rows: usize, cols: usize, bytes: Vec<u8>) -> Result<Self> {
-        Self::from_f32(rows, cols, crate::io::dequantize_to_vec(dtype, &bytes, rows * cols)?)
+    pub fn from_blocks(
+        dtype: crate::io::DType,
+        rows: usize,
+        cols: usize,
+        bytes: Vec<u8>,
+    ) -> Result<Self> {
+        Self::from_f32(
+            rows,
+            cols,
+            crate::io::dequantize_to_vec(dtype, &bytes, rows * cols)?,
+        )
     }
     /// Outputs.
     pub fn rows(&self) -> usize {

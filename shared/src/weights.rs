@@ -180,10 +180,16 @@ impl<'a> GgufWeights<'a> {
 
     fn info(&self, hf_name: &str) -> Result<&GgufTensorInfo> {
         let name = gguf_tensor_name(hf_name).ok_or_else(|| {
-            Error::format(self.file.path(), format!("no GGUF name for tensor `{hf_name}`"))
+            Error::format(
+                self.file.path(),
+                format!("no GGUF name for tensor `{hf_name}`"),
+            )
         })?;
         self.file.tensor_info(&name).ok_or_else(|| {
-            Error::format(self.file.path(), format!("missing tensor `{name}` ({hf_name})"))
+            Error::format(
+                self.file.path(),
+                format!("missing tensor `{name}` ({hf_name})"),
+            )
         })
     }
 
@@ -221,7 +227,9 @@ impl WeightSource for GgufWeights<'_> {
             DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => {
                 WeightMatrix::from_blocks(info.dtype, rows, cols, bytes)
             }
-            dtype => WeightMatrix::from_f32(rows, cols, dequantize_to_vec(dtype, &bytes, rows * cols)?),
+            dtype => {
+                WeightMatrix::from_f32(rows, cols, dequantize_to_vec(dtype, &bytes, rows * cols)?)
+            }
         }
     }
 
@@ -289,7 +297,10 @@ mod tests {
 
     #[test]
     fn gguf_names() {
-        assert_eq!(gguf_tensor_name("model.embed_tokens.weight").unwrap(), "token_embd.weight");
+        assert_eq!(
+            gguf_tensor_name("model.embed_tokens.weight").unwrap(),
+            "token_embd.weight"
+        );
         assert_eq!(
             gguf_tensor_name("model.layers.12.self_attn.q_proj.bias").unwrap(),
             "blk.12.attn_q.bias"

@@ -8,12 +8,18 @@ use shared::io::GgufFile;
 use shared::loader::load_gguf_model;
 
 fn ids(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 #[test]
 fn logits_and_greedy_ids_match_transformers() {
-    let Some(path) = fixture("smollm2-135m/reference.json") else { return };
+    let Some(path) = fixture("smollm2-135m/reference.json") else {
+        return;
+    };
     let reference: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let gguf = GgufFile::open(std::env::var("RFS_SMOLLM2").unwrap()).unwrap();
     let model = load_gguf_model(&gguf).unwrap();
@@ -25,11 +31,19 @@ fn logits_and_greedy_ids_match_transformers() {
         order.sort_by(|&a, &b| last[b].total_cmp(&last[a]));
         let top10: Vec<u32> = order[..10].iter().map(|&i| i as u32).collect();
         let mut expected = ids(&case["top10_ids"]);
-        let expected_logits: Vec<f64> =
-            case["top10_logits"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let expected_logits: Vec<f64> = case["top10_logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
         for (&id, &want) in expected.iter().zip(&expected_logits) {
             let got = last[id as usize] as f64;
-            assert!((got - want).abs() <= 0.02, "{:?}: logit of {id}: {got} vs {want}", case["prompt"]);
+            assert!(
+                (got - want).abs() <= 0.02,
+                "{:?}: logit of {id}: {got} vs {want}",
+                case["prompt"]
+            );
         }
         let mut got_set = top10.clone();
         got_set.sort();
