@@ -1,6 +1,8 @@
 //! Qwen3's real tokenizer (`fixtures/tokenizers/qwen3/tokenizer.json`) against the ids and
 //! decoded text of Hugging Face `tokenizers` (`fixtures/tokenizers/qwen3-cases.json`).
 
+use std::sync::OnceLock;
+
 use serde::Deserialize;
 use shared::fixtures::fixture;
 use shared::tokenizer::{Normalizer, PreTokenizer, StreamDecoder, Tokenizer};
@@ -18,12 +20,20 @@ struct Cases {
     cases: Vec<Case>,
 }
 
-fn load() -> Option<(Tokenizer, Vec<Case>)> {
-    let tokenizer_path = fixture("tokenizers/qwen3/tokenizer.json")?;
-    let cases_path = fixture("tokenizers/qwen3-cases.json")?;
-    let tokenizer = Tokenizer::from_tokenizer_json(&tokenizer_path).expect("load tokenizer.json");
-    let cases: Cases = serde_json::from_str(&std::fs::read_to_string(cases_path).unwrap()).unwrap();
-    Some((tokenizer, cases.cases))
+/// The tokenizer and the cases, loaded once for all tests (loading takes most of a second).
+fn load() -> Option<&'static (Tokenizer, Vec<Case>)> {
+    static LOADED: OnceLock<Option<(Tokenizer, Vec<Case>)>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let tokenizer_path = fixture("tokenizers/qwen3/tokenizer.json")?;
+            let cases_path = fixture("tokenizers/qwen3-cases.json")?;
+            let tokenizer =
+                Tokenizer::from_tokenizer_json(&tokenizer_path).expect("load tokenizer.json");
+            let cases: Cases =
+                serde_json::from_str(&std::fs::read_to_string(cases_path).unwrap()).unwrap();
+            Some((tokenizer, cases.cases))
+        })
+        .as_ref()
 }
 
 #[test]
@@ -32,7 +42,7 @@ fn qwen3_matches_hugging_face_on_every_case() {
         return;
     };
     assert!(cases.len() >= 40);
-    for case in &cases {
+    for case in cases {
         assert_eq!(
             tokenizer.encode(&case.text),
             case.ids,
@@ -53,8 +63,8 @@ fn qwen3_streaming_gives_the_same_text() {
     let Some((tokenizer, cases)) = load() else {
         return;
     };
-    for case in &cases {
-        let mut stream = StreamDecoder::new(&tokenizer);
+    for case in cases {
+        let mut stream = StreamDecoder::new(tokenizer);
         let mut text = String::new();
         for &id in &case.ids {
             let piece = stream.push(id).unwrap();

@@ -351,13 +351,17 @@ fn merge_rules(
     ids: &HashMap<String, u32>,
 ) -> std::result::Result<Merges, String> {
     let mut rules = Merges::new();
+    let mut joined = String::new();
     for (rank, (left, right)) in merges.iter().enumerate() {
         let id = |text: &str| {
             ids.get(text).copied().ok_or_else(|| {
                 format!("merge {rank} ({left:?} {right:?}): {text:?} is not in the vocabulary")
             })
         };
-        rules.push(id(left)?, id(right)?, id(&format!("{left}{right}"))?);
+        joined.clear();
+        joined.push_str(left);
+        joined.push_str(right);
+        rules.push(id(left)?, id(right)?, id(&joined)?);
     }
     Ok(rules)
 }

@@ -17,7 +17,8 @@ mod hf_json;
 mod pretokenize;
 mod stream;
 
-pub use chat::{ChatTemplate, Message, Role};
+pub use byte_level::{byte_to_char, char_to_byte};
+pub use chat::{ChatTemplate, Message, Role, SMOLLM2_DEFAULT_SYSTEM};
 pub use codec::{Entry, Normalizer, Spec, TokenKind, Tokenizer};
 pub use gguf_vocab::GgufVocab;
 pub use pretokenize::{PreTokenizer, GPT2_PATTERN, LLAMA3_PATTERN, QWEN2_PATTERN};

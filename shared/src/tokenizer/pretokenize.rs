@@ -117,7 +117,9 @@ fn qwen_match(s: &[char], i: usize, max_digits: usize) -> usize {
         .unwrap_or_else(|| run_end(s, i, is_space))
 }
 
-/// `'s|'t|'re|'ve|'m|'ll|'d`, case-sensitive or (`(?i:…)`) ASCII case-insensitive.
+/// `'s|'t|'re|'ve|'m|'ll|'d`, case-sensitive or (`(?i:…)`) ASCII case-insensitive. Hugging
+/// Face's regex engine (Oniguruma) folds only ASCII here: `'ſ` is not a contraction for it,
+/// although Python's `regex` module would fold `ſ` to `s`.
 fn contraction(s: &[char], i: usize, ignore_case: bool) -> Option<usize> {
     if s.get(i) != Some(&'\'') {
         return None;

@@ -59,3 +59,60 @@ impl<'t> StreamDecoder<'t> {
         String::from_utf8_lossy(&self.pending).into_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokenizer::{byte_to_char, Entry, Normalizer, PreTokenizer, Spec, TokenKind};
+
+    /// A vocabulary of the 256 bytes only: token id = byte value.
+    fn bytes_only() -> Tokenizer {
+        let entries = (0..=255u8)
+            .map(|byte| Entry {
+                text: byte_to_char(byte).to_string(),
+                id: u32::from(byte),
+                kind: TokenKind::Normal,
+            })
+            .collect();
+        Tokenizer::from_spec(Spec {
+            source: "bytes-only".into(),
+            entries,
+            merges: Vec::new(),
+            normalizer: Normalizer::None,
+            pre_tokenizer: PreTokenizer::Gpt2,
+            ignore_merges: false,
+            unk_id: None,
+            bos_id: None,
+            eos_id: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn characters_are_released_when_complete() {
+        let tokenizer = bytes_only();
+        let mut stream = StreamDecoder::new(&tokenizer);
+        let pieces: Vec<String> = "a東"
+            .bytes()
+            .map(|b| stream.push(u32::from(b)).unwrap())
+            .collect();
+        assert_eq!(pieces, ["a", "", "", "東"]);
+        assert_eq!(stream.finish(), "");
+    }
+
+    #[test]
+    fn invalid_and_unfinished_bytes_become_replacement_characters() {
+        let tokenizer = bytes_only();
+        let mut stream = StreamDecoder::new(&tokenizer);
+        assert_eq!(stream.push(0xE6).unwrap(), "");
+        assert_eq!(stream.push(u32::from(b'a')).unwrap(), "\u{FFFD}a");
+        assert_eq!(stream.push(0xFF).unwrap(), "\u{FFFD}");
+        assert_eq!(stream.push(0xE6).unwrap(), "");
+        assert_eq!(stream.finish(), "\u{FFFD}");
+        assert_eq!(
+            tokenizer.decode(&[0xE6, 97, 0xFF, 0xE6]).unwrap(),
+            "\u{FFFD}a\u{FFFD}\u{FFFD}"
+        );
+        assert!(StreamDecoder::new(&tokenizer).push(256).is_err());
+    }
+}
