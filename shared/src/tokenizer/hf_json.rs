@@ -12,7 +12,10 @@ use crate::{Error, Result};
 impl Tokenizer {
     /// Loads a Hugging Face `tokenizer.json` with a `BPE` model, a byte-level
     /// pre-tokenizer we recognize and a `ByteLevel` decoder. BOS and EOS come from a
-    /// `tokenizer_config.json` in the same folder, when there is one.
+    /// `tokenizer_config.json` in the same folder, when there is one. Added tokens are
+    /// matched verbatim: their `lstrip`/`rstrip`/`single_word`/`normalized` options are not
+    /// applied (all false in Qwen's and SmolLM2's files), and the post-processor is ignored
+    /// ([`encode`](Tokenizer::encode) adds no special tokens).
     ///
     /// A missing or malformed field is an [`Error::Format`] naming the file and the field;
     /// a model, normalizer or pre-tokenizer we do not implement is an
@@ -46,7 +49,7 @@ struct JsonFile<'a> {
 impl JsonFile<'_> {
     /// Everything `tokenizer.json` says about the tokenizer.
     fn spec(&self, root: &Value) -> Result<Spec> {
-        let model = root.get("model").ok_or_else(|| self.missing("model"))?;
+        let model = self.required(root, "model", "")?;
         self.as_object(model, "model")?;
         let model_type = self.string(model, "type", "model")?;
         if model_type != "BPE" {
@@ -130,11 +133,7 @@ impl JsonFile<'_> {
 
     /// `model.merges`: `"a b"` strings (older files) or `["a", "b"]` pairs (newer ones).
     fn merges(&self, model: &Value) -> Result<Vec<(String, String)>> {
-        let merges = model
-            .get("merges")
-            .ok_or_else(|| self.missing("model.merges"))?
-            .as_array()
-            .ok_or_else(|| self.bad("model.merges", "is not an array"))?;
+        let merges = self.array(model, "merges", "model")?;
         merges
             .iter()
             .enumerate()
@@ -171,12 +170,7 @@ impl JsonFile<'_> {
                 let field = format!("added_tokens[{i}]");
                 Ok(Entry {
                     text: self.string(token, "content", &field)?.to_string(),
-                    id: self.id(
-                        token
-                            .get("id")
-                            .ok_or_else(|| self.missing(&format!("{field}.id")))?,
-                        &format!("{field}.id"),
-                    )?,
+                    id: self.id(self.required(token, "id", &field)?, &join(&field, "id"))?,
                     kind: TokenKind::Added {
                         special: self
                             .optional_bool(token, "special", &field)?
@@ -258,9 +252,7 @@ impl JsonFile<'_> {
 
     /// A `Split` pre-tokenizer: an `Isolated` regex we recognize.
     fn split_rule(&self, split: &Value, field: &str) -> Result<PreTokenizer> {
-        let pattern = split
-            .get("pattern")
-            .ok_or_else(|| self.missing(&join(field, "pattern")))?;
+        let pattern = self.required(split, "pattern", field)?;
         let regex = self.string(pattern, "Regex", &join(field, "pattern"))?;
         let rule = PreTokenizer::from_pattern(regex).ok_or_else(|| {
             self.unsupported(format!(
@@ -322,6 +314,13 @@ impl JsonFile<'_> {
         })
     }
 
+    /// `parent.name`, which must be there (`at` is the parent's field path, for errors).
+    fn required<'v>(&self, parent: &'v Value, name: &str, at: &str) -> Result<&'v Value> {
+        parent
+            .get(name)
+            .ok_or_else(|| self.missing(&join(at, name)))
+    }
+
     /// `parent.name` as an object.
     fn object<'v>(
         &self,
@@ -329,9 +328,7 @@ impl JsonFile<'_> {
         name: &str,
         at: &str,
     ) -> Result<&'v Map<String, Value>> {
-        let field = join(at, name);
-        let value = parent.get(name).ok_or_else(|| self.missing(&field))?;
-        self.as_object(value, &field)
+        self.as_object(self.required(parent, name, at)?, &join(at, name))
     }
 
     /// `value` as an object.
@@ -343,20 +340,16 @@ impl JsonFile<'_> {
 
     /// `parent.name` as an array.
     fn array<'v>(&self, parent: &'v Value, name: &str, at: &str) -> Result<&'v Vec<Value>> {
-        let field = join(at, name);
-        let value = parent.get(name).ok_or_else(|| self.missing(&field))?;
-        value
+        self.required(parent, name, at)?
             .as_array()
-            .ok_or_else(|| self.bad(&field, "is not an array"))
+            .ok_or_else(|| self.bad(&join(at, name), "is not an array"))
     }
 
     /// `parent.name` as a string.
     fn string<'v>(&self, parent: &'v Value, name: &str, at: &str) -> Result<&'v str> {
-        let field = join(at, name);
-        let value = parent.get(name).ok_or_else(|| self.missing(&field))?;
-        value
+        self.required(parent, name, at)?
             .as_str()
-            .ok_or_else(|| self.bad(&field, "is not a string"))
+            .ok_or_else(|| self.bad(&join(at, name), "is not a string"))
     }
 
     /// `parent.name` as a boolean, `None` when absent or null.
