@@ -1,1 +1,25 @@
-//! Byte-level BPE tokenizers (GGUF metadata or HF tokenizer.json) and chat templates.
+//! Byte-level BPE tokenizers (GGUF metadata or HF tokenizer.json) and chat templates
+//! (book ch. 2).
+//!
+//! - [`Tokenizer`]: text ↔ ids; built from a Hugging Face `tokenizer.json`
+//!   ([`Tokenizer::from_tokenizer_json`]) or from GGUF metadata ([`Tokenizer::from_gguf_vocab`])
+//! - [`PreTokenizer`]: the split rules (GPT-2, SmolLM2, Qwen2, Llama 3) as hand-written scanners
+//! - [`StreamDecoder`]: text released token by token during generation
+//! - [`ChatTemplate`]: ChatML for SmolLM2, Qwen3 with and without thinking
+
+mod added;
+mod bpe;
+mod byte_level;
+mod chat;
+mod codec;
+mod gguf_vocab;
+mod hf_json;
+mod pretokenize;
+mod stream;
+
+pub use byte_level::{byte_to_char, char_to_byte};
+pub use chat::{ChatTemplate, Message, Role, SMOLLM2_DEFAULT_SYSTEM};
+pub use codec::{Entry, Normalizer, Spec, TokenKind, Tokenizer};
+pub use gguf_vocab::GgufVocab;
+pub use pretokenize::{PreTokenizer, GPT2_PATTERN, LLAMA3_PATTERN, QWEN2_PATTERN};
+pub use stream::StreamDecoder;
