@@ -1,1 +1,201 @@
-fn main() {}
+//! `cargo run -p ch02`: load SmolLM2, tokenize, stream a chat answer, and time
+//! generation with and without the KV cache. Subcommands `tokenize`, `generate`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use ch02::{compare_kv_cache, format_stats, format_tokenization, tokenize};
+use shared::cli::parse_ids;
+use shared::generate::{generate, GenerateOptions};
+use shared::loader::{load_model, load_tokenizer, LoadedModel};
+use shared::models::{resolve_model, DEFAULT_MODEL};
+use shared::tensor::argmax;
+use shared::tokenizer::StreamDecoder;
+
+#[derive(Parser)]
+#[command(
+    name = "ch02",
+    about = "Chapter 2: load a pretrained LLM, tokenize text, generate with and without the KV cache",
+    long_about = "Without a subcommand, runs the chapter's demo: loads the model (fetching the default one \
+                  on first use), shows how a sentence tokenizes, streams an answer to a chat prompt, and \
+                  compares generation with and without the KV cache."
+)]
+struct Cli {
+    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
+    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
+    model: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show how a text splits into tokens.
+    Tokenize {
+        /// The text to tokenize.
+        #[arg(long)]
+        text: String,
+        /// A tokenizer.json, a folder holding one, or a .gguf (default: the --model's tokenizer).
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
+        /// Print one JSON document: {"ids", "tokens", "decoded"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a continuation greedily, streaming it as it is produced.
+    Generate {
+        /// The prompt text.
+        #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
+        prompt: Option<String>,
+        /// Wrap the prompt as a user message in the model's chat template.
+        #[arg(long, requires = "prompt")]
+        chat: bool,
+        /// Prompt as token ids, e.g. 1,2,3 (works for models without a tokenizer).
+        #[arg(long)]
+        ids: Option<String>,
+        /// Most tokens to generate.
+        #[arg(long, default_value_t = 128)]
+        max_new_tokens: usize,
+        /// Recompute the whole sequence each step instead of using the KV cache.
+        #[arg(long)]
+        no_cache: bool,
+        /// Keep going past end-of-sequence tokens.
+        #[arg(long)]
+        ignore_eos: bool,
+        /// Print one JSON document instead of streaming text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => demo(&cli.model),
+        Some(Command::Tokenize { text, tokenizer, json }) => tokenize_command(&cli.model, &text, tokenizer, json),
+        Some(Command::Generate { prompt, chat, ids, max_new_tokens, no_cache, ignore_eos, json }) => {
+            let loaded = load(&cli.model)?;
+            let input_ids = match (&prompt, &ids) {
+                (_, Some(ids)) => parse_ids(ids)?,
+                (Some(prompt), None) => loaded.encode_prompt(prompt, chat)?,
+                (None, None) => unreachable!("clap requires --prompt or --ids"),
+            };
+            let opts = GenerateOptions {
+                max_new_tokens,
+                stop_ids: if ignore_eos { Vec::new() } else { loaded.stop_ids() },
+                use_cache: !no_cache,
+            };
+            generate_command(&loaded, &input_ids, &opts, json)
+        }
+    }
+}
+
+/// Loads a model, printing what happens to stderr.
+fn load(model: &str) -> Result<LoadedModel> {
+    eprintln!("loading {model} ...");
+    let loaded = load_model(model).with_context(|| format!("could not load model `{model}`"))?;
+    let c = &loaded.model.config;
+    eprintln!(
+        "loaded {} in {:.2} s: {} family, {} layers, hidden size {}, {} heads ({} key/value), vocabulary {}",
+        loaded.location.display(),
+        loaded.load_s,
+        c.family.name(),
+        c.num_layers,
+        c.hidden_size,
+        c.num_heads,
+        c.num_kv_heads,
+        c.vocab_size
+    );
+    Ok(loaded)
+}
+
+fn tokenize_command(model: &str, text: &str, tokenizer: Option<PathBuf>, json: bool) -> Result<()> {
+    let path = match tokenizer {
+        Some(path) => path,
+        None => resolve_model(model)?.path().to_path_buf(),
+    };
+    let tokenizer = load_tokenizer(&path).with_context(|| format!("could not load a tokenizer from {}", path.display()))?;
+    let t = tokenize(&tokenizer, text)?;
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+    } else {
+        print!("{}", format_tokenization(&tokenizer, &t)?);
+    }
+    Ok(())
+}
+
+fn generate_command(loaded: &LoadedModel, input_ids: &[u32], opts: &GenerateOptions, json: bool) -> Result<()> {
+    let mut decoder = loaded.tokenizer.as_ref().map(StreamDecoder::new);
+    let mut stdout = std::io::stdout();
+    let mut print_token = |id: u32| {
+        if json {
+            return;
+        }
+        let piece = match decoder.as_mut() {
+            Some(d) => d.push(id).unwrap_or_default(),
+            None => format!("{id} "),
+        };
+        print!("{piece}");
+        let _ = stdout.flush();
+    };
+    let result = generate(&loaded.model, input_ids, opts, &mut |l| argmax(l) as u32, &mut print_token)?;
+    let text = match &loaded.tokenizer {
+        Some(t) => Some(t.decode(&result.ids)?),
+        None => None,
+    };
+    if json {
+        let doc = json!({
+            "input_ids": input_ids,
+            "ids": result.ids,
+            "text": text,
+            "prompt_tokens": result.stats.prompt_tokens,
+            "new_tokens": result.stats.new_tokens,
+            "load_s": loaded.load_s,
+            "ttft_s": result.stats.ttft_s,
+            "tok_per_s": result.stats.tok_per_s(),
+        });
+        println!("{doc}");
+    } else {
+        if let Some(d) = decoder {
+            print!("{}", d.finish());
+        }
+        println!();
+        eprintln!("{}", format_stats(&result.stats, loaded.load_s));
+    }
+    Ok(())
+}
+
+/// The chapter's walk-through.
+fn demo(model: &str) -> Result<()> {
+    println!("== 2.2 Loading a pretrained LLM");
+    let loaded = load(model)?;
+    let tokenizer = loaded.tokenizer()?;
+
+    println!("\n== 2.3 Text to token ids and back");
+    let sentence = "Reasoning models think step by step: 12 × 7 = 84.";
+    println!("{sentence:?}");
+    print!("{}", format_tokenization(tokenizer, &tokenize(tokenizer, sentence)?)?);
+
+    println!("\n== 2.5 Generating text, one token at a time (KV cache, greedy)");
+    let prompt = "Explain in two sentences why the sky is blue.";
+    println!("user: {prompt}\nassistant: ");
+    let ids = loaded.encode_prompt(prompt, true)?;
+    let opts = GenerateOptions { max_new_tokens: 96, stop_ids: loaded.stop_ids(), use_cache: true };
+    generate_command(&loaded, &ids, &opts, false)?;
+
+    println!("\n== 2.7 The KV cache: the same 48 tokens without and with it");
+    let comparison = compare_kv_cache(&loaded.model, &ids, 48)?;
+    for (name, g) in [("without cache", &comparison.without_cache), ("with cache", &comparison.with_cache)] {
+        println!("{name:>14}: {:6.2} s  {:6.1} tokens/s", g.stats.total_s, g.stats.tok_per_s());
+    }
+    println!(
+        "speedup: {:.1}x, identical token ids: {}",
+        comparison.speedup(),
+        if comparison.identical() { "yes" } else { "NO" }
+    );
+    Ok(())
+}

@@ -11,6 +11,7 @@
 //! - [`models`]: resolving a model name or path to files (cache, download, checksums)
 //! - [`generate`]: greedy generation with and without the KV cache, streaming, statistics
 
+pub mod cli;
 pub mod error;
 pub mod fixtures;
 pub mod io;

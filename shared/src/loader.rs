@@ -1,12 +1,68 @@
-//! Loading a model from disk: a GGUF file or a Hugging Face folder.
+//! Loading a model from disk: a GGUF file or a Hugging Face folder, with its
+//! tokenizer and chat template when it has them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use crate::config::ModelConfig;
+use crate::config::{Family, ModelConfig};
 use crate::io::{GgufFile, SafetensorsModel};
 use crate::model::Model;
+use crate::models::{resolve_model, ModelFiles};
+use crate::tokenizer::{ChatTemplate, Tokenizer};
 use crate::weights::{build_model, GgufWeights};
-use crate::Result;
+use crate::{Error, Result};
+
+/// A model ready to run: weights, tokenizer (if the files have one) and chat template.
+pub struct LoadedModel {
+    pub model: Model,
+    pub tokenizer: Option<Tokenizer>,
+    pub chat_template: Option<ChatTemplate>,
+    /// The file or folder it came from.
+    pub location: PathBuf,
+    /// Seconds spent reading and preparing the weights and tokenizer.
+    pub load_s: f64,
+}
+
+/// Resolves `name_or_path` (a known model name, a `.gguf` file or a Hugging
+/// Face folder; see [`crate::models`]) and loads it.
+pub fn load_model(name_or_path: &str) -> Result<LoadedModel> {
+    let files = resolve_model(name_or_path)?;
+    load_model_files(&files)
+}
+
+/// Loads a model whose files are already on disk.
+pub fn load_model_files(files: &ModelFiles) -> Result<LoadedModel> {
+    let start = Instant::now();
+    let (model, tokenizer, template_source, location) = match files {
+        ModelFiles::Gguf(path) => {
+            let file = GgufFile::open(path)?;
+            let model = load_gguf_model(&file)?;
+            let tokenizer = Tokenizer::from_gguf(&file)?;
+            let template = file
+                .get("tokenizer.chat_template")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
+            (model, Some(tokenizer), template, path.clone())
+        }
+        ModelFiles::HfFolder(dir) => {
+            let model = load_hf_model(dir)?;
+            let tokenizer_path = dir.join("tokenizer.json");
+            let tokenizer = tokenizer_path
+                .exists()
+                .then(|| Tokenizer::from_tokenizer_json(&tokenizer_path))
+                .transpose()?;
+            (model, tokenizer, hf_chat_template(dir), dir.clone())
+        }
+    };
+    let chat_template = choose_chat_template(&model.config, tokenizer.as_ref(), template_source);
+    Ok(LoadedModel {
+        model,
+        tokenizer,
+        chat_template,
+        location,
+        load_s: start.elapsed().as_secs_f64(),
+    })
+}
 
 /// Loads the model of a Hugging Face folder (`config.json` + `*.safetensors`).
 pub fn load_hf_model(dir: &Path) -> Result<Model> {
@@ -19,4 +75,95 @@ pub fn load_hf_model(dir: &Path) -> Result<Model> {
 pub fn load_gguf_model(file: &GgufFile) -> Result<Model> {
     let config = ModelConfig::from_gguf(file)?;
     build_model(&config, &GgufWeights::new(file, &config))
+}
+
+/// The Jinja chat template in a folder's `tokenizer_config.json`, if any.
+fn hf_chat_template(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    json["chat_template"].as_str().map(str::to_owned)
+}
+
+/// Recognizes the model's chat template; without one, guesses from the family
+/// and vocabulary (Qwen3, or ChatML tokens in a Llama vocabulary = SmolLM2).
+fn choose_chat_template(
+    config: &ModelConfig,
+    tokenizer: Option<&Tokenizer>,
+    source: Option<String>,
+) -> Option<ChatTemplate> {
+    if let Some(template) = source.as_deref().and_then(ChatTemplate::detect) {
+        return Some(template);
+    }
+    let has_chatml = tokenizer.is_some_and(|t| t.token_to_id("<|im_start|>").is_some());
+    match config.family {
+        Family::Qwen3 if has_chatml => Some(ChatTemplate::Qwen3),
+        Family::Llama if has_chatml => Some(ChatTemplate::SmolLm2),
+        _ => None,
+    }
+}
+
+impl LoadedModel {
+    /// The tokenizer, or an error saying the model has none (use token ids instead).
+    pub fn tokenizer(&self) -> Result<&Tokenizer> {
+        self.tokenizer.as_ref().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{} has no tokenizer (no tokenizer.json): pass token ids with --ids instead",
+                self.location.display()
+            ))
+        })
+    }
+
+    /// Token ids of a prompt; with `chat`, wrapped as one user message in the
+    /// model's chat template with the generation prompt (book ch. 2).
+    pub fn encode_prompt(&self, prompt: &str, chat: bool) -> Result<Vec<u32>> {
+        if prompt.is_empty() {
+            return Err(Error::InvalidArgument(
+                "--prompt is empty: give some text to continue".into(),
+            ));
+        }
+        let text = if chat {
+            let template = self.chat_template.ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "--chat: no chat template is known for {}",
+                    self.location.display()
+                ))
+            })?;
+            template.render_user_prompt(prompt)
+        } else {
+            prompt.to_owned()
+        };
+        Ok(self.tokenizer()?.encode(&text))
+    }
+
+    /// The ids that end an answer: the config's and tokenizer's EOS, plus
+    /// `<|im_end|>` and `<|endoftext|>` where the vocabulary has them.
+    pub fn stop_ids(&self) -> Vec<u32> {
+        let mut ids = self.model.config.eos_token_ids.clone();
+        if let Some(tok) = &self.tokenizer {
+            ids.extend(tok.eos_id());
+            ids.extend(["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// Loads only a tokenizer: from a `tokenizer.json`, a folder holding one, or
+/// a `.gguf` file (its metadata), without reading any weights.
+pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    if path.is_dir() {
+        let file = path.join("tokenizer.json");
+        if !file.exists() {
+            return Err(Error::ModelSource(format!(
+                "{}: no tokenizer.json in this folder",
+                path.display()
+            )));
+        }
+        return Tokenizer::from_tokenizer_json(&file);
+    }
+    if path.extension().is_some_and(|e| e == "gguf") {
+        return Tokenizer::from_gguf(&GgufFile::open(path)?);
+    }
+    Tokenizer::from_tokenizer_json(path)
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::codec::{Entry, Normalizer, Spec, TokenKind, Tokenizer};
 use super::pretokenize::PreTokenizer;
+use crate::io::GgufFile;
 use crate::{Error, Result};
 
 /// GGUF token type 3: a control token such as `<|im_start|>`.
@@ -33,7 +34,37 @@ pub struct GgufVocab {
     pub unk_id: Option<u32>,
 }
 
+impl GgufVocab {
+    /// Reads the `tokenizer.ggml.*` keys of a GGUF file.
+    pub fn from_gguf(file: &GgufFile) -> Result<GgufVocab> {
+        let optional_id = |key: &str| -> Result<Option<u32>> {
+            file.get(key).map(|_| file.get_u32(key)).transpose()
+        };
+        let strings = |key: &str| -> Result<Vec<String>> {
+            Ok(file.get_str_array(key)?.into_iter().map(str::to_owned).collect())
+        };
+        Ok(GgufVocab {
+            model: file.get_str("tokenizer.ggml.model")?.to_owned(),
+            pre: match file.get("tokenizer.ggml.pre") {
+                Some(_) => file.get_str("tokenizer.ggml.pre")?.to_owned(),
+                None => "gpt2".to_owned(),
+            },
+            tokens: strings("tokenizer.ggml.tokens")?,
+            merges: strings("tokenizer.ggml.merges")?,
+            token_types: file.get_i32_array("tokenizer.ggml.token_type")?,
+            bos_id: optional_id("tokenizer.ggml.bos_token_id")?,
+            eos_id: optional_id("tokenizer.ggml.eos_token_id")?,
+            unk_id: optional_id("tokenizer.ggml.unknown_token_id")?,
+        })
+    }
+}
+
 impl Tokenizer {
+    /// Builds the tokenizer stored in a GGUF file's metadata.
+    pub fn from_gguf(file: &GgufFile) -> Result<Tokenizer> {
+        Tokenizer::from_gguf_vocab(GgufVocab::from_gguf(file)?, file.path())
+    }
+
     /// Builds a tokenizer from GGUF metadata; `source` (the .gguf file) is named in errors.
     ///
     /// Control and user-defined tokens become added tokens, recognized in the text.
