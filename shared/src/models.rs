@@ -1,1 +1,0 @@
-//! Model sources: resolving a model name or path to files (cache, download, checksums).

