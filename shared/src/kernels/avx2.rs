@@ -180,88 +180,166 @@ pub unsafe fn quantize_q8(x: &[f32], out: &mut [BlockQ8]) {
     }
 }
 
-/// One Q8_0 row (34-byte blocks) · Q8 activations.
+/// The f16 at `b[0..2]` as f32 lane 0, zeros above.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q8_0(row: &[u8], xq: &[BlockQ8]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    for (b, xb) in row.chunks_exact(34).zip(xq) {
-        // SAFETY: `b` is 34 bytes; the 32 quants start at offset 2.
-        let w = unsafe { _mm256_loadu_si256(b.as_ptr().add(2).cast()) };
-        let p = _mm256_cvtepi32_ps(dot_i8(w, load_qs(xb)));
-        let scale = _mm_mul_ss(f16x2(b), ds(xb));
-        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale), p, acc);
-    }
-    hsum_ps(acc)
+fn f16x1(b: &[u8]) -> __m128 {
+    let bits = u16::from_le_bytes([b[0], b[1]]);
+    _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits)))
 }
 
-/// One Q4_0 row (18-byte blocks) · Q8 activations.
+/// One Q8_0 block (34 bytes) · activations `x`: the 8-lane products and `[d·d_x, 0]`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q4_0(row: &[u8], xq: &[BlockQ8]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    let eight = _mm256_set1_epi8(8);
-    for (b, xb) in row.chunks_exact(18).zip(xq) {
-        let w = _mm256_sub_epi8(unpack_nibbles(&b[2..]), eight);
-        let p = _mm256_cvtepi32_ps(dot_i8(w, load_qs(xb)));
-        let scale = _mm_mul_ss(f16x2(b), ds(xb));
-        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(scale), p, acc);
-    }
-    hsum_ps(acc)
+fn block_q8_0(b: &[u8], x: __m256i, x_ds: __m128) -> (__m256, __m128) {
+    assert!(b.len() >= 34);
+    // SAFETY: `b` holds at least 34 bytes (checked above); the 32 quants start at offset 2.
+    let w = unsafe { _mm256_loadu_si256(b.as_ptr().add(2).cast()) };
+    (_mm256_cvtepi32_ps(dot_i8(w, x)), _mm_mul_ps(f16x1(b), x_ds))
 }
 
-/// One Q4_1 row (20-byte blocks) · Q8 activations: d·d_x·Σ nib·q_x + m·s_x per block.
+/// One Q4_0 block (18 bytes) · activations `x`: the 8-lane products and `[d·d_x, 0]`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn dot_q4_1(row: &[u8], xq: &[BlockQ8]) -> f32 {
-    let mut acc = _mm256_setzero_ps();
-    let mut acc_m = _mm_setzero_ps();
-    let ones = _mm256_set1_epi16(1);
-    for (b, xb) in row.chunks_exact(20).zip(xq) {
-        let nib = unpack_nibbles(&b[4..]);
-        // Nibbles are unsigned, so they go straight into maddubs' unsigned operand.
-        let pairs = _mm256_maddubs_epi16(nib, load_qs(xb));
-        let p = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-        // Lanes: [d·d_x, m·s_x].
-        let scales = _mm_mul_ps(f16x2(b), ds(xb));
-        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(scales), p, acc);
-        acc_m = _mm_add_ps(acc_m, scales);
-    }
-    hsum_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps::<0b01>(acc_m, acc_m))
+fn block_q4_0(b: &[u8], x: __m256i, x_ds: __m128) -> (__m256, __m128) {
+    let w = _mm256_sub_epi8(unpack_nibbles(&b[2..]), _mm256_set1_epi8(8));
+    (_mm256_cvtepi32_ps(dot_i8(w, x)), _mm_mul_ps(f16x1(b), x_ds))
 }
 
-/// `y[r] = w[r] · x̂` for consecutive Q8_0 rows of `xq.len()` blocks.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
+/// One Q4_1 block (20 bytes) · activations `x`: the 8-lane products of the nibbles and
+/// `[d·d_x, m·s_x]` (the offset's share of the block).
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn dot_rows_q8_0(w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
-    let row_bytes = xq.len() * 34;
-    for (r, out) in y.iter_mut().enumerate() {
-        *out = dot_q8_0(&w[r * row_bytes..(r + 1) * row_bytes], xq);
-    }
+fn block_q4_1(b: &[u8], x: __m256i, x_ds: __m128) -> (__m256, __m128) {
+    // Nibbles are unsigned, so they go straight into maddubs' unsigned operand.
+    let pairs = _mm256_maddubs_epi16(unpack_nibbles(&b[4..]), x);
+    let p = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+    (_mm256_cvtepi32_ps(p), _mm_mul_ps(f16x2(b), x_ds))
 }
 
-/// `y[r] = w[r] · x̂` for consecutive Q4_0 rows of `xq.len()` blocks.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
+/// The total of a row's accumulators: Σ lanes of `acc` plus lane 1 of `acc_m`.
+#[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn dot_rows_q4_0(w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
-    let row_bytes = xq.len() * 18;
-    for (r, out) in y.iter_mut().enumerate() {
-        *out = dot_q4_0(&w[r * row_bytes..(r + 1) * row_bytes], xq);
+fn finish(acc: __m256, acc_m: __m128) -> f32 {
+    hsum_ps(acc) + _mm_cvtss_f32(_mm_movehdup_ps(acc_m))
+}
+
+/// How many groups of rows ahead the quantized kernels prefetch: decoding streams each
+/// weight once from memory, and the hardware prefetcher alone leaves the kernels waiting.
+const PREFETCH_GROUPS: usize = 2;
+
+/// Asks the CPU to start loading the first `len` bytes of `bytes` (or all of it, if shorter).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn prefetch(bytes: &[u8], len: usize) {
+    let bytes = &bytes[..len.min(bytes.len())];
+    for line in bytes.chunks(64) {
+        // A hint that never faults; the pointer is inside `bytes` anyway.
+        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
     }
 }
 
-/// `y[r] = w[r] · x̂` for consecutive Q4_1 rows of `xq.len()` blocks.
-///
-/// # Safety
-/// The CPU must support AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn dot_rows_q4_1(w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
-    let row_bytes = xq.len() * 20;
-    for (r, out) in y.iter_mut().enumerate() {
-        *out = dot_q4_1(&w[r * row_bytes..(r + 1) * row_bytes], xq);
+/// Defines `$name(w, xq, y)`: `y[r] = w[r] · x̂` for consecutive rows of `$bytes`-byte
+/// blocks, four rows at a time (four independent accumulator chains sharing each
+/// activation load), then the remaining rows one by one.
+macro_rules! quantized_rows {
+    ($(#[$doc:meta])* $name:ident, $bytes:literal, $block:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU must support AVX2, FMA and F16C.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub unsafe fn $name(w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
+            const ROWS: usize = 4;
+            let row_bytes = xq.len() * $bytes;
+            assert!(w.len() >= row_bytes * y.len(), "{}: w too short", stringify!($name));
+            let group_bytes = ROWS * row_bytes;
+            for (g, out) in y.chunks_exact_mut(ROWS).enumerate() {
+                prefetch(w.get((g + PREFETCH_GROUPS) * group_bytes..).unwrap_or(&[]), group_bytes);
+                let rows: [&[u8]; ROWS] =
+                    std::array::from_fn(|k| &w[(g * ROWS + k) * row_bytes..][..row_bytes]);
+                let mut acc = [_mm256_setzero_ps(); ROWS];
+                let mut acc_m = [_mm_setzero_ps(); ROWS];
+                for (j, xb) in xq.iter().enumerate() {
+                    let (x, x_ds) = (load_qs(xb), ds(xb));
+                    for k in 0..ROWS {
+                        let (p, scales) = $block(&rows[k][j * $bytes..][..$bytes], x, x_ds);
+                        acc[k] = _mm256_fmadd_ps(_mm256_broadcastss_ps(scales), p, acc[k]);
+                        acc_m[k] = _mm_add_ps(acc_m[k], scales);
+                    }
+                }
+                for k in 0..ROWS {
+                    out[k] = finish(acc[k], acc_m[k]);
+                }
+            }
+            let done = y.len() / ROWS * ROWS;
+            for (r, out) in y.iter_mut().enumerate().skip(done) {
+                let row = &w[r * row_bytes..][..row_bytes];
+                let (mut acc, mut acc_m) = (_mm256_setzero_ps(), _mm_setzero_ps());
+                for (b, xb) in row.chunks_exact($bytes).zip(xq) {
+                    let (p, scales) = $block(b, load_qs(xb), ds(xb));
+                    acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(scales), p, acc);
+                    acc_m = _mm_add_ps(acc_m, scales);
+                }
+                *out = finish(acc, acc_m);
+            }
+        }
+    };
+}
+
+quantized_rows!(
+    /// `y[r] = w[r] · x̂` for consecutive Q8_0 rows of `xq.len()` blocks.
+    dot_rows_q8_0, 34, block_q8_0
+);
+quantized_rows!(
+    /// `y[r] = w[r] · x̂` for consecutive Q4_0 rows of `xq.len()` blocks.
+    dot_rows_q4_0, 18, block_q4_0
+);
+quantized_rows!(
+    /// `y[r] = w[r] · x̂` for consecutive Q4_1 rows of `xq.len()` blocks
+    /// (per block: d·d_x·Σ nib·q_x + m·s_x).
+    dot_rows_q4_1, 20, block_q4_1
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn has_features() -> bool {
+        is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+    }
+
+    #[test]
+    fn dot_f32_handles_every_tail_length() {
+        if !has_features() {
+            eprintln!("skipping: CPU lacks AVX2/FMA/F16C");
+            return;
+        }
+        for n in 0..80 {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let want = scalar::dot_f32(&a, &b);
+            // SAFETY: the features were detected above.
+            let got = unsafe { dot_f32(&a, &b) };
+            let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
+            assert!((got - want).abs() <= n as f32 * f32::EPSILON * mag, "n={n}");
+        }
+    }
+
+    #[test]
+    fn zero_rows_write_nothing_and_zero_columns_give_zeros() {
+        if !has_features() {
+            eprintln!("skipping: CPU lacks AVX2/FMA/F16C");
+            return;
+        }
+        let mut y: [f32; 0] = [];
+        // SAFETY: the features were detected above.
+        unsafe { dot_rows_q4_1(&[], &[BlockQ8::default(); 2], &mut y) };
+        let mut y = [f32::NAN; 5];
+        // SAFETY: as above.
+        unsafe { dot_rows_q8_0(&[], &[], &mut y) };
+        assert_eq!(y, [0.0; 5]);
     }
 }

@@ -168,3 +168,39 @@ pub fn dot_rows_q(fmt: QFormat, w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
         *out = dot(&w[r * row_bytes..(r + 1) * row_bytes], xq);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_and_tiny_blocks_quantize_to_zero() {
+        assert_eq!(q8_scale(0.0), (0.0, 0.0));
+        // 1/(amax/127) overflows f32 for this amax: the block becomes all zeros.
+        let tiny = 1e-38f32;
+        assert_eq!(q8_scale(tiny).1, 0.0);
+        let mut out = [BlockQ8::default(); 2];
+        let mut x = [0.0f32; 64];
+        x[40] = tiny;
+        quantize_q8(&x, &mut out);
+        assert!(out.iter().all(|b| b.qs == [0; QK] && b.s == 0.0));
+    }
+
+    #[test]
+    fn largest_magnitude_maps_to_plus_or_minus_127() {
+        let mut x = [0.25f32; 32];
+        x[3] = -2.0;
+        let mut out = [BlockQ8::default()];
+        quantize_q8(&x, &mut out);
+        assert_eq!(out[0].d, 2.0 / 127.0);
+        assert_eq!(out[0].qs[3], -127);
+        assert_eq!(out[0].qs[0], 16); // 0.25 · 63.5 = 15.875
+    }
+
+    #[test]
+    fn nibbles_run_low_then_high() {
+        let packed: Vec<u8> = (0..16).map(|j| 0xA0 | j).collect();
+        assert_eq!(nibble(&packed, 5), 5);
+        assert_eq!(nibble(&packed, 21), 0xA);
+    }
+}
