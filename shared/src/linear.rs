@@ -29,7 +29,7 @@ const CHUNKS_PER_THREAD: usize = 4;
 const MATMUL_TILE_ROWS: usize = 16;
 
 /// How the weights are held.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Storage {
     F32(Vec<f32>),
     Blocks(QFormat, Vec<u8>),
@@ -37,11 +37,22 @@ enum Storage {
 
 /// A weight matrix of `rows` outputs × `cols` inputs (row-major, as PyTorch's
 /// `nn.Linear.weight`), stored as f32 or as GGML blocks.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WeightMatrix {
     rows: usize,
     cols: usize,
     storage: Storage,
+}
+
+/// Shape and type only: the weights themselves would be megabytes of output.
+impl std::fmt::Debug for WeightMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeightMatrix")
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .field("dtype", &self.dtype())
+            .finish()
+    }
 }
 
 thread_local! {

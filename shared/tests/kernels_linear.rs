@@ -530,3 +530,12 @@ fn empty_inner_dimension_gives_zeros() {
     w.matvec(&[], &mut y);
     assert_eq!(y, [0.0; 3]);
 }
+
+#[test]
+fn debug_shows_shape_and_type_only() {
+    let w = WeightMatrix::from_blocks(DType::Q4_1, 2, 64, vec![0; 2 * 2 * 20]).unwrap();
+    assert_eq!(
+        format!("{w:?}"),
+        "WeightMatrix { rows: 2, cols: 64, dtype: Q4_1 }"
+    );
+}
