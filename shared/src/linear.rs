@@ -1,56 +1,367 @@
 //! Linear layers: the one place that decides how a weight matrix multiplies a vector.
-//! (Placeholder f32-only version until the kernel branch lands.)
+//!
+//! A [`WeightMatrix`] keeps its weights as f32 or as GGML blocks (Q8_0, Q4_0, Q4_1) and
+//! multiplies directly from them: decoding one token reads every weight once, so keeping
+//! them 4–6× smaller than f32 is what makes generation fast (DESIGN.md, "Performance notes").
+//!
+//! Quantized products first quantize the input vector to Q8 blocks (see
+//! [`crate::kernels::BlockQ8`]), as llama.cpp does; [`WeightMatrix::matmul`] does the same
+//! per input row, so a batched product equals the per-token products exactly.
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use std::cell::RefCell;
 
-use crate::Result;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
 
-/// A weight matrix of `rows` outputs × `cols` inputs.
-#[derive(Debug, Clone)]
+use crate::io::DType;
+use crate::kernels::{self, BlockQ8, QFormat, QK};
+use crate::{Error, Result};
+
+/// Below this many multiply–adds a product runs on the calling thread: splitting it
+/// would cost more in rayon overhead than it saves.
+const PARALLEL_MIN_MACS: usize = 1 << 16;
+
+/// Row chunks per rayon thread, so that an uneven split still balances.
+const CHUNKS_PER_THREAD: usize = 4;
+
+/// Rows per task in [`WeightMatrix::matmul`]: small enough that a tile of weights stays
+/// in cache while it meets every input row.
+const MATMUL_TILE_ROWS: usize = 16;
+
+/// How the weights are held.
+#[derive(Clone)]
+enum Storage {
+    F32(Vec<f32>),
+    Blocks(QFormat, Vec<u8>),
+}
+
+/// A weight matrix of `rows` outputs × `cols` inputs (row-major, as PyTorch's
+/// `nn.Linear.weight`), stored as f32 or as GGML blocks.
+#[derive(Clone)]
 pub struct WeightMatrix {
-    w: Array2<f32>,
+    rows: usize,
+    cols: usize,
+    storage: Storage,
+}
+
+/// Shape and type only: the weights themselves would be megabytes of output.
+impl std::fmt::Debug for WeightMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeightMatrix")
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .field("dtype", &self.dtype())
+            .finish()
+    }
+}
+
+thread_local! {
+    /// The quantized input of the current [`WeightMatrix::matvec`], reused across calls.
+    static XQ_SCRATCH: RefCell<Vec<BlockQ8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl WeightMatrix {
-    /// From row-major f32 data.
+    /// A matrix holding `data` (`rows · cols` values, row-major) as f32.
     pub fn from_f32(rows: usize, cols: usize, data: Vec<f32>) -> Result<Self> {
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(Error::InvalidArgument(format!(
+                "weight matrix {rows}×{cols} needs {} values, got {}",
+                rows.saturating_mul(cols),
+                data.len()
+            )));
+        }
         Ok(WeightMatrix {
-            w: Array2::from_shape_vec((rows, cols), data).unwrap(),
-        })
-    }
-    /// From GGML blocks (placeholder: dequantized).
-    pub fn from_blocks(
-        dtype: crate::io::DType,
-        rows: usize,
-        cols: usize,
-        bytes: Vec<u8>,
-    ) -> Result<Self> {
-        Self::from_f32(
             rows,
             cols,
-            crate::io::dequantize_to_vec(dtype, &bytes, rows * cols)?,
-        )
+            storage: Storage::F32(data),
+        })
     }
-    /// Outputs.
+
+    /// A matrix kept as GGML blocks of `dtype` (`bytes`: `rows` rows of `cols / 32` blocks).
+    ///
+    /// Only Q8_0, Q4_0 and Q4_1 are multiplied from their blocks; other types are
+    /// [`Error::Unsupported`] here (dequantize them and use [`WeightMatrix::from_f32`]).
+    /// `cols` must be a multiple of 32 and `bytes` exactly the size of the blocks.
+    pub fn from_blocks(dtype: DType, rows: usize, cols: usize, bytes: Vec<u8>) -> Result<Self> {
+        let fmt = QFormat::from_dtype(dtype).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "weight matrix of type {dtype:?}: only Q8_0, Q4_0 and Q4_1 are kept as blocks"
+            ))
+        })?;
+        if cols % QK != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "{dtype:?} weight matrix {rows}×{cols}: columns must be a multiple of {QK}"
+            )));
+        }
+        let expected = rows
+            .checked_mul(cols)
+            .and_then(|n| dtype.bytes_for(n))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{dtype:?} weight matrix {rows}×{cols} is too large"
+                ))
+            })?;
+        if bytes.len() != expected {
+            return Err(Error::InvalidArgument(format!(
+                "{dtype:?} weight matrix {rows}×{cols} needs {expected} bytes, got {}",
+                bytes.len()
+            )));
+        }
+        Ok(WeightMatrix {
+            rows,
+            cols,
+            storage: Storage::Blocks(fmt, bytes),
+        })
+    }
+
+    /// Number of outputs.
     pub fn rows(&self) -> usize {
-        self.w.nrows()
+        self.rows
     }
-    /// Inputs.
+
+    /// Number of inputs.
     pub fn cols(&self) -> usize {
-        self.w.ncols()
+        self.cols
     }
-    /// y = W x.
-    pub fn matvec(&self, x: &[f32], y: &mut [f32]) {
-        for (r, y) in self.w.rows().into_iter().zip(y) {
-            *y = r.iter().zip(x).map(|(a, b)| a * b).sum();
+
+    /// The storage type of the weights.
+    pub fn dtype(&self) -> DType {
+        match &self.storage {
+            Storage::F32(_) => DType::F32,
+            Storage::Blocks(fmt, _) => fmt.dtype(),
         }
     }
-    /// Y = X Wᵀ.
-    pub fn matmul(&self, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>) {
-        y.assign(&x.dot(&self.w.t()));
+
+    /// `y = W x`, with SIMD kernels and rows split over rayon threads.
+    ///
+    /// Quantized weights multiply against `x` quantized to Q8 blocks (error at most half a
+    /// quantization step, `max|x_block| / 254`, per input). No heap allocation after a
+    /// thread's first call with the widest input.
+    ///
+    /// # Panics
+    /// If `x.len() != cols` or `y.len() != rows`: a programmer error, as callers check
+    /// shapes when they load the model.
+    pub fn matvec(&self, x: &[f32], y: &mut [f32]) {
+        self.check_vec_shapes(x, y);
+        let parallel = self.rows * self.cols >= PARALLEL_MIN_MACS;
+        match &self.storage {
+            Storage::F32(w) => {
+                for_row_chunks(y, self.rows, parallel, |r0, out| {
+                    let rows = &w[r0 * self.cols..(r0 + out.len()) * self.cols];
+                    kernels::dot_rows_f32(rows, x, out);
+                });
+            }
+            Storage::Blocks(fmt, w) => {
+                let run = |xq: &[BlockQ8], y: &mut [f32]| {
+                    let row_bytes = self.row_bytes(*fmt);
+                    for_row_chunks(y, self.rows, parallel, |r0, out| {
+                        let rows = &w[r0 * row_bytes..(r0 + out.len()) * row_bytes];
+                        kernels::dot_rows_q(*fmt, rows, xq, out);
+                    });
+                };
+                let blocks = self.cols / QK;
+                XQ_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+                    Ok(mut xq) => {
+                        xq.resize(blocks, BlockQ8::default());
+                        kernels::quantize_q8(x, &mut xq);
+                        run(&xq, y);
+                    }
+                    // Re-entered on this thread (a rayon worker running a nested product
+                    // while it waits): use a buffer of its own.
+                    Err(_) => {
+                        let mut xq = vec![BlockQ8::default(); blocks];
+                        kernels::quantize_q8(x, &mut xq);
+                        run(&xq, y);
+                    }
+                });
+            }
+        }
     }
-    /// One row.
+
+    /// `y = W x` with the plain [`kernels::scalar`] loops on one thread: the reference
+    /// that [`WeightMatrix::matvec`] must reproduce (up to float summation order).
+    ///
+    /// # Panics
+    /// If `x.len() != cols` or `y.len() != rows` (a programmer error).
+    pub fn matvec_scalar(&self, x: &[f32], y: &mut [f32]) {
+        self.check_vec_shapes(x, y);
+        match &self.storage {
+            Storage::F32(w) => kernels::scalar::dot_rows_f32(w, x, y),
+            Storage::Blocks(fmt, w) => {
+                let mut xq = vec![BlockQ8::default(); self.cols / QK];
+                kernels::scalar::quantize_q8(x, &mut xq);
+                kernels::scalar::dot_rows_q(*fmt, w, &xq, y);
+            }
+        }
+    }
+
+    /// `y = x Wᵀ` for a batch: `x` is n × cols, `y` is n × rows (prefill).
+    ///
+    /// f32 weights use ndarray's blocked GEMM on column slices of `y` in parallel.
+    /// Quantized weights quantize each input row to Q8 once, then each tile of weight rows
+    /// meets every input with the same kernel as [`WeightMatrix::matvec`], so row `i` of `y`
+    /// equals `matvec(x[i])` exactly. Allocates the quantized inputs (n · cols / 32 blocks).
+    ///
+    /// # Panics
+    /// If the shapes do not match (a programmer error).
+    pub fn matmul(&self, x: ArrayView2<f32>, mut y: ArrayViewMut2<f32>) {
+        let n = x.nrows();
+        assert_eq!(
+            x.ncols(),
+            self.cols,
+            "matmul: x has {} columns, W has {}",
+            x.ncols(),
+            self.cols
+        );
+        assert_eq!(
+            y.dim(),
+            (n, self.rows),
+            "matmul: y must be {n}×{}",
+            self.rows
+        );
+        let parallel = n * self.rows * self.cols >= PARALLEL_MIN_MACS;
+        let tile = self.matmul_tile_rows(n, parallel);
+        let tiles: Vec<(usize, ArrayViewMut2<f32>)> = y
+            .axis_chunks_iter_mut(Axis(1), tile)
+            .enumerate()
+            .map(|(t, view)| (t * tile, view))
+            .collect();
+        match &self.storage {
+            Storage::F32(w) => {
+                let w = ArrayView2::from_shape((self.rows, self.cols), w)
+                    .expect("storage length checked at construction");
+                let task = |(r0, mut out): (usize, ArrayViewMut2<f32>)| {
+                    let w_tile = w.slice(ndarray::s![r0..r0 + out.ncols(), ..]);
+                    ndarray::linalg::general_mat_mul(1.0, &x, &w_tile.t(), 0.0, &mut out);
+                };
+                run_tasks(tiles, parallel, task);
+            }
+            Storage::Blocks(fmt, w) => {
+                let blocks = self.cols / QK;
+                let mut xq = vec![BlockQ8::default(); n * blocks];
+                let mut x_row = vec![0.0f32; self.cols];
+                for (i, xq_i) in xq.chunks_exact_mut(blocks.max(1)).enumerate() {
+                    x_row.iter_mut().zip(x.row(i)).for_each(|(d, s)| *d = *s);
+                    kernels::quantize_q8(&x_row, xq_i);
+                }
+                let row_bytes = self.row_bytes(*fmt);
+                let task = |(r0, mut out): (usize, ArrayViewMut2<f32>)| {
+                    let mut dots = [0.0f32; MATMUL_TILE_ROWS];
+                    let dots = &mut dots[..out.ncols()];
+                    let rows = &w[r0 * row_bytes..(r0 + dots.len()) * row_bytes];
+                    for (i, mut y_i) in out.rows_mut().into_iter().enumerate() {
+                        let xq_i = &xq[i * blocks..(i + 1) * blocks];
+                        kernels::dot_rows_q(*fmt, rows, xq_i, dots);
+                        y_i.iter_mut().zip(dots.iter()).for_each(|(d, s)| *d = *s);
+                    }
+                };
+                run_tasks(tiles, parallel, task);
+            }
+        }
+    }
+
+    /// Row `r` as f32 into `out` (`cols` values): an embedding lookup from a token table.
+    ///
+    /// # Panics
+    /// If `r >= rows` or `out.len() != cols` (a programmer error; token ids are
+    /// validated by the caller).
     pub fn row_to_f32(&self, r: usize, out: &mut [f32]) {
-        out.copy_from_slice(self.w.row(r).as_slice().unwrap());
+        assert!(r < self.rows, "row_to_f32: row {r} of {}", self.rows);
+        assert_eq!(
+            out.len(),
+            self.cols,
+            "row_to_f32: out must hold {} values",
+            self.cols
+        );
+        match &self.storage {
+            Storage::F32(w) => out.copy_from_slice(&w[r * self.cols..(r + 1) * self.cols]),
+            Storage::Blocks(fmt, w) => {
+                let row_bytes = self.row_bytes(*fmt);
+                kernels::scalar::dequantize_row(*fmt, &w[r * row_bytes..(r + 1) * row_bytes], out);
+            }
+        }
+    }
+
+    /// The whole matrix as f32 (rows × cols).
+    pub fn to_f32(&self) -> Array2<f32> {
+        let mut out = Array2::zeros((self.rows, self.cols));
+        for (r, mut row) in out.rows_mut().into_iter().enumerate() {
+            let row = row.as_slice_mut().expect("a fresh standard-layout array");
+            self.row_to_f32(r, row);
+        }
+        out
+    }
+
+    /// Bytes per row of blocks of `fmt`.
+    fn row_bytes(&self, fmt: QFormat) -> usize {
+        self.cols / QK * fmt.block_bytes()
+    }
+
+    /// Asserts the vector shapes of a matrix–vector product.
+    fn check_vec_shapes(&self, x: &[f32], y: &[f32]) {
+        assert_eq!(
+            x.len(),
+            self.cols,
+            "matvec: x has {} values, W has {} columns",
+            x.len(),
+            self.cols
+        );
+        assert_eq!(
+            y.len(),
+            self.rows,
+            "matvec: y has {} values, W has {} rows",
+            y.len(),
+            self.rows
+        );
+    }
+
+    /// Weight rows per matmul task: at most [`MATMUL_TILE_ROWS`], fewer when that leaves
+    /// too few tasks to keep every thread busy.
+    fn matmul_tile_rows(&self, n: usize, parallel: bool) -> usize {
+        let rows = self.rows.max(1);
+        if !parallel {
+            return match self.storage {
+                Storage::F32(_) => rows,
+                Storage::Blocks(..) => MATMUL_TILE_ROWS.min(rows),
+            };
+        }
+        let tasks = rayon::current_num_threads() * CHUNKS_PER_THREAD;
+        let even = rows.div_ceil(tasks).max(1);
+        match self.storage {
+            // The GEMM blocks its own work: give it wide slices.
+            Storage::F32(_) => even
+                .max(PARALLEL_MIN_MACS / (n * self.cols).max(1))
+                .min(rows),
+            Storage::Blocks(..) => even.min(MATMUL_TILE_ROWS),
+        }
+    }
+}
+
+/// Calls `f(first_row, y_chunk)` over chunks of `y` (one value per row), in parallel
+/// when asked, with about [`CHUNKS_PER_THREAD`] chunks per rayon thread.
+fn for_row_chunks(
+    y: &mut [f32],
+    rows: usize,
+    parallel: bool,
+    f: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    if !parallel {
+        f(0, y);
+        return;
+    }
+    let chunk = rows
+        .div_ceil(rayon::current_num_threads() * CHUNKS_PER_THREAD)
+        .max(1);
+    y.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(c, out)| f(c * chunk, out));
+}
+
+/// Runs `f` on every task, in parallel when asked.
+fn run_tasks<T: Send>(tasks: Vec<T>, parallel: bool, f: impl Fn(T) + Sync + Send) {
+    if parallel {
+        tasks.into_par_iter().for_each(f);
+    } else {
+        tasks.into_iter().for_each(f);
     }
 }

@@ -1,1 +1,152 @@
 //! Matrix–vector kernels: a plain scalar version beside each SIMD one.
+//!
+//! [`scalar`] is the reference; [`avx2`] (x86-64 with AVX2, FMA and F16C) computes the
+//! same math with wider registers. The functions at this level pick one of them at run
+//! time: the CPU is probed once and the answer cached. Other targets use [`scalar`].
+//!
+//! Quantized weights are multiplied against activations quantized to [`BlockQ8`]
+//! (the llama.cpp approach): the inner products become exact integer sums, and SIMD and
+//! scalar results differ only by the order of the per-block float additions.
+
+use std::sync::OnceLock;
+
+use crate::io::DType;
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2;
+pub mod scalar;
+
+/// Elements per ggml block of the Q8_0, Q4_0 and Q4_1 formats.
+pub const QK: usize = 32;
+
+/// The ggml block formats the kernels multiply from directly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(non_camel_case_types)]
+pub enum QFormat {
+    /// f16 `d` + 32 × i8; element = d·q.
+    Q8_0,
+    /// f16 `d` + 16 bytes of nibbles; element = d·(nib − 8).
+    Q4_0,
+    /// f16 `d`, f16 `m` + 16 bytes of nibbles; element = d·nib + m.
+    Q4_1,
+}
+
+impl QFormat {
+    /// The block format of `dtype`, or `None` when the kernels do not multiply from it.
+    pub fn from_dtype(dtype: DType) -> Option<QFormat> {
+        match dtype {
+            DType::Q8_0 => Some(QFormat::Q8_0),
+            DType::Q4_0 => Some(QFormat::Q4_0),
+            DType::Q4_1 => Some(QFormat::Q4_1),
+            _ => None,
+        }
+    }
+
+    /// The storage type this format is.
+    pub fn dtype(self) -> DType {
+        match self {
+            QFormat::Q8_0 => DType::Q8_0,
+            QFormat::Q4_0 => DType::Q4_0,
+            QFormat::Q4_1 => DType::Q4_1,
+        }
+    }
+
+    /// Bytes per block of 32 elements.
+    pub fn block_bytes(self) -> usize {
+        self.dtype().block_bytes()
+    }
+}
+
+/// 32 activations quantized for an integer dot product: `x ≈ d·q`, and `s = d·Σq`
+/// (what a Q4_1 row's offset `m` multiplies).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(C)]
+pub struct BlockQ8 {
+    /// Scale: the block's largest |x| / 127.
+    pub d: f32,
+    /// `d · Σ qs`, the block's sum as the quantized values represent it.
+    pub s: f32,
+    /// Quantized values in −127..=127.
+    pub qs: [i8; QK],
+}
+
+/// The instruction set the dispatching kernels use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// Plain loops ([`scalar`]).
+    Scalar,
+    /// AVX2 + FMA + F16C (`avx2`).
+    Avx2,
+}
+
+/// The instruction set of this CPU, probed on first use and cached.
+pub fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(detect)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> Isa {
+    if is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c")
+    {
+        Isa::Avx2
+    } else {
+        Isa::Scalar
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> Isa {
+    Isa::Scalar
+}
+
+/// Quantizes `x` (32 × `out.len()` values) to Q8 activation blocks; see [`scalar::quantize_q8`].
+pub fn quantize_q8(x: &[f32], out: &mut [BlockQ8]) {
+    assert_eq!(
+        x.len(),
+        out.len() * QK,
+        "quantize_q8: x length must be 32 × blocks"
+    );
+    match isa() {
+        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::quantize_q8(x, out) },
+        _ => scalar::quantize_q8(x, out),
+    }
+}
+
+/// `y[r] = w[r] · x` for consecutive f32 rows of `x.len()` elements (`w.len() = x.len()·y.len()`).
+pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
+    assert_eq!(w.len(), x.len() * y.len(), "dot_rows_f32: shape mismatch");
+    match isa() {
+        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::dot_rows_f32(w, x, y) },
+        _ => scalar::dot_rows_f32(w, x, y),
+    }
+}
+
+/// `y[r] = w[r] · x̂` for consecutive rows of `fmt` blocks, `xq.len()` blocks per row
+/// (`w.len() = xq.len()·block_bytes·y.len()`).
+pub fn dot_rows_q(fmt: QFormat, w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
+    assert_eq!(
+        w.len(),
+        xq.len() * fmt.block_bytes() * y.len(),
+        "dot_rows_q: shape mismatch"
+    );
+    match isa() {
+        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c;
+        // the lengths were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe {
+            match fmt {
+                QFormat::Q8_0 => avx2::dot_rows_q8_0(w, xq, y),
+                QFormat::Q4_0 => avx2::dot_rows_q4_0(w, xq, y),
+                QFormat::Q4_1 => avx2::dot_rows_q4_1(w, xq, y),
+            }
+        },
+        _ => scalar::dot_rows_q(fmt, w, xq, y),
+    }
+}

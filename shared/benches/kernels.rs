@@ -1,0 +1,129 @@
+//! Matrix–vector throughput of [`WeightMatrix`] for SmolLM2-135M's layer shapes, and the
+//! cost of all the products of one decoded token.
+//!
+//! `cargo bench -p shared --bench kernels -- --warm-up-time 1 --measurement-time 3`
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use half::f16;
+use shared::io::DType;
+use shared::linear::WeightMatrix;
+use std::hint::black_box;
+
+/// A tiny xorshift64* generator: reproducible data without a `rand` dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn uniform(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
+
+/// A random `rows × cols` matrix stored as `dtype` (F32, Q8_0, Q4_0 or Q4_1).
+fn matrix(rng: &mut Rng, dtype: DType, rows: usize, cols: usize) -> WeightMatrix {
+    if dtype == DType::F32 {
+        let data = (0..rows * cols).map(|_| rng.uniform()).collect();
+        return WeightMatrix::from_f32(rows, cols, data).unwrap();
+    }
+    let blocks = rows * cols / 32;
+    let header = if dtype == DType::Q4_1 { 4 } else { 2 };
+    let mut bytes = Vec::with_capacity(blocks * dtype.block_bytes());
+    for _ in 0..blocks {
+        bytes.extend(f16::from_f32(0.01).to_le_bytes());
+        if header == 4 {
+            bytes.extend(f16::from_f32(-0.08).to_le_bytes());
+        }
+        bytes.extend((header..dtype.block_bytes()).map(|_| rng.next_u64() as u8));
+    }
+    WeightMatrix::from_blocks(dtype, rows, cols, bytes).unwrap()
+}
+
+fn weight_bytes(dtype: DType, rows: usize, cols: usize) -> u64 {
+    dtype.bytes_for(rows * cols).unwrap() as u64
+}
+
+/// One matvec per SmolLM2 shape (rows × cols = outputs × inputs) and storage type.
+fn matvec_shapes(c: &mut Criterion) {
+    let mut rng = Rng(0x5EED);
+    let mut group = c.benchmark_group("matvec");
+    for (rows, cols) in [(576, 1536), (1536, 576), (49152, 576)] {
+        let x: Vec<f32> = (0..cols).map(|_| rng.uniform()).collect();
+        let mut y = vec![0.0; rows];
+        for dtype in [DType::F32, DType::Q8_0, DType::Q4_1] {
+            let w = matrix(&mut rng, dtype, rows, cols);
+            group.throughput(Throughput::Bytes(weight_bytes(dtype, rows, cols)));
+            let id = BenchmarkId::new(format!("{dtype:?}"), format!("{rows}x{cols}"));
+            group.bench_function(id, |b| b.iter(|| w.matvec(black_box(&x), &mut y)));
+        }
+        let w = matrix(&mut rng, DType::Q4_1, rows, cols);
+        group.throughput(Throughput::Bytes(weight_bytes(DType::Q4_1, rows, cols)));
+        let id = BenchmarkId::new("Q4_1-scalar", format!("{rows}x{cols}"));
+        group.bench_function(id, |b| b.iter(|| w.matvec_scalar(black_box(&x), &mut y)));
+    }
+    group.finish();
+}
+
+/// Every product of one decoded SmolLM2-135M token, each layer with its own matrices so
+/// the weights stream from memory as in real decoding: 30 × (q, k, v, o, gate, up, down)
+/// in `layer_dtype`, then the 49152 × 576 lm_head in Q8_0 (F32 when layers are F32).
+fn smollm2_token(c: &mut Criterion) {
+    let mut rng = Rng(0x70CE);
+    let mut group = c.benchmark_group("smollm2_token");
+    group.sample_size(20);
+    for layer_dtype in [DType::Q4_1, DType::F32] {
+        let head_dtype = if layer_dtype == DType::F32 {
+            DType::F32
+        } else {
+            DType::Q8_0
+        };
+        let shapes = [
+            (576, 576),
+            (192, 576),
+            (192, 576),
+            (576, 576),
+            (1536, 576),
+            (1536, 576),
+            (576, 1536),
+        ];
+        let layers: Vec<Vec<WeightMatrix>> = (0..30)
+            .map(|_| {
+                shapes
+                    .iter()
+                    .map(|&(r, c)| matrix(&mut rng, layer_dtype, r, c))
+                    .collect()
+            })
+            .collect();
+        let head = matrix(&mut rng, head_dtype, 49152, 576);
+        let bytes = 30
+            * shapes
+                .iter()
+                .map(|&(r, c)| weight_bytes(layer_dtype, r, c))
+                .sum::<u64>()
+            + weight_bytes(head_dtype, 49152, 576);
+        let x576: Vec<f32> = (0..576).map(|_| rng.uniform()).collect();
+        let x1536: Vec<f32> = (0..1536).map(|_| rng.uniform()).collect();
+        let mut y = vec![0.0; 49152];
+        group.throughput(Throughput::Bytes(bytes));
+        group.bench_function(format!("{layer_dtype:?}"), |b| {
+            b.iter(|| {
+                for layer in &layers {
+                    for w in layer {
+                        let x = if w.cols() == 576 { &x576 } else { &x1536 };
+                        w.matvec(black_box(x), &mut y[..w.rows()]);
+                    }
+                }
+                head.matvec(black_box(&x576), &mut y);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, matvec_shapes, smollm2_token);
+criterion_main!(benches);
