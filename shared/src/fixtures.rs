@@ -42,3 +42,19 @@ pub fn fixture(relative: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// The default model's files (SmolLM2-135M-Instruct GGUF), fetched into the
+/// cache on first use. `None`, after printing why, when that fails outside CI.
+///
+/// # Panics
+/// Under CI a model that cannot be fetched is a failure.
+pub fn default_model() -> Option<crate::models::ModelFiles> {
+    match crate::models::resolve_model(crate::models::DEFAULT_MODEL) {
+        Ok(files) => Some(files),
+        Err(e) if std::env::var_os("CI").is_some() => panic!("default model unavailable under CI: {e}"),
+        Err(e) => {
+            eprintln!("skipping: the default model is unavailable: {e}");
+            None
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! running the same weights dequantized to f32 (`../shared/fixtures/smollm2-135m/reference.json`).
 
 use serde_json::Value;
-use shared::fixtures::fixture;
+use shared::fixtures::{default_model, fixture};
 use shared::generate::generate_text_basic_cache;
 use shared::io::GgufFile;
 use shared::loader::load_gguf_model;
@@ -21,7 +21,8 @@ fn logits_and_greedy_ids_match_transformers() {
         return;
     };
     let reference: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let gguf = GgufFile::open(std::env::var("RFS_SMOLLM2").unwrap()).unwrap();
+    let Some(files) = default_model() else { return };
+    let gguf = GgufFile::open(files.path()).unwrap();
     let model = load_gguf_model(&gguf).unwrap();
     for case in reference["cases"].as_array().unwrap() {
         let input = ids(&case["input_ids"]);
