@@ -33,7 +33,9 @@ pub fn next_token_distribution(
     k: usize,
 ) -> Result<Vec<TokenProb>> {
     if ids.is_empty() {
-        return Err(Error::InvalidArgument("empty prompt: give at least one token".into()));
+        return Err(Error::InvalidArgument(
+            "empty prompt: give at least one token".into(),
+        ));
     }
     model.check_input(ids, 0, ids.len())?;
     let c = &model.config;
@@ -47,18 +49,35 @@ pub fn next_token_distribution(
         .take(k)
         .map(|i| {
             let token = tokenizer.map(|t| t.decode(&[i as u32])).transpose()?;
-            Ok(TokenProb { id: i as u32, token, logit: logits[i], prob: probs[i] })
+            Ok(TokenProb {
+                id: i as u32,
+                token,
+                logit: logits[i],
+                prob: probs[i],
+            })
         })
         .collect()
 }
 
 /// A table of next-token candidates with a bar for each probability.
 pub fn format_distribution(top: &[TokenProb]) -> String {
-    let mut out = format!("{:>6}  {:<16} {:>8} {:>7}\n", "id", "token", "logit", "prob");
+    let mut out = format!(
+        "{:>6}  {:<16} {:>8} {:>7}\n",
+        "id", "token", "logit", "prob"
+    );
     for t in top {
-        let token = t.token.as_deref().map_or("-".to_string(), |s| format!("{s:?}"));
+        let token = t
+            .token
+            .as_deref()
+            .map_or("-".to_string(), |s| format!("{s:?}"));
         let bar = "█".repeat((t.prob * 40.0).round() as usize);
-        out += &format!("{:>6}  {:<16} {:>8.3} {:>6.1}% {bar}\n", t.id, token, t.logit, t.prob * 100.0);
+        out += &format!(
+            "{:>6}  {:<16} {:>8.3} {:>6.1}% {bar}\n",
+            t.id,
+            token,
+            t.logit,
+            t.prob * 100.0
+        );
     }
     out
 }
@@ -112,10 +131,20 @@ pub fn toy_causal_attention() -> String {
 }
 
 /// Two texts side by side in columns of `width` characters (long lines wrap).
-pub fn side_by_side(left_title: &str, left: &str, right_title: &str, right: &str, width: usize) -> String {
+pub fn side_by_side(
+    left_title: &str,
+    left: &str,
+    right_title: &str,
+    right: &str,
+    width: usize,
+) -> String {
     let l = wrap(left, width);
     let r = wrap(right, width);
-    let mut out = format!("{left_title:<width$} | {right_title}\n{} | {}\n", "-".repeat(width), "-".repeat(width));
+    let mut out = format!(
+        "{left_title:<width$} | {right_title}\n{} | {}\n",
+        "-".repeat(width),
+        "-".repeat(width)
+    );
     for i in 0..l.len().max(r.len()) {
         let a = l.get(i).map_or("", String::as_str);
         let b = r.get(i).map_or("", String::as_str);
@@ -130,7 +159,8 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     for paragraph in text.lines() {
         let mut line = String::new();
         for word in paragraph.split(' ') {
-            let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+            let needed =
+                line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
             if needed > width && !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
             }

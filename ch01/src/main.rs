@@ -5,7 +5,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
-use ch01::{format_distribution, next_token_distribution, side_by_side, toy_causal_attention, toy_softmax};
+use ch01::{
+    format_distribution, next_token_distribution, side_by_side, toy_causal_attention, toy_softmax,
+};
 use shared::cli::parse_ids;
 use shared::generate::generate_text_basic_cache;
 use shared::loader::{load_model, LoadedModel};
@@ -49,18 +51,34 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None => demo(&cli.model),
-        Some(Command::NextToken { prompt, chat, ids, top, json }) => {
+        Some(Command::NextToken {
+            prompt,
+            chat,
+            ids,
+            top,
+            json,
+        }) => {
             let loaded = load(&cli.model)?;
             let input_ids = match (&prompt, &ids) {
                 (_, Some(ids)) => parse_ids(ids)?,
                 (Some(prompt), None) => loaded.encode_prompt(prompt, chat)?,
                 (None, None) => unreachable!("clap requires --prompt or --ids"),
             };
-            let dist = next_token_distribution(&loaded.model, loaded.tokenizer.as_ref(), &input_ids, top)?;
+            let dist =
+                next_token_distribution(&loaded.model, loaded.tokenizer.as_ref(), &input_ids, top)?;
             if json {
                 println!("{}", json!({ "input_ids": input_ids, "top": dist }));
             } else {
@@ -74,33 +92,67 @@ fn main() -> Result<()> {
 fn load(model: &str) -> Result<LoadedModel> {
     eprintln!("loading {model} ...");
     let loaded = load_model(model).with_context(|| format!("could not load model `{model}`"))?;
-    eprintln!("loaded {} in {:.2} s", loaded.location.display(), loaded.load_s);
+    eprintln!(
+        "loaded {} in {:.2} s",
+        loaded.location.display(),
+        loaded.load_s
+    );
     Ok(loaded)
 }
 
 /// Greedy answer to one chat prompt.
 fn answer(loaded: &LoadedModel, prompt: &str, max_new_tokens: usize) -> Result<String> {
     let ids = loaded.encode_prompt(prompt, true)?;
-    let g = generate_text_basic_cache(&loaded.model, &ids, max_new_tokens, &loaded.stop_ids(), &mut |_| {})?;
+    let g = generate_text_basic_cache(
+        &loaded.model,
+        &ids,
+        max_new_tokens,
+        &loaded.stop_ids(),
+        &mut |_| {},
+    )?;
     Ok(loaded.tokenizer()?.decode(&g.ids)?)
 }
 
 fn demo(model: &str) -> Result<()> {
-    println!("== 1.2 An LLM scores every token; softmax turns scores into probabilities (toy logits)");
+    println!(
+        "== 1.2 An LLM scores every token; softmax turns scores into probabilities (toy logits)"
+    );
     print!("{}", toy_softmax());
 
     let loaded = load(model)?;
     let prompt = "The capital of France is";
-    println!("\n== 1.3 Pattern matching: the real model's next-token distribution after {prompt:?}");
+    println!(
+        "\n== 1.3 Pattern matching: the real model's next-token distribution after {prompt:?}"
+    );
     let ids = loaded.encode_prompt(prompt, false)?;
-    print!("{}", format_distribution(&next_token_distribution(&loaded.model, loaded.tokenizer.as_ref(), &ids, 10)?));
+    print!(
+        "{}",
+        format_distribution(&next_token_distribution(
+            &loaded.model,
+            loaded.tokenizer.as_ref(),
+            &ids,
+            10
+        )?)
+    );
 
     println!("\n== 1.4 Answer only vs step by step (greedy, same question)");
-    let question = "A shop sells pens for 3 dollars each. Tom buys 4 pens and pays with a 20 dollar bill. \
+    let question =
+        "A shop sells pens for 3 dollars each. Tom buys 4 pens and pays with a 20 dollar bill. \
                     How much change does he get?";
-    let direct = answer(&loaded, &format!("{question} Answer with only the final number."), 96)?;
-    let stepwise = answer(&loaded, &format!("{question} Let's think step by step."), 160)?;
-    print!("{}", side_by_side("answer only", &direct, "step by step", &stepwise, 38));
+    let direct = answer(
+        &loaded,
+        &format!("{question} Answer with only the final number."),
+        96,
+    )?;
+    let stepwise = answer(
+        &loaded,
+        &format!("{question} Let's think step by step."),
+        160,
+    )?;
+    print!(
+        "{}",
+        side_by_side("answer only", &direct, "step by step", &stepwise, 38)
+    );
     println!("(the right answer is 8: 20 - 4 x 3)");
 
     println!("\n== 1.5 Inside the model: causal attention weights on toy embeddings");

@@ -11,14 +11,16 @@ const PROMPT: &str = "Question: What is 12 times 7?\nAnswer:";
 const NEW_TOKENS: usize = 128;
 
 fn decode(c: &mut Criterion) {
-    let loaded = load_model(DEFAULT_MODEL).expect("the default model loads (run `cargo run -p ch02` once to fetch it)");
+    let loaded = load_model(DEFAULT_MODEL)
+        .expect("the default model loads (run `cargo run -p ch02` once to fetch it)");
     let prompt = loaded.encode_prompt(PROMPT, false).expect("prompt encodes");
     let mut group = c.benchmark_group("decode");
     group.sample_size(10);
     group.throughput(Throughput::Elements(NEW_TOKENS as u64));
     group.bench_function("smollm2-135m kv-cache 128 tokens", |b| {
         b.iter(|| {
-            let g = generate_text_basic_cache(&loaded.model, &prompt, NEW_TOKENS, &[], &mut |_| {}).unwrap();
+            let g = generate_text_basic_cache(&loaded.model, &prompt, NEW_TOKENS, &[], &mut |_| {})
+                .unwrap();
             assert_eq!(g.ids.len(), NEW_TOKENS);
         })
     });

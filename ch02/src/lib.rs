@@ -6,7 +6,9 @@
 //! runs and prints.
 
 use serde::Serialize;
-use shared::generate::{generate_text_basic, generate_text_basic_cache, Generation, GenerationStats};
+use shared::generate::{
+    generate_text_basic, generate_text_basic_cache, Generation, GenerationStats,
+};
 use shared::model::Model;
 use shared::tokenizer::Tokenizer;
 use shared::Result;
@@ -28,7 +30,11 @@ pub fn tokenize(tokenizer: &Tokenizer, text: &str) -> Result<Tokenization> {
         .map(|&id| tokenizer.id_to_token(id).unwrap_or("?").to_owned())
         .collect();
     let decoded = tokenizer.decode(&ids)?;
-    Ok(Tokenization { ids, tokens, decoded })
+    Ok(Tokenization {
+        ids,
+        tokens,
+        decoded,
+    })
 }
 
 /// A readable table of a tokenization: one row per token with its id, its
@@ -77,8 +83,15 @@ impl CacheComparison {
 
 /// Generates `max_new_tokens` greedily from `prompt` both ways (EOS ignored, so
 /// both runs do the same amount of work).
-pub fn compare_kv_cache(model: &Model, prompt: &[u32], max_new_tokens: usize) -> Result<CacheComparison> {
+pub fn compare_kv_cache(
+    model: &Model,
+    prompt: &[u32],
+    max_new_tokens: usize,
+) -> Result<CacheComparison> {
     let without_cache = generate_text_basic(model, prompt, max_new_tokens, &[], &mut |_| {})?;
     let with_cache = generate_text_basic_cache(model, prompt, max_new_tokens, &[], &mut |_| {})?;
-    Ok(CacheComparison { without_cache, with_cache })
+    Ok(CacheComparison {
+        without_cache,
+        with_cache,
+    })
 }

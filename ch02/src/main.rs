@@ -72,12 +72,33 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None => demo(&cli.model),
-        Some(Command::Tokenize { text, tokenizer, json }) => tokenize_command(&cli.model, &text, tokenizer, json),
-        Some(Command::Generate { prompt, chat, ids, max_new_tokens, no_cache, ignore_eos, json }) => {
+        Some(Command::Tokenize {
+            text,
+            tokenizer,
+            json,
+        }) => tokenize_command(&cli.model, &text, tokenizer, json),
+        Some(Command::Generate {
+            prompt,
+            chat,
+            ids,
+            max_new_tokens,
+            no_cache,
+            ignore_eos,
+            json,
+        }) => {
             let loaded = load(&cli.model)?;
             let input_ids = match (&prompt, &ids) {
                 (_, Some(ids)) => parse_ids(ids)?,
@@ -86,7 +107,11 @@ fn main() -> Result<()> {
             };
             let opts = GenerateOptions {
                 max_new_tokens,
-                stop_ids: if ignore_eos { Vec::new() } else { loaded.stop_ids() },
+                stop_ids: if ignore_eos {
+                    Vec::new()
+                } else {
+                    loaded.stop_ids()
+                },
                 use_cache: !no_cache,
             };
             generate_command(&loaded, &input_ids, &opts, json)
@@ -118,7 +143,8 @@ fn tokenize_command(model: &str, text: &str, tokenizer: Option<PathBuf>, json: b
         Some(path) => path,
         None => resolve_model(model)?.path().to_path_buf(),
     };
-    let tokenizer = load_tokenizer(&path).with_context(|| format!("could not load a tokenizer from {}", path.display()))?;
+    let tokenizer = load_tokenizer(&path)
+        .with_context(|| format!("could not load a tokenizer from {}", path.display()))?;
     let t = tokenize(&tokenizer, text)?;
     if json {
         println!("{}", serde_json::to_string(&t)?);
@@ -128,7 +154,12 @@ fn tokenize_command(model: &str, text: &str, tokenizer: Option<PathBuf>, json: b
     Ok(())
 }
 
-fn generate_command(loaded: &LoadedModel, input_ids: &[u32], opts: &GenerateOptions, json: bool) -> Result<()> {
+fn generate_command(
+    loaded: &LoadedModel,
+    input_ids: &[u32],
+    opts: &GenerateOptions,
+    json: bool,
+) -> Result<()> {
     let mut decoder = loaded.tokenizer.as_ref().map(StreamDecoder::new);
     let mut stdout = std::io::stdout();
     let mut print_token = |id: u32| {
@@ -142,7 +173,13 @@ fn generate_command(loaded: &LoadedModel, input_ids: &[u32], opts: &GenerateOpti
         print!("{piece}");
         let _ = stdout.flush();
     };
-    let result = generate(&loaded.model, input_ids, opts, &mut |l| argmax(l) as u32, &mut print_token)?;
+    let result = generate(
+        &loaded.model,
+        input_ids,
+        opts,
+        &mut |l| argmax(l) as u32,
+        &mut print_token,
+    )?;
     let text = match &loaded.tokenizer {
         Some(t) => Some(t.decode(&result.ids)?),
         None => None,
@@ -178,19 +215,33 @@ fn demo(model: &str) -> Result<()> {
     println!("\n== 2.3 Text to token ids and back");
     let sentence = "Reasoning models think step by step: 12 × 7 = 84.";
     println!("{sentence:?}");
-    print!("{}", format_tokenization(tokenizer, &tokenize(tokenizer, sentence)?)?);
+    print!(
+        "{}",
+        format_tokenization(tokenizer, &tokenize(tokenizer, sentence)?)?
+    );
 
     println!("\n== 2.5 Generating text, one token at a time (KV cache, greedy)");
     let prompt = "Explain in two sentences why the sky is blue.";
     println!("user: {prompt}\nassistant: ");
     let ids = loaded.encode_prompt(prompt, true)?;
-    let opts = GenerateOptions { max_new_tokens: 96, stop_ids: loaded.stop_ids(), use_cache: true };
+    let opts = GenerateOptions {
+        max_new_tokens: 96,
+        stop_ids: loaded.stop_ids(),
+        use_cache: true,
+    };
     generate_command(&loaded, &ids, &opts, false)?;
 
     println!("\n== 2.7 The KV cache: the same 48 tokens without and with it");
     let comparison = compare_kv_cache(&loaded.model, &ids, 48)?;
-    for (name, g) in [("without cache", &comparison.without_cache), ("with cache", &comparison.with_cache)] {
-        println!("{name:>14}: {:6.2} s  {:6.1} tokens/s", g.stats.total_s, g.stats.tok_per_s());
+    for (name, g) in [
+        ("without cache", &comparison.without_cache),
+        ("with cache", &comparison.with_cache),
+    ] {
+        println!(
+            "{name:>14}: {:6.2} s  {:6.1} tokens/s",
+            g.stats.total_s,
+            g.stats.tok_per_s()
+        );
     }
     println!(
         "speedup: {:.1}x, identical token ids: {}",

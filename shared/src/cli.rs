@@ -10,12 +10,16 @@ pub fn parse_ids(text: &str) -> Result<Vec<u32>> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<u32>().map_err(|_| {
-                Error::InvalidArgument(format!("--ids: `{s}` is not a token id (expected e.g. 1,2,3)"))
+                Error::InvalidArgument(format!(
+                    "--ids: `{s}` is not a token id (expected e.g. 1,2,3)"
+                ))
             })
         })
         .collect::<Result<Vec<u32>>>()?;
     if ids.is_empty() {
-        return Err(Error::InvalidArgument("--ids is empty: give at least one token id".into()));
+        return Err(Error::InvalidArgument(
+            "--ids is empty: give at least one token id".into(),
+        ));
     }
     Ok(ids)
 }

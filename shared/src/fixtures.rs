@@ -51,7 +51,9 @@ pub fn fixture(relative: &str) -> Option<PathBuf> {
 pub fn default_model() -> Option<crate::models::ModelFiles> {
     match crate::models::resolve_model(crate::models::DEFAULT_MODEL) {
         Ok(files) => Some(files),
-        Err(e) if std::env::var_os("CI").is_some() => panic!("default model unavailable under CI: {e}"),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("default model unavailable under CI: {e}")
+        }
         Err(e) => {
             eprintln!("skipping: the default model is unavailable: {e}");
             None

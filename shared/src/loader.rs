@@ -141,7 +141,11 @@ impl LoadedModel {
         let mut ids = self.model.config.eos_token_ids.clone();
         if let Some(tok) = &self.tokenizer {
             ids.extend(tok.eos_id());
-            ids.extend(["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)));
+            ids.extend(
+                ["<|im_end|>", "<|endoftext|>"]
+                    .iter()
+                    .filter_map(|t| tok.token_to_id(t)),
+            );
         }
         ids.sort_unstable();
         ids.dedup();

@@ -41,7 +41,11 @@ impl GgufVocab {
             file.get(key).map(|_| file.get_u32(key)).transpose()
         };
         let strings = |key: &str| -> Result<Vec<String>> {
-            Ok(file.get_str_array(key)?.into_iter().map(str::to_owned).collect())
+            Ok(file
+                .get_str_array(key)?
+                .into_iter()
+                .map(str::to_owned)
+                .collect())
         };
         Ok(GgufVocab {
             model: file.get_str("tokenizer.ggml.model")?.to_owned(),

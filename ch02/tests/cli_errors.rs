@@ -1,0 +1,180 @@
+//! Bad input through the command line: a clear message naming the file or
+//! argument, a non-zero exit, and no panic.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use shared::fixtures::fixture;
+
+fn ch02(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ch02"))
+        .args(args)
+        .output()
+        .expect("ch02 runs")
+}
+
+/// Asserts a clean failure whose stderr contains every one of `needles`.
+fn assert_fails_with(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    }
+}
+
+/// A fresh empty folder under the system temp dir.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rfs-ch02-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tiny(family: &str) -> Option<PathBuf> {
+    fixture(&format!("tiny/{family}"))
+}
+
+#[test]
+fn corrupt_gguf_names_the_file() {
+    let dir = temp_dir("gguf");
+    let path = dir.join("broken.gguf");
+    std::fs::write(&path, b"NOPE this is not a gguf file at all").unwrap();
+    let out = ch02(&[
+        "generate",
+        "--model",
+        path.to_str().unwrap(),
+        "--ids",
+        "1,2",
+    ]);
+    assert_fails_with(&out, &["broken.gguf", "magic"]);
+}
+
+#[test]
+fn truncated_safetensors_names_the_file() {
+    let Some(src) = tiny("llama-tiny") else {
+        return;
+    };
+    let dir = temp_dir("safetensors");
+    std::fs::copy(src.join("config.json"), dir.join("config.json")).unwrap();
+    let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let out = ch02(&["generate", "--model", dir.to_str().unwrap(), "--ids", "1,2"]);
+    assert_fails_with(&out, &["model.safetensors"]);
+}
+
+#[test]
+fn unsupported_architecture_is_named() {
+    let Some(src) = tiny("llama-tiny") else {
+        return;
+    };
+    let dir = temp_dir("arch");
+    let config = std::fs::read_to_string(src.join("config.json")).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        config.replace("\"llama\"", "\"gpt_neox\""),
+    )
+    .unwrap();
+    std::fs::copy(src.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
+    let out = ch02(&["generate", "--model", dir.to_str().unwrap(), "--ids", "1,2"]);
+    assert_fails_with(&out, &["config.json", "gpt_neox"]);
+}
+
+#[test]
+fn tokenizer_json_missing_fields_is_named() {
+    let dir = temp_dir("tokenizer");
+    let path = dir.join("tokenizer.json");
+    std::fs::write(&path, r#"{"model": {"type": "BPE"}}"#).unwrap();
+    let out = ch02(&[
+        "tokenize",
+        "--tokenizer",
+        path.to_str().unwrap(),
+        "--text",
+        "hi",
+    ]);
+    assert_fails_with(&out, &["tokenizer.json", "model.vocab"]);
+}
+
+#[test]
+fn empty_prompt_is_refused() {
+    let Some(src) = tiny("llama-tiny") else {
+        return;
+    };
+    let out = ch02(&["generate", "--model", src.to_str().unwrap(), "--prompt", ""]);
+    assert_fails_with(&out, &["empty"]);
+}
+
+#[test]
+fn prompt_longer_than_the_context_is_refused() {
+    let Some(src) = tiny("llama-tiny") else {
+        return;
+    };
+    let ids = vec!["5"; 300].join(",");
+    let out = ch02(&["generate", "--model", src.to_str().unwrap(), "--ids", &ids]);
+    assert_fails_with(&out, &["longer than the context", "256"]);
+}
+
+#[test]
+fn token_id_outside_the_vocabulary_is_refused() {
+    let Some(src) = tiny("llama-tiny") else {
+        return;
+    };
+    let out = ch02(&[
+        "generate",
+        "--model",
+        src.to_str().unwrap(),
+        "--ids",
+        "1,999999",
+    ]);
+    assert_fails_with(&out, &["999999", "vocabulary"]);
+}
+
+#[test]
+fn missing_model_path_is_named() {
+    let out = ch02(&["generate", "--model", "/no/such/model.gguf", "--ids", "1"]);
+    assert_fails_with(&out, &["/no/such/model.gguf"]);
+}
+
+#[test]
+fn generate_json_on_a_tiny_model_has_the_contract_fields() {
+    let Some(src) = tiny("llama-tiny") else {
+        return;
+    };
+    let out = ch02(&[
+        "generate",
+        "--model",
+        src.to_str().unwrap(),
+        "--ids",
+        "1,17,250",
+        "--max-new-tokens",
+        "5",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    for key in [
+        "input_ids",
+        "ids",
+        "text",
+        "prompt_tokens",
+        "new_tokens",
+        "load_s",
+        "ttft_s",
+        "tok_per_s",
+    ] {
+        assert!(doc.get(key).is_some(), "missing {key}: {doc}");
+    }
+    assert_eq!(doc["ids"].as_array().unwrap().len(), 5);
+    assert!(
+        doc["text"].is_null(),
+        "a model without a tokenizer has no text"
+    );
+}
