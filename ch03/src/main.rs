@@ -2,5 +2,7 @@
 
 fn main() {
     println!("{}", ch03::COMING);
-    println!("Until then: `cargo run -p ch01` and `cargo run -p ch02` run the chapters that exist.");
+    println!(
+        "Until then: `cargo run -p ch01` and `cargo run -p ch02` run the chapters that exist."
+    );
 }

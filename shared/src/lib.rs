@@ -1,30 +1,32 @@
 //! `shared`: the from-scratch core of the reasoning-from-scratch workbook.
 //!
 //! Every chapter builds on these modules:
-//! - [`tensor`]: f32 building blocks (softmax, RMSNorm, SiLU, RoPE, …) on `ndarray`
+//! - [`tensor`]: f32 building blocks (softmax, RMSNorm, SiLU, RoPE, …)
 //! - [`linear`] and [`kernels`]: the one place that decides how a linear layer multiplies
-//!   (f32 or quantized weights, scalar reference and SIMD kernels)
+//!   (f32 or quantized weights, a scalar reference beside each SIMD kernel)
 //! - [`attention`]: grouped-query causal attention with a preallocated KV cache
 //! - [`config`] and [`model`]: one decoder for Qwen3, Qwen2 and Llama/SmolLM2
 //! - [`io`]: GGUF and safetensors readers, dequantization
+//! - [`weights`] and [`loader`]: tensors by Hugging Face name, shape-checked, into a model
 //! - [`tokenizer`]: byte-level BPE and chat templates
 //! - [`models`]: resolving a model name or path to files (cache, download, checksums)
 //! - [`generate`]: greedy generation with and without the KV cache, streaming, statistics
+//! - [`fixtures`] and [`cli`]: helpers for tests and the chapters' command lines
 
+pub mod attention;
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod fixtures;
+pub mod generate;
 pub mod io;
 pub mod kernels;
 pub mod linear;
-pub mod models;
-pub mod tokenizer;
-
-pub use error::{Error, Result};
-pub mod attention;
-pub mod config;
-pub mod generate;
 pub mod loader;
 pub mod model;
+pub mod models;
 pub mod tensor;
+pub mod tokenizer;
 pub mod weights;
+
+pub use error::{Error, Result};

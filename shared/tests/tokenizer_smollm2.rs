@@ -1,11 +1,11 @@
 //! SmolLM2's tokenizer built from its GGUF vocabulary, against the ids and decoded text of
 //! Hugging Face `tokenizers` (`fixtures/tokenizers/smollm2-cases.json`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
-use serde_json::Value;
-use shared::fixtures::fixture;
+use shared::fixtures::{default_model, fixture};
+use shared::io::GgufFile;
 use shared::tokenizer::{GgufVocab, PreTokenizer, StreamDecoder, Tokenizer};
 
 /// One fixture case: text, the ids Hugging Face gives it, and their decoding.
@@ -21,40 +21,21 @@ struct Cases {
     cases: Vec<Case>,
 }
 
-/// Where the vocabulary below comes from (named in errors).
-const DUMP: &str = "/tmp/smollm2-gguf-tokenizer.json";
-
-// PLACEHOLDER (lead: replace this body): the vocabulary must come from the real SmolLM2
-// GGUF through the GGUF loader. Until that loader is merged, it is read from a JSON dump of
-// the GGUF's `tokenizer.ggml.*` keys when present, and the tests skip otherwise.
-/// SmolLM2-135M-Instruct's vocabulary, from its GGUF metadata, or `None` (after printing why).
-fn smollm2_vocab() -> Option<GgufVocab> {
-    let Ok(text) = std::fs::read_to_string(DUMP) else {
-        eprintln!("skipping: {DUMP} not found (SmolLM2 GGUF vocabulary dump)");
-        return None;
-    };
-    let dump: Value = serde_json::from_str(&text).expect("vocabulary dump is JSON");
-    let strings = |key: &str| -> Vec<String> {
-        serde_json::from_value(dump[key].clone()).unwrap_or_else(|e| panic!("{key}: {e}"))
-    };
-    let id = |key: &str| dump[key].as_u64().map(|id| id as u32);
-    Some(GgufVocab {
-        model: dump["tokenizer.ggml.model"].as_str().unwrap().to_string(),
-        pre: dump["tokenizer.ggml.pre"].as_str().unwrap().to_string(),
-        tokens: strings("tokenizer.ggml.tokens"),
-        merges: strings("tokenizer.ggml.merges"),
-        token_types: serde_json::from_value(dump["tokenizer.ggml.token_type"].clone()).unwrap(),
-        bos_id: id("tokenizer.ggml.bos_token_id"),
-        eos_id: id("tokenizer.ggml.eos_token_id"),
-        unk_id: id("tokenizer.ggml.unknown_token_id"),
-    })
+/// SmolLM2-135M-Instruct's vocabulary from the default model's GGUF metadata, and
+/// the file's path, or `None` (after printing why).
+fn smollm2_vocab() -> Option<(GgufVocab, PathBuf)> {
+    let files = default_model()?;
+    let gguf = GgufFile::open(files.path()).expect("the default model's GGUF opens");
+    Some((
+        GgufVocab::from_gguf(&gguf).expect("tokenizer metadata"),
+        files.path().to_path_buf(),
+    ))
 }
 
 fn load() -> Option<(Tokenizer, Vec<Case>)> {
     let cases_path = fixture("tokenizers/smollm2-cases.json")?;
-    let vocab = smollm2_vocab()?;
-    let tokenizer =
-        Tokenizer::from_gguf_vocab(vocab, Path::new(DUMP)).expect("build from GGUF vocab");
+    let (vocab, path) = smollm2_vocab()?;
+    let tokenizer = Tokenizer::from_gguf_vocab(vocab, &path).expect("build from GGUF vocab");
     let cases: Cases = serde_json::from_str(&std::fs::read_to_string(cases_path).unwrap()).unwrap();
     Some((tokenizer, cases.cases))
 }
@@ -113,7 +94,7 @@ fn smollm2_special_tokens_and_ids() {
 
 #[test]
 fn gguf_vocab_problems_are_errors() {
-    let Some(vocab) = smollm2_vocab() else {
+    let Some((vocab, _)) = smollm2_vocab() else {
         return;
     };
     let source = PathBuf::from("model.gguf");
