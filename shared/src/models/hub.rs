@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use hf_hub::api::sync::{ApiBuilder, ApiRepo};
-use hf_hub::Cache;
+use hf_hub::api::sync::{ApiBuilder, ApiError, ApiRepo};
+use hf_hub::{Cache, Repo};
 
 use super::Sources;
 use crate::{Error, Result};
@@ -55,7 +55,7 @@ fn cached_snapshot(cache: &Cache, repo: &str) -> Option<PathBuf> {
 }
 
 /// Downloads config.json, tokenizer.json and the weights (one file, or the index and
-/// its shards) into the Hub cache; returns the snapshot folder.
+/// its shards) into the Hub cache; returns the snapshot folder `main` points to.
 fn download(repo: &str, sources: &Sources) -> Result<PathBuf> {
     eprintln!(
         "fetching {repo} from {} into {}",
@@ -68,27 +68,60 @@ fn download(repo: &str, sources: &Sources) -> Result<PathBuf> {
         .build()
         .map_err(|err| Error::ModelSource(format!("cannot set up the Hub client: {err}")))?;
     let remote = api.model(repo.to_string());
-    let config = get(&remote, "config.json")?;
-    get(&remote, "tokenizer.json")?;
-    if let Err(single) = get(&remote, WEIGHTS) {
-        let Ok(index) = get(&remote, WEIGHTS_INDEX) else {
-            return Err(single);
-        };
-        for shard in shard_names(&index)? {
-            get(&remote, &shard)?;
+    let mut files: Vec<String> = REQUIRED.iter().map(|file| file.to_string()).collect();
+    for file in &files {
+        get(&remote, file)?;
+    }
+    match get(&remote, WEIGHTS) {
+        Ok(_) => files.push(WEIGHTS.to_string()),
+        Err(single) => {
+            let Ok(index) = get(&remote, WEIGHTS_INDEX) else {
+                return Err(single);
+            };
+            files.push(WEIGHTS_INDEX.to_string());
+            files.extend(shard_names(&index)?);
+            for shard in &files[REQUIRED.len() + 1..] {
+                get(&remote, shard)?;
+            }
         }
     }
-    config
-        .parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(|| Error::ModelSource(format!("{}: no parent folder", config.display())))
+    gather_in_main_snapshot(&remote, repo, &files, sources)
+}
+
+/// The snapshot folder `refs/main` points to, holding every one of `files`.
+///
+/// Files found in the cache may sit in an older snapshot than those just downloaded
+/// (the repo changed upstream in between): those are fetched again for the current one.
+fn gather_in_main_snapshot(
+    remote: &ApiRepo,
+    repo: &str,
+    files: &[String],
+    sources: &Sources,
+) -> Result<PathBuf> {
+    let repo_dir = sources
+        .hf_cache
+        .join(Repo::model(repo.to_string()).folder_name());
+    let main = repo_dir.join("refs").join("main");
+    let commit = fs::read_to_string(&main).map_err(|err| Error::io(&main, err))?;
+    let folder = repo_dir.join("snapshots").join(commit.trim());
+    for file in files {
+        if !folder.join(file).exists() {
+            remote
+                .download(file)
+                .map_err(|err| hub_error(remote, file, err))?;
+        }
+    }
+    Ok(folder)
 }
 
 /// One file from the Hub (or the cache, if there already).
 fn get(remote: &ApiRepo, file: &str) -> Result<PathBuf> {
-    remote
-        .get(file)
-        .map_err(|err| Error::ModelSource(format!("{}: {err}", remote.url(file))))
+    remote.get(file).map_err(|err| hub_error(remote, file, err))
+}
+
+/// A failed Hub request for `file`, naming its URL.
+fn hub_error(remote: &ApiRepo, file: &str, err: ApiError) -> Error {
+    Error::ModelSource(format!("{}: {err}", remote.url(file)))
 }
 
 /// The shard files an index lists, each a plain file name in the same folder.
