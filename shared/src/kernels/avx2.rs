@@ -23,12 +23,14 @@ fn hsum_ps(v: __m256) -> f32 {
     _mm_cvtss_f32(s1)
 }
 
-/// The two f16 values at `b[0..4]` (d and, for Q4_1, m) as f32 lanes 0 and 1.
+/// The two f16 values at `b[0..4]` (a Q4_1 block's d and m) as f32, each in all 8 lanes.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn f16x2(b: &[u8]) -> __m128 {
+fn f16_pair(b: &[u8]) -> (__m256, __m256) {
     let bits = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    _mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))
+    // [d, m] repeated over the lanes, then the even or the odd lanes duplicated.
+    let dm = _mm256_cvtph_ps(_mm_set1_epi32(bits as i32));
+    (_mm256_moveldup_ps(dm), _mm256_movehdup_ps(dm))
 }
 
 /// 32 activations of one block as 4 × 8 lanes, and their lane-wise sum (what a Q4_1
@@ -52,18 +54,29 @@ fn load_x(xb: &[f32]) -> XBlock {
     XBlock { v, sum }
 }
 
-/// 16 packed bytes → the 16 low nibbles (elements 0..15) and the 16 high nibbles
-/// (elements 16..31), one per byte.
+/// 16 packed bytes → the 32 nibbles as i32 lanes in element order: elements 0..8 and
+/// 8..16 are the low nibbles of bytes 0..8 and 8..16, elements 16..24 and 24..32 their
+/// high nibbles. Each half is widened straight from memory, then masked or shifted.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn unpack_nibbles(packed: &[u8]) -> (__m128i, __m128i) {
+fn nibbles_i32(packed: &[u8]) -> [__m256i; 4] {
     assert!(packed.len() >= 16);
-    // SAFETY: `packed` holds at least 16 bytes (checked above); `loadu` is unaligned.
-    let raw = unsafe { _mm_loadu_si128(packed.as_ptr().cast()) };
-    let mask = _mm_set1_epi8(0x0F);
-    let lo = _mm_and_si128(raw, mask);
-    let hi = _mm_and_si128(_mm_srli_epi16::<4>(raw), mask);
-    (lo, hi)
+    // SAFETY: `packed` holds at least 16 bytes (checked above), so the 8 bytes at 0 and
+    // at 8 are in bounds; `loadl` has no alignment requirement.
+    let (b0, b1) = unsafe {
+        (
+            _mm_loadl_epi64(packed.as_ptr().cast()),
+            _mm_loadl_epi64(packed.as_ptr().add(8).cast()),
+        )
+    };
+    let (r0, r1) = (_mm256_cvtepu8_epi32(b0), _mm256_cvtepu8_epi32(b1));
+    let mask = _mm256_set1_epi32(0x0F);
+    [
+        _mm256_and_si256(r0, mask),
+        _mm256_and_si256(r1, mask),
+        _mm256_srli_epi32::<4>(r0),
+        _mm256_srli_epi32::<4>(r1),
+    ]
 }
 
 /// Σ_k w_k·x_k over the 4 × 8 lanes of a block: 8 partial sums.
@@ -74,26 +87,6 @@ fn block_products(w: [__m256; 4], x: &XBlock) -> __m256 {
     let p = _mm256_fmadd_ps(w[1], x.v[1], p);
     let p = _mm256_fmadd_ps(w[2], x.v[2], p);
     _mm256_fmadd_ps(w[3], x.v[3], p)
-}
-
-/// 16 signed bytes → 2 × 8 f32 lanes (bytes 0..8, then 8..16).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn widen_i8(b: __m128i) -> [__m256; 2] {
-    [
-        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)),
-        _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(b, b))),
-    ]
-}
-
-/// 16 unsigned bytes → 2 × 8 f32 lanes (bytes 0..8, then 8..16).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn widen_u8(b: __m128i) -> [__m256; 2] {
-    [
-        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b)),
-        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(b, b))),
-    ]
 }
 
 /// Σ a·b.
@@ -171,25 +164,19 @@ fn block_q8_0(b: &[u8], x: &XBlock, acc: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn block_q4_0(b: &[u8], x: &XBlock, acc: __m256) -> __m256 {
-    let (lo, hi) = unpack_nibbles(&b[2..]);
-    let eight = _mm_set1_epi8(8);
-    let [w0, w1] = widen_i8(_mm_sub_epi8(lo, eight));
-    let [w2, w3] = widen_i8(_mm_sub_epi8(hi, eight));
+    let eight = _mm256_set1_epi32(8);
+    let w = nibbles_i32(&b[2..]).map(|n| _mm256_cvtepi32_ps(_mm256_sub_epi32(n, eight)));
     let d = _mm256_broadcastss_ps(f16x1(b));
-    _mm256_fmadd_ps(d, block_products([w0, w1, w2, w3], x), acc)
+    _mm256_fmadd_ps(d, block_products(w, x), acc)
 }
 
 /// `acc + d·Σ nib·x + m·Σ x` for one Q4_1 block (20 bytes).
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn block_q4_1(b: &[u8], x: &XBlock, acc: __m256) -> __m256 {
-    let (lo, hi) = unpack_nibbles(&b[4..]);
-    let [w0, w1] = widen_u8(lo);
-    let [w2, w3] = widen_u8(hi);
-    let dm = f16x2(b);
-    let d = _mm256_broadcastss_ps(dm);
-    let m = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
-    let acc = _mm256_fmadd_ps(d, block_products([w0, w1, w2, w3], x), acc);
+    let w = nibbles_i32(&b[4..]).map(|n| _mm256_cvtepi32_ps(n));
+    let (d, m) = f16_pair(b);
+    let acc = _mm256_fmadd_ps(d, block_products(w, x), acc);
     _mm256_fmadd_ps(m, x.sum, acc)
 }
 
