@@ -4,17 +4,16 @@
 //! multiplies directly from them: decoding one token reads every weight once, so keeping
 //! them 4–6× smaller than f32 is what makes generation fast (DESIGN.md, "Performance notes").
 //!
-//! Quantized products first quantize the input vector to Q8 blocks (see
-//! [`crate::kernels::BlockQ8`]), as llama.cpp does; [`WeightMatrix::matmul`] does the same
-//! per input row, so a batched product equals the per-token products exactly.
-
-use std::cell::RefCell;
+//! Quantized products multiply the f32 input by each block's weights expanded on the fly
+//! (see [`crate::kernels`]): the result is dequantize(W)·x up to float rounding, with no
+//! rounding of the input. [`WeightMatrix::matmul`] runs the same kernel per input row, so
+//! a batched product equals the per-token products exactly.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::io::DType;
-use crate::kernels::{self, BlockQ8, QFormat, QK};
+use crate::kernels::{self, QFormat, QK};
 use crate::{Error, Result};
 
 /// Below this many multiply–adds a product runs on the calling thread: splitting it
@@ -53,11 +52,6 @@ impl std::fmt::Debug for WeightMatrix {
             .field("dtype", &self.dtype())
             .finish()
     }
-}
-
-thread_local! {
-    /// The quantized input of the current [`WeightMatrix::matvec`], reused across calls.
-    static XQ_SCRATCH: RefCell<Vec<BlockQ8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl WeightMatrix {
@@ -134,9 +128,9 @@ impl WeightMatrix {
 
     /// `y = W x`, with SIMD kernels and rows split over rayon threads.
     ///
-    /// Quantized weights multiply against `x` quantized to Q8 blocks (error at most half a
-    /// quantization step, `max|x_block| / 254`, per input). No heap allocation after a
-    /// thread's first call with the widest input.
+    /// Quantized weights are expanded to f32 block by block inside the kernel, so the
+    /// result is the f32 product with the dequantized weights up to summation order.
+    /// Allocates nothing.
     ///
     /// # Panics
     /// If `x.len() != cols` or `y.len() != rows`: a programmer error, as callers check
@@ -152,27 +146,10 @@ impl WeightMatrix {
                 });
             }
             Storage::Blocks(fmt, w) => {
-                let run = |xq: &[BlockQ8], y: &mut [f32]| {
-                    let row_bytes = self.row_bytes(*fmt);
-                    for_row_chunks(y, self.rows, parallel, |r0, out| {
-                        let rows = &w[r0 * row_bytes..(r0 + out.len()) * row_bytes];
-                        kernels::dot_rows_q(*fmt, rows, xq, out);
-                    });
-                };
-                let blocks = self.cols / QK;
-                XQ_SCRATCH.with(|cell| match cell.try_borrow_mut() {
-                    Ok(mut xq) => {
-                        xq.resize(blocks, BlockQ8::default());
-                        kernels::quantize_q8(x, &mut xq);
-                        run(&xq, y);
-                    }
-                    // Re-entered on this thread (a rayon worker running a nested product
-                    // while it waits): use a buffer of its own.
-                    Err(_) => {
-                        let mut xq = vec![BlockQ8::default(); blocks];
-                        kernels::quantize_q8(x, &mut xq);
-                        run(&xq, y);
-                    }
+                let row_bytes = self.row_bytes(*fmt);
+                for_row_chunks(y, self.rows, parallel, |r0, out| {
+                    let rows = &w[r0 * row_bytes..(r0 + out.len()) * row_bytes];
+                    kernels::dot_rows_q(*fmt, rows, x, out);
                 });
             }
         }
@@ -187,20 +164,16 @@ impl WeightMatrix {
         self.check_vec_shapes(x, y);
         match &self.storage {
             Storage::F32(w) => kernels::scalar::dot_rows_f32(w, x, y),
-            Storage::Blocks(fmt, w) => {
-                let mut xq = vec![BlockQ8::default(); self.cols / QK];
-                kernels::scalar::quantize_q8(x, &mut xq);
-                kernels::scalar::dot_rows_q(*fmt, w, &xq, y);
-            }
+            Storage::Blocks(fmt, w) => kernels::scalar::dot_rows_q(*fmt, w, x, y),
         }
     }
 
     /// `y = x Wᵀ` for a batch: `x` is n × cols, `y` is n × rows (prefill).
     ///
     /// f32 weights use ndarray's blocked GEMM on column slices of `y` in parallel.
-    /// Quantized weights quantize each input row to Q8 once, then each tile of weight rows
-    /// meets every input with the same kernel as [`WeightMatrix::matvec`], so row `i` of `y`
-    /// equals `matvec(x[i])` exactly. Allocates the quantized inputs (n · cols / 32 blocks).
+    /// Quantized weights: each tile of weight rows meets every input row with the same
+    /// kernel as [`WeightMatrix::matvec`], so row `i` of `y` equals `matvec(x[i])` exactly.
+    /// Allocates a contiguous copy of `x` when it is not already in standard layout.
     ///
     /// # Panics
     /// If the shapes do not match (a programmer error).
@@ -237,21 +210,16 @@ impl WeightMatrix {
                 run_tasks(tiles, parallel, task);
             }
             Storage::Blocks(fmt, w) => {
-                let blocks = self.cols / QK;
-                let mut xq = vec![BlockQ8::default(); n * blocks];
-                let mut x_row = vec![0.0f32; self.cols];
-                for (i, xq_i) in xq.chunks_exact_mut(blocks.max(1)).enumerate() {
-                    x_row.iter_mut().zip(x.row(i)).for_each(|(d, s)| *d = *s);
-                    kernels::quantize_q8(&x_row, xq_i);
-                }
+                let x = x.as_standard_layout();
+                let x = x.as_slice().expect("a standard-layout array");
                 let row_bytes = self.row_bytes(*fmt);
                 let task = |(r0, mut out): (usize, ArrayViewMut2<f32>)| {
                     let mut dots = [0.0f32; MATMUL_TILE_ROWS];
                     let dots = &mut dots[..out.ncols()];
                     let rows = &w[r0 * row_bytes..(r0 + dots.len()) * row_bytes];
                     for (i, mut y_i) in out.rows_mut().into_iter().enumerate() {
-                        let xq_i = &xq[i * blocks..(i + 1) * blocks];
-                        kernels::dot_rows_q(*fmt, rows, xq_i, dots);
+                        let x_i = &x[i * self.cols..(i + 1) * self.cols];
+                        kernels::dot_rows_q(*fmt, rows, x_i, dots);
                         y_i.iter_mut().zip(dots.iter()).for_each(|(d, s)| *d = *s);
                     }
                 };

@@ -1,11 +1,14 @@
 //! `WeightMatrix` and the kernels behind it: SIMD against the scalar reference, batched
-//! against per-vector products, and quantized products against a plain f32 reference
-//! built here from the ggml block layouts.
+//! against per-vector products, and quantized products against the f32 product with the
+//! weights dequantized by a block formula written here from the ggml layouts (and by
+//! `shared::io::dequantize_to_vec`). The activations are never rounded, so every bound
+//! below is a float summation-order bound only.
 
 use half::f16;
 use ndarray::Array2;
+use shared::io::dequantize_to_vec;
 use shared::io::DType;
-use shared::kernels::{self, scalar, BlockQ8, Isa, QFormat, QK};
+use shared::kernels::{self, scalar, Isa, QFormat, QK};
 use shared::linear::WeightMatrix;
 use shared::Error;
 
@@ -133,26 +136,20 @@ fn dequantize_row(fmt: QFormat, row: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// The quantized activations as the f32 values they stand for.
-fn dequantize_q8(xq: &[BlockQ8]) -> Vec<f32> {
-    xq.iter()
-        .flat_map(|b| b.qs.map(|q| b.d * q as f32))
-        .collect()
-}
-
-fn quantize(x: &[f32]) -> Vec<BlockQ8> {
-    let mut xq = vec![BlockQ8::default(); x.len() / QK];
-    scalar::quantize_q8(x, &mut xq);
-    xq
-}
-
 /// Bound on the difference between two f32 evaluations of the same sum of `n` terms
 /// in different orders: each is within n·u·Σ|terms| of the exact sum (u = ε/2).
 fn reorder_bound(n: usize, magnitude: f64) -> f64 {
     n as f64 * f32::EPSILON as f64 * magnitude + 1e-30
 }
 
-/// Σ|terms| of a quantized row · x̂, counting a Q4_1 offset term apart from d·nib
+/// Rounding steps any one product goes through in a quantized row · x of `cols`
+/// elements, in the scalar or the SIMD kernel: at most 32 within a block, a few for the
+/// scale and offset, one per block of the running sum, 3 for a horizontal sum.
+fn quantized_depth(cols: usize) -> usize {
+    QK + cols / QK + 8
+}
+
+/// Σ|terms| of a quantized row · x, counting a Q4_1 offset term apart from d·nib
 /// because the kernels add it separately.
 fn magnitude(fmt: QFormat, row: &[u8], xh: &[f32]) -> f64 {
     let w = dequantize_row(fmt, row);
@@ -165,6 +162,24 @@ fn magnitude(fmt: QFormat, row: &[u8], xh: &[f32]) -> f64 {
             ((w as f64 - m).abs() + m.abs()) * (x as f64).abs()
         })
         .sum()
+}
+
+/// A random `rows × cols` matrix of `fmt` blocks, and its bytes.
+fn quantized(rng: &mut Rng, fmt: QFormat, rows: usize, cols: usize) -> (WeightMatrix, Vec<u8>) {
+    let bytes = random_blocks(rng, fmt, rows, cols);
+    let w = WeightMatrix::from_blocks(fmt.dtype(), rows, cols, bytes.clone()).unwrap();
+    (w, bytes)
+}
+
+/// Row `r` (of `rows`) of a matrix's bytes.
+fn row_of(bytes: &[u8], rows: usize, r: usize) -> &[u8] {
+    let row_bytes = bytes.len() / rows;
+    &bytes[r * row_bytes..(r + 1) * row_bytes]
+}
+
+/// Σ w·x in f64 (for f32 inputs: the exact sum up to a relative 1e-16 or so).
+fn dot_f64(w: &[f32], x: &[f32]) -> f64 {
+    w.iter().zip(x).map(|(&a, &b)| a as f64 * b as f64).sum()
 }
 
 fn matrix(rng: &mut Rng, dtype: DType, rows: usize, cols: usize) -> WeightMatrix {
@@ -266,60 +281,19 @@ fn row_to_f32_and_to_f32_match_the_block_formula() {
 }
 
 #[test]
-fn quantize_q8_simd_equals_scalar_bit_for_bit() {
-    let mut rng = Rng(7);
-    let mut x = rng.activations(1536);
-    // A block whose scale is exactly 1 with ties at .5: round-half-even must agree.
-    for (i, v) in x[..QK].iter_mut().enumerate() {
-        *v = i as f32 - 15.5;
-    }
-    x[QK - 1] = 127.0;
-    let want = quantize(&x);
-    let mut got = vec![BlockQ8::default(); x.len() / QK];
-    kernels::quantize_q8(&x, &mut got);
-    assert_eq!(got, want);
-    assert_eq!(&want[0].qs[..4], &[-16, -14, -14, -12]);
-}
-
-#[test]
-fn quantize_q8_error_is_at_most_half_a_step() {
-    let mut rng = Rng(11);
-    let x = rng.activations(1536);
-    let xq = quantize(&x);
-    for (b, (xb, qb)) in x.chunks_exact(QK).zip(&xq).enumerate() {
-        let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        assert_eq!(qb.d, amax / 127.0, "block {b}");
-        assert_eq!(
-            qb.s,
-            qb.d * qb.qs.iter().map(|&q| q as i32).sum::<i32>() as f32
-        );
-        for (v, q) in xb.iter().zip(qb.qs) {
-            // Half a step, plus the rounding of x·(1/d) in f32.
-            assert!(
-                (v - qb.d * q as f32).abs() <= qb.d * 0.5 * (1.0 + 1e-6),
-                "block {b}: {v}"
-            );
-        }
-    }
-}
-
-#[test]
 fn scalar_quantized_dot_equals_dequantized_f32_dot() {
     let mut rng = Rng(3);
     for fmt in FORMATS {
         for cols in [32, 576, 1536] {
             let row = random_blocks(&mut rng, fmt, 1, cols);
-            let xq = quantize(&rng.activations(cols));
-            let xh = dequantize_q8(&xq);
-            let w = dequantize_row(fmt, &row);
-            let want: f64 = w.iter().zip(&xh).map(|(&a, &b)| a as f64 * b as f64).sum();
+            let x = rng.activations(cols);
+            let want = dot_f64(&dequantize_row(fmt, &row), &x);
             let got = match fmt {
-                QFormat::Q8_0 => scalar::dot_q8_0(&row, &xq),
-                QFormat::Q4_0 => scalar::dot_q4_0(&row, &xq),
-                QFormat::Q4_1 => scalar::dot_q4_1(&row, &xq),
+                QFormat::Q8_0 => scalar::dot_q8_0(&row, &x),
+                QFormat::Q4_0 => scalar::dot_q4_0(&row, &x),
+                QFormat::Q4_1 => scalar::dot_q4_1(&row, &x),
             };
-            // Per block: a few f32 roundings of the scale products, then one addition.
-            let bound = reorder_bound(cols / QK + 4, magnitude(fmt, &row, &xh));
+            let bound = reorder_bound(quantized_depth(cols), magnitude(fmt, &row, &x));
             let err = (got as f64 - want).abs();
             assert!(
                 err <= bound,
@@ -332,96 +306,121 @@ fn scalar_quantized_dot_equals_dequantized_f32_dot() {
 #[test]
 fn matvec_equals_scalar_reference_for_every_storage_and_shape() {
     let mut rng = Rng(42);
-    for dtype in [DType::F32, DType::Q8_0, DType::Q4_0, DType::Q4_1] {
+    for (rows, cols) in SHAPES {
+        let w = matrix(&mut rng, DType::F32, rows, cols);
+        let x = rng.activations(cols);
+        let (mut fast, mut reference) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
+        w.matvec(&x, &mut fast);
+        w.matvec_scalar(&x, &mut reference);
+        let dense = w.to_f32();
+        let bound = |r: usize| {
+            let mag: f64 = dense
+                .row(r)
+                .iter()
+                .zip(&x)
+                .map(|(&a, &b)| (a as f64 * b as f64).abs())
+                .sum();
+            2.0 * reorder_bound(cols, mag)
+        };
+        assert_close(&fast, &reference, bound, &format!("F32 {rows}×{cols}"));
+    }
+    for fmt in FORMATS {
         for (rows, cols) in SHAPES {
-            let w = matrix(&mut rng, dtype, rows, cols);
+            let (w, bytes) = quantized(&mut rng, fmt, rows, cols);
             let x = rng.activations(cols);
             let (mut fast, mut reference) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
             w.matvec(&x, &mut fast);
             w.matvec_scalar(&x, &mut reference);
-            let dense = w.to_f32();
-            let xh = match QFormat::from_dtype(dtype) {
-                Some(_) => dequantize_q8(&quantize(&x)),
-                None => x.clone(),
-            };
-            // Terms summed: one per column (f32) or per block (quantized); the Q4_1
-            // offset products m·s are counted in the magnitude through |m|·|x̂|.
-            let terms = if dtype == DType::F32 {
-                cols
-            } else {
-                cols / QK + 4
-            };
+            // Each is within depth·u·magnitude of the exact sum.
             let bound = |r: usize| {
-                let mag: f64 = dense
-                    .row(r)
-                    .iter()
-                    .zip(&xh)
-                    .map(|(&a, &b)| (a as f64 * b as f64).abs())
-                    .sum();
-                let offsets: f64 = if dtype == DType::Q4_1 {
-                    xh.iter().map(|v| v.abs() as f64).sum::<f64>() * 0.4
-                } else {
-                    0.0
-                };
-                2.0 * reorder_bound(terms, mag + offsets)
+                let mag = magnitude(fmt, row_of(&bytes, rows, r), &x);
+                2.0 * reorder_bound(quantized_depth(cols), mag)
             };
-            assert_close(
-                &fast,
-                &reference,
-                bound,
-                &format!("{dtype:?} {rows}×{cols}"),
-            );
+            assert_close(&fast, &reference, bound, &format!("{fmt:?} {rows}×{cols}"));
         }
     }
 }
 
 #[test]
-fn quantized_matvec_is_within_activation_rounding_of_the_f32_product() {
+fn quantized_matvec_is_within_summation_rounding_of_the_f32_product() {
     let mut rng = Rng(99);
     for fmt in FORMATS {
-        for (rows, cols) in [(7, 32), (192, 576), (192, 1536)] {
-            let w = matrix(&mut rng, fmt.dtype(), rows, cols);
+        for (rows, cols) in [(7, 32), (192, 576), (192, 1536), (1001, 576)] {
+            let (w, bytes) = quantized(&mut rng, fmt, rows, cols);
             let x = rng.activations(cols);
             let mut y = vec![0.0; rows];
             w.matvec(&x, &mut y);
-            let dense = w.to_f32();
-            let xq = quantize(&x);
-            let want: Vec<f32> = dense
-                .rows()
-                .into_iter()
-                .map(|row| {
-                    row.iter()
-                        .zip(&x)
-                        .map(|(&a, &b)| a as f64 * b as f64)
-                        .sum::<f64>() as f32
-                })
+            let want: Vec<f32> = (0..rows)
+                .map(|r| dot_f64(&dequantize_row(fmt, row_of(&bytes, rows, r)), &x) as f32)
                 .collect();
-            // |x − x̂| ≤ d_x/2 per input (1e-6: f32 rounding of x·(1/d)), so
-            // |W x − W x̂| ≤ Σ_blocks d_x/2 · Σ_block |w|; plus the summation error.
+            // The kernel's rounding (depth·u·magnitude), the f32 rounding of each
+            // dequantized weight (u·|w|) and of `want` itself: all within depth·ε·magnitude.
             let bound = |r: usize| {
-                let row = dense.row(r);
-                let quantization: f64 = row
-                    .as_slice()
-                    .unwrap()
-                    .chunks_exact(QK)
-                    .zip(&xq)
-                    .map(|(wb, xb)| {
-                        xb.d as f64
-                            * 0.5
-                            * (1.0 + 1e-6)
-                            * wb.iter().map(|v| v.abs() as f64).sum::<f64>()
-                    })
-                    .sum();
-                let mag: f64 = row
-                    .iter()
-                    .zip(&x)
-                    .map(|(&a, &b)| (a as f64 * b as f64).abs())
-                    .sum::<f64>()
-                    + x.iter().map(|v| v.abs() as f64).sum::<f64>() * 0.4;
-                quantization + 2.0 * reorder_bound(cols / QK + 4, mag)
+                let mag = magnitude(fmt, row_of(&bytes, rows, r), &x);
+                reorder_bound(quantized_depth(cols), mag) + (want[r].abs() * f32::EPSILON) as f64
             };
             assert_close(&y, &want, bound, &format!("{fmt:?} {rows}×{cols} vs f32"));
         }
+    }
+}
+
+#[test]
+fn quantized_matvec_agrees_with_the_io_dequantizer() {
+    let mut rng = Rng(77);
+    let (rows, cols) = (33, 96);
+    for fmt in FORMATS {
+        let (w, bytes) = quantized(&mut rng, fmt, rows, cols);
+        let dense = dequantize_to_vec(fmt.dtype(), &bytes, rows * cols).unwrap();
+        let formula: Vec<f32> = (0..rows)
+            .flat_map(|r| dequantize_row(fmt, row_of(&bytes, rows, r)))
+            .collect();
+        assert_eq!(
+            dense, formula,
+            "{fmt:?}: io::dequantize_to_vec vs block formula"
+        );
+        let x = rng.activations(cols);
+        let mut y = vec![0.0; rows];
+        w.matvec(&x, &mut y);
+        let want: Vec<f32> = dense
+            .chunks_exact(cols)
+            .map(|row| dot_f64(row, &x) as f32)
+            .collect();
+        let bound = |r: usize| {
+            let mag = magnitude(fmt, row_of(&bytes, rows, r), &x);
+            reorder_bound(quantized_depth(cols), mag) + (want[r].abs() * f32::EPSILON) as f64
+        };
+        assert_close(&y, &want, bound, &format!("{fmt:?} vs io dequantizer"));
+    }
+}
+
+#[test]
+fn integer_valued_products_are_exact_in_every_kernel() {
+    // Power-of-two scales, integer offsets and small integer activations: every
+    // product and partial sum is exact in f32, so any layout slip shows as a mismatch.
+    let mut rng = Rng(13);
+    let (rows, cols) = (9, 96);
+    for fmt in FORMATS {
+        let mut bytes = Vec::new();
+        for _ in 0..rows * cols / QK {
+            bytes.extend(f16_bytes([0.5, 1.0, 2.0][(rng.next_u64() % 3) as usize]));
+            if fmt == QFormat::Q4_1 {
+                bytes.extend(f16_bytes(-((rng.next_u64() % 9) as f32)));
+            }
+            let quants = if fmt == QFormat::Q8_0 { QK } else { QK / 2 };
+            bytes.extend((0..quants).map(|_| rng.byte()));
+        }
+        let w = WeightMatrix::from_blocks(fmt.dtype(), rows, cols, bytes.clone()).unwrap();
+        let x: Vec<f32> = (0..cols)
+            .map(|_| (rng.next_u64() % 17) as f32 - 8.0)
+            .collect();
+        let want: Vec<f32> = (0..rows)
+            .map(|r| dot_f64(&dequantize_row(fmt, row_of(&bytes, rows, r)), &x) as f32)
+            .collect();
+        let (mut fast, mut reference) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
+        w.matvec(&x, &mut fast);
+        w.matvec_scalar(&x, &mut reference);
+        assert_eq!(fast, want, "{fmt:?} SIMD");
+        assert_eq!(reference, want, "{fmt:?} scalar");
     }
 }
 
@@ -458,7 +457,7 @@ fn matmul_equals_one_matvec_per_input_row() {
                             &format!("F32 matmul {rows}×{cols} n={n}"),
                         );
                     } else {
-                        // Same quantized inputs, same kernel: bit-identical.
+                        // Same inputs, same kernel: bit-identical.
                         assert_eq!(got, want, "{dtype:?} matmul {rows}×{cols} n={n} row {i}");
                     }
                 }

@@ -4,9 +4,11 @@
 //! same math with wider registers. The functions at this level pick one of them at run
 //! time: the CPU is probed once and the answer cached. Other targets use [`scalar`].
 //!
-//! Quantized weights are multiplied against activations quantized to [`BlockQ8`]
-//! (the llama.cpp approach): the inner products become exact integer sums, and SIMD and
-//! scalar results differ only by the order of the per-block float additions.
+//! Quantized weights are multiplied against f32 activations: each block is expanded to
+//! f32 on the fly (in registers, never stored) and summed against `x`, so every kernel
+//! computes dequantize(W)·x exactly up to float rounding, and SIMD and scalar results
+//! differ only by the order of the float additions. (llama.cpp instead rounds `x` to
+//! 8-bit blocks first, which moves a small model's logits by tenths.)
 
 use std::sync::OnceLock;
 
@@ -57,19 +59,6 @@ impl QFormat {
     }
 }
 
-/// 32 activations quantized for an integer dot product: `x ≈ d·q`, and `s = d·Σq`
-/// (what a Q4_1 row's offset `m` multiplies).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-#[repr(C)]
-pub struct BlockQ8 {
-    /// Scale: the block's largest |x| / 127.
-    pub d: f32,
-    /// `d · Σ qs`, the block's sum as the quantized values represent it.
-    pub s: f32,
-    /// Quantized values in −127..=127.
-    pub qs: [i8; QK],
-}
-
 /// The instruction set the dispatching kernels use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
@@ -102,21 +91,6 @@ fn detect() -> Isa {
     Isa::Scalar
 }
 
-/// Quantizes `x` (32 × `out.len()` values) to Q8 activation blocks; see [`scalar::quantize_q8`].
-pub fn quantize_q8(x: &[f32], out: &mut [BlockQ8]) {
-    assert_eq!(
-        x.len(),
-        out.len() * QK,
-        "quantize_q8: x length must be 32 × blocks"
-    );
-    match isa() {
-        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::quantize_q8(x, out) },
-        _ => scalar::quantize_q8(x, out),
-    }
-}
-
 /// `y[r] = w[r] · x` for consecutive f32 rows of `x.len()` elements (`w.len() = x.len()·y.len()`).
 pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), x.len() * y.len(), "dot_rows_f32: shape mismatch");
@@ -128,12 +102,17 @@ pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `y[r] = w[r] · x̂` for consecutive rows of `fmt` blocks, `xq.len()` blocks per row
-/// (`w.len() = xq.len()·block_bytes·y.len()`).
-pub fn dot_rows_q(fmt: QFormat, w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
+/// `y[r] = w[r] · x` for consecutive rows of `fmt` blocks, `x.len() / 32` blocks per row
+/// (`x.len()` a multiple of 32, `w.len() = x.len() / 32 · block_bytes · y.len()`).
+pub fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
+    assert_eq!(
+        x.len() % QK,
+        0,
+        "dot_rows_q: x length must be a multiple of 32"
+    );
     assert_eq!(
         w.len(),
-        xq.len() * fmt.block_bytes() * y.len(),
+        x.len() / QK * fmt.block_bytes() * y.len(),
         "dot_rows_q: shape mismatch"
     );
     match isa() {
@@ -142,11 +121,11 @@ pub fn dot_rows_q(fmt: QFormat, w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe {
             match fmt {
-                QFormat::Q8_0 => avx2::dot_rows_q8_0(w, xq, y),
-                QFormat::Q4_0 => avx2::dot_rows_q4_0(w, xq, y),
-                QFormat::Q4_1 => avx2::dot_rows_q4_1(w, xq, y),
+                QFormat::Q8_0 => avx2::dot_rows_q8_0(w, x, y),
+                QFormat::Q4_0 => avx2::dot_rows_q4_0(w, x, y),
+                QFormat::Q4_1 => avx2::dot_rows_q4_1(w, x, y),
             }
         },
-        _ => scalar::dot_rows_q(fmt, w, xq, y),
+        _ => scalar::dot_rows_q(fmt, w, x, y),
     }
 }

@@ -7,15 +7,14 @@
 //!
 //! In a Q4 block, byte `j`'s low nibble is element `j` and its high nibble is element `j + 16`.
 //!
-//! A quantized row is multiplied by activations that were themselves quantized to
-//! [`BlockQ8`] (as llama.cpp does), so the inner loop is an exact integer dot product
-//! and only one float multiply–add per block remains.
+//! A quantized row is multiplied by f32 activations directly: each block's weights are
+//! expanded on the fly and summed against `x`, then scaled by the block's `d` (and, for
+//! Q4_1, its offset `m` times the block's sum of `x`). The result is dequantize(W)·x up
+//! to float rounding.
 
 use half::f16;
 
-use super::{BlockQ8, QFormat};
-
-use super::QK;
+use super::{QFormat, QK};
 
 /// Reads the little-endian f16 at `bytes[at..at + 2]` as f32.
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
@@ -31,88 +30,56 @@ fn nibble(packed: &[u8], i: usize) -> u8 {
     }
 }
 
-/// The quantization scale of a block whose largest magnitude is `amax`, and its inverse.
-///
-/// `d = amax / 127`; the inverse is 0 when it would not be finite (an all-zero block, or
-/// one so tiny that `1/d` overflows), which quantizes the whole block to 0.
-pub fn q8_scale(amax: f32) -> (f32, f32) {
-    let d = amax / 127.0;
-    let id = 1.0 / d;
-    if id.is_finite() {
-        (d, id)
-    } else {
-        (d, 0.0)
-    }
-}
-
-/// Quantizes `x` (a whole number of 32-element blocks) to Q8 activation blocks:
-/// per block `d = max|x| / 127`, `q = round_ties_even(x / d)` computed as `x · (1/d)`,
-/// and `s = d · Σq`.
-pub fn quantize_q8(x: &[f32], out: &mut [BlockQ8]) {
-    assert_eq!(
-        x.len(),
-        out.len() * QK,
-        "quantize_q8: x length must be 32 × blocks"
-    );
-    for (xb, ob) in x.chunks_exact(QK).zip(out.iter_mut()) {
-        let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let (d, id) = q8_scale(amax);
-        let mut isum = 0i32;
-        for (q, v) in ob.qs.iter_mut().zip(xb) {
-            *q = (v * id).round_ties_even() as i8;
-            isum += i32::from(*q);
-        }
-        ob.d = d;
-        ob.s = d * isum as f32;
-    }
-}
-
 /// Σ a·b in one left-to-right f32 accumulation.
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// One Q8_0 row (`xq.len()` blocks of 34 bytes) · Q8 activations.
-pub fn dot_q8_0(row: &[u8], xq: &[BlockQ8]) -> f32 {
-    debug_assert_eq!(row.len(), xq.len() * 34);
+/// One Q8_0 row (`x.len() / 32` blocks of 34 bytes) · `x`: Σ_blocks d·Σ q_i·x_i.
+pub fn dot_q8_0(row: &[u8], x: &[f32]) -> f32 {
+    debug_assert_eq!(row.len() * QK, x.len() * 34);
     let mut sum = 0.0f32;
-    for (b, xb) in row.chunks_exact(34).zip(xq) {
-        let isum: i32 = b[2..]
+    for (b, xb) in row.chunks_exact(34).zip(x.chunks_exact(QK)) {
+        let p: f32 = b[2..]
             .iter()
-            .zip(&xb.qs)
-            .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
+            .zip(xb)
+            .map(|(&q, &v)| f32::from(q as i8) * v)
             .sum();
-        sum += f16_at(b, 0) * xb.d * isum as f32;
+        sum += f16_at(b, 0) * p;
     }
     sum
 }
 
-/// One Q4_0 row (`xq.len()` blocks of 18 bytes) · Q8 activations.
-pub fn dot_q4_0(row: &[u8], xq: &[BlockQ8]) -> f32 {
-    debug_assert_eq!(row.len(), xq.len() * 18);
+/// One Q4_0 row (`x.len() / 32` blocks of 18 bytes) · `x`: Σ_blocks d·Σ (nib_i − 8)·x_i.
+pub fn dot_q4_0(row: &[u8], x: &[f32]) -> f32 {
+    debug_assert_eq!(row.len() * QK, x.len() * 18);
     let mut sum = 0.0f32;
-    for (b, xb) in row.chunks_exact(18).zip(xq) {
+    for (b, xb) in row.chunks_exact(18).zip(x.chunks_exact(QK)) {
         let packed = &b[2..];
-        let isum: i32 = (0..QK)
-            .map(|i| (i32::from(nibble(packed, i)) - 8) * i32::from(xb.qs[i]))
+        let p: f32 = xb
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (f32::from(nibble(packed, i)) - 8.0) * v)
             .sum();
-        sum += f16_at(b, 0) * xb.d * isum as f32;
+        sum += f16_at(b, 0) * p;
     }
     sum
 }
 
-/// One Q4_1 row (`xq.len()` blocks of 20 bytes) · Q8 activations:
-/// Σ (d·nib + m)·x̂ = d·d_x·Σ nib·q_x + m·s_x per block.
-pub fn dot_q4_1(row: &[u8], xq: &[BlockQ8]) -> f32 {
-    debug_assert_eq!(row.len(), xq.len() * 20);
+/// One Q4_1 row (`x.len() / 32` blocks of 20 bytes) · `x`:
+/// Σ_blocks (d·Σ nib_i·x_i + m·Σ x_i).
+pub fn dot_q4_1(row: &[u8], x: &[f32]) -> f32 {
+    debug_assert_eq!(row.len() * QK, x.len() * 20);
     let mut sum = 0.0f32;
-    for (b, xb) in row.chunks_exact(20).zip(xq) {
+    for (b, xb) in row.chunks_exact(20).zip(x.chunks_exact(QK)) {
         let packed = &b[4..];
-        let isum: i32 = (0..QK)
-            .map(|i| i32::from(nibble(packed, i)) * i32::from(xb.qs[i]))
+        let p: f32 = xb
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| f32::from(nibble(packed, i)) * v)
             .sum();
-        sum += f16_at(b, 0) * xb.d * isum as f32 + f16_at(b, 2) * xb.s;
+        sum += f16_at(b, 0) * p + f16_at(b, 2) * xb.iter().sum::<f32>();
     }
     sum
 }
@@ -155,9 +122,9 @@ pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `y[r] = w[r] · x̂` for consecutive `fmt` rows of `xq.len()` blocks.
-pub fn dot_rows_q(fmt: QFormat, w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
-    let row_bytes = xq.len() * fmt.block_bytes();
+/// `y[r] = w[r] · x` for consecutive `fmt` rows of `x.len() / 32` blocks.
+pub fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
+    let row_bytes = x.len() / QK * fmt.block_bytes();
     debug_assert_eq!(w.len(), row_bytes * y.len());
     let dot = match fmt {
         QFormat::Q8_0 => dot_q8_0,
@@ -165,7 +132,7 @@ pub fn dot_rows_q(fmt: QFormat, w: &[u8], xq: &[BlockQ8], y: &mut [f32]) {
         QFormat::Q4_1 => dot_q4_1,
     };
     for (r, out) in y.iter_mut().enumerate() {
-        *out = dot(&w[r * row_bytes..(r + 1) * row_bytes], xq);
+        *out = dot(&w[r * row_bytes..(r + 1) * row_bytes], x);
     }
 }
 
@@ -174,27 +141,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zero_and_tiny_blocks_quantize_to_zero() {
-        assert_eq!(q8_scale(0.0), (0.0, 0.0));
-        // 1/(amax/127) overflows f32 for this amax: the block becomes all zeros.
-        let tiny = 1e-38f32;
-        assert_eq!(q8_scale(tiny).1, 0.0);
-        let mut out = [BlockQ8::default(); 2];
-        let mut x = [0.0f32; 64];
-        x[40] = tiny;
-        quantize_q8(&x, &mut out);
-        assert!(out.iter().all(|b| b.qs == [0; QK] && b.s == 0.0));
-    }
+    fn small_integer_blocks_give_exact_dots() {
+        // Every product and partial sum is a small integer: no rounding anywhere.
+        let x: Vec<f32> = (0..QK).map(|i| i as f32 - 10.0).collect();
+        let packed: Vec<u8> = (0..16u8).map(|j| j | ((15 - j) << 4)).collect();
+        let nibs: Vec<f32> = (0..QK).map(|i| f32::from(nibble(&packed, i))).collect();
+        let dot = |w: &dyn Fn(usize) -> f32| (0..QK).map(|i| w(i) * x[i]).sum::<f32>();
 
-    #[test]
-    fn largest_magnitude_maps_to_plus_or_minus_127() {
-        let mut x = [0.25f32; 32];
-        x[3] = -2.0;
-        let mut out = [BlockQ8::default()];
-        quantize_q8(&x, &mut out);
-        assert_eq!(out[0].d, 2.0 / 127.0);
-        assert_eq!(out[0].qs[3], -127);
-        assert_eq!(out[0].qs[0], 16); // 0.25 · 63.5 = 15.875
+        let mut q8 = f16::from_f32(2.0).to_le_bytes().to_vec();
+        q8.extend((0..QK).map(|i| (i as i8 - 16) as u8));
+        assert_eq!(dot_q8_0(&q8, &x), dot(&|i| 2.0 * (i as f32 - 16.0)));
+
+        let mut q4_0 = f16::from_f32(0.5).to_le_bytes().to_vec();
+        q4_0.extend(&packed);
+        assert_eq!(dot_q4_0(&q4_0, &x), dot(&|i| 0.5 * (nibs[i] - 8.0)));
+
+        let mut q4_1 = [
+            f16::from_f32(4.0).to_le_bytes(),
+            f16::from_f32(-3.0).to_le_bytes(),
+        ]
+        .concat();
+        q4_1.extend(&packed);
+        assert_eq!(dot_q4_1(&q4_1, &x), dot(&|i| 4.0 * nibs[i] - 3.0));
     }
 
     #[test]
