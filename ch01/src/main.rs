@@ -1,16 +1,16 @@
 //! `cargo run -p ch01`: how an LLM predicts the next token, and what changes
 //! when it is asked to reason step by step. Subcommand `next-token`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use ch01::{
     format_distribution, next_token_distribution, side_by_side, toy_causal_attention, toy_softmax,
 };
-use shared::cli::parse_ids;
+use shared::cli::{exit_code, load_model_verbose, prompt_ids};
 use shared::generate::generate_text_basic_cache;
-use shared::loader::{load_model, LoadedModel};
+use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
 
 #[derive(Parser)]
@@ -52,13 +52,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    exit_code(run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -71,12 +65,8 @@ fn run(cli: Cli) -> Result<()> {
             top,
             json,
         }) => {
-            let loaded = load(&cli.model)?;
-            let input_ids = match (&prompt, &ids) {
-                (_, Some(ids)) => parse_ids(ids)?,
-                (Some(prompt), None) => loaded.encode_prompt(prompt, chat)?,
-                (None, None) => unreachable!("clap requires --prompt or --ids"),
-            };
+            let loaded = load_model_verbose(&cli.model)?;
+            let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), chat)?;
             let dist =
                 next_token_distribution(&loaded.model, loaded.tokenizer.as_ref(), &input_ids, top)?;
             if json {
@@ -87,17 +77,6 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn load(model: &str) -> Result<LoadedModel> {
-    eprintln!("loading {model} ...");
-    let loaded = load_model(model).with_context(|| format!("could not load model `{model}`"))?;
-    eprintln!(
-        "loaded {} in {:.2} s",
-        loaded.location.display(),
-        loaded.load_s
-    );
-    Ok(loaded)
 }
 
 /// Greedy answer to one chat prompt.
@@ -119,7 +98,7 @@ fn demo(model: &str) -> Result<()> {
     );
     print!("{}", toy_softmax());
 
-    let loaded = load(model)?;
+    let loaded = load_model_verbose(model)?;
     let prompt = "The capital of France is";
     println!(
         "\n== 1.3 Pattern matching: the real model's next-token distribution after {prompt:?}"

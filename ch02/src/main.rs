@@ -9,9 +9,9 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use ch02::{compare_kv_cache, format_stats, format_tokenization, tokenize};
-use shared::cli::parse_ids;
+use shared::cli::{exit_code, load_model_verbose, prompt_ids};
 use shared::generate::{generate, GenerateOptions};
-use shared::loader::{load_model, load_tokenizer, LoadedModel};
+use shared::loader::{load_tokenizer, LoadedModel};
 use shared::models::{resolve_model, DEFAULT_MODEL};
 use shared::tensor::argmax;
 use shared::tokenizer::StreamDecoder;
@@ -73,13 +73,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    exit_code(run(Cli::parse()))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -99,12 +93,8 @@ fn run(cli: Cli) -> Result<()> {
             ignore_eos,
             json,
         }) => {
-            let loaded = load(&cli.model)?;
-            let input_ids = match (&prompt, &ids) {
-                (_, Some(ids)) => parse_ids(ids)?,
-                (Some(prompt), None) => loaded.encode_prompt(prompt, chat)?,
-                (None, None) => unreachable!("clap requires --prompt or --ids"),
-            };
+            let loaded = load_model_verbose(&cli.model)?;
+            let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), chat)?;
             let opts = GenerateOptions {
                 max_new_tokens,
                 stop_ids: if ignore_eos {
@@ -117,25 +107,6 @@ fn run(cli: Cli) -> Result<()> {
             generate_command(&loaded, &input_ids, &opts, json)
         }
     }
-}
-
-/// Loads a model, printing what happens to stderr.
-fn load(model: &str) -> Result<LoadedModel> {
-    eprintln!("loading {model} ...");
-    let loaded = load_model(model).with_context(|| format!("could not load model `{model}`"))?;
-    let c = &loaded.model.config;
-    eprintln!(
-        "loaded {} in {:.2} s: {} family, {} layers, hidden size {}, {} heads ({} key/value), vocabulary {}",
-        loaded.location.display(),
-        loaded.load_s,
-        c.family.name(),
-        c.num_layers,
-        c.hidden_size,
-        c.num_heads,
-        c.num_kv_heads,
-        c.vocab_size
-    );
-    Ok(loaded)
 }
 
 fn tokenize_command(model: &str, text: &str, tokenizer: Option<PathBuf>, json: bool) -> Result<()> {
@@ -209,7 +180,7 @@ fn generate_command(
 /// The chapter's walk-through.
 fn demo(model: &str) -> Result<()> {
     println!("== 2.2 Loading a pretrained LLM");
-    let loaded = load(model)?;
+    let loaded = load_model_verbose(model)?;
     let tokenizer = loaded.tokenizer()?;
 
     println!("\n== 2.3 Text to token ids and back");

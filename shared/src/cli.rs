@@ -1,6 +1,58 @@
 //! Small helpers shared by the chapters' command lines.
 
+use std::fmt::Display;
+use std::process::ExitCode;
+
+use crate::loader::{load_model, LoadedModel};
 use crate::{Error, Result};
+
+/// Turns a command's result into the process's exit code, printing an error
+/// (with its causes, `{:#}`) to stderr.
+pub fn exit_code<E: Display>(result: std::result::Result<(), E>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads `--model`, saying on stderr what is loading and, once loaded, what it is.
+pub fn load_model_verbose(model: &str) -> Result<LoadedModel> {
+    eprintln!("loading {model} ...");
+    let loaded = load_model(model)?;
+    let c = &loaded.model.config;
+    eprintln!(
+        "loaded {} in {:.2} s: {} family, {} layers, hidden size {}, {} heads ({} key/value), vocabulary {}",
+        loaded.location.display(),
+        loaded.load_s,
+        c.family.name(),
+        c.num_layers,
+        c.hidden_size,
+        c.num_heads,
+        c.num_kv_heads,
+        c.vocab_size
+    );
+    Ok(loaded)
+}
+
+/// The prompt's token ids from `--ids 1,2,3`, or from `--prompt TEXT` (wrapped in
+/// the chat template with `--chat`).
+pub fn prompt_ids(
+    loaded: &LoadedModel,
+    prompt: Option<&str>,
+    ids: Option<&str>,
+    chat: bool,
+) -> Result<Vec<u32>> {
+    match (prompt, ids) {
+        (_, Some(ids)) => parse_ids(ids),
+        (Some(prompt), None) => loaded.encode_prompt(prompt, chat),
+        (None, None) => Err(Error::InvalidArgument(
+            "give --prompt TEXT or --ids 1,2,3".into(),
+        )),
+    }
+}
 
 /// Parses a `--ids 1,2,3` argument into token ids.
 pub fn parse_ids(text: &str) -> Result<Vec<u32>> {

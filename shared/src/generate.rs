@@ -71,18 +71,7 @@ pub fn generate_text_basic(
     stop_ids: &[u32],
     on_token: &mut dyn FnMut(u32),
 ) -> Result<Generation> {
-    let opts = GenerateOptions {
-        max_new_tokens,
-        stop_ids: stop_ids.to_vec(),
-        use_cache: false,
-    };
-    generate(
-        model,
-        prompt,
-        &opts,
-        &mut |logits| argmax(logits) as u32,
-        on_token,
-    )
+    generate_greedy(model, prompt, max_new_tokens, stop_ids, false, on_token)
 }
 
 /// Greedy decoding with the KV cache, the book's `generate_text_basic_cache`:
@@ -94,10 +83,22 @@ pub fn generate_text_basic_cache(
     stop_ids: &[u32],
     on_token: &mut dyn FnMut(u32),
 ) -> Result<Generation> {
+    generate_greedy(model, prompt, max_new_tokens, stop_ids, true, on_token)
+}
+
+/// [`generate`] with argmax as the choice of the next token.
+fn generate_greedy(
+    model: &Model,
+    prompt: &[u32],
+    max_new_tokens: usize,
+    stop_ids: &[u32],
+    use_cache: bool,
+    on_token: &mut dyn FnMut(u32),
+) -> Result<Generation> {
     let opts = GenerateOptions {
         max_new_tokens,
         stop_ids: stop_ids.to_vec(),
-        use_cache: true,
+        use_cache,
     };
     generate(
         model,
