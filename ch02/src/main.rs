@@ -193,7 +193,7 @@ fn demo(model: &str) -> Result<()> {
 
     println!("\n== 2.5 Generating text, one token at a time (KV cache, greedy)");
     let prompt = "Explain in two sentences why the sky is blue.";
-    println!("user: {prompt}\nassistant: ");
+    print!("user: {prompt}\nassistant: ");
     let ids = loaded.encode_prompt(prompt, true)?;
     let opts = GenerateOptions {
         max_new_tokens: 96,
