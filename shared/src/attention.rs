@@ -92,8 +92,11 @@ impl KvCache {
 /// The shape of multi-head attention: how many query and key/value heads, and their size.
 #[derive(Debug, Clone, Copy)]
 pub struct HeadLayout {
+    /// Query heads.
     pub num_heads: usize,
+    /// Key/value heads (each shared by `num_heads / num_kv_heads` query heads).
     pub num_kv_heads: usize,
+    /// Values per head.
     pub head_dim: usize,
 }
 

@@ -43,18 +43,25 @@ impl Family {
 /// The shape and switches of a decoder-only transformer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelConfig {
+    /// Which of the three decoder variants.
     pub family: Family,
+    /// Number of tokens the embedding and output layers cover.
     pub vocab_size: usize,
     /// Width of the residual stream (`emb_dim` in the book).
     pub hidden_size: usize,
     /// Width of the SwiGLU MLP's hidden layer.
     pub intermediate_size: usize,
+    /// Number of transformer blocks.
     pub num_layers: usize,
+    /// Query heads per attention layer.
     pub num_heads: usize,
     /// Key/value heads; `num_heads / num_kv_heads` query heads share each (grouped-query attention).
     pub num_kv_heads: usize,
+    /// Size of each attention head.
     pub head_dim: usize,
+    /// RoPE base frequency θ.
     pub rope_theta: f32,
+    /// The ε inside every RMSNorm.
     pub rms_norm_eps: f32,
     /// The longest sequence the model was trained for (its context length).
     pub max_position_embeddings: usize,

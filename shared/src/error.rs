@@ -9,14 +9,21 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
     /// A file exists but its contents are not what its format promises
     /// (wrong magic, truncated, out-of-bounds offsets, …).
     #[error("{}: {msg}", path.display())]
-    Format { path: PathBuf, msg: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
     /// The input is well-formed but uses something we do not support
     /// (an architecture, a tensor type, a tokenizer model, …).
     #[error("unsupported: {0}")]

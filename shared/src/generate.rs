@@ -22,7 +22,9 @@ pub enum StopReason {
 /// Timing and counts of one generation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GenerationStats {
+    /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Tokens generated (stop token excluded).
     pub new_tokens: usize,
     /// Seconds from the start until the first new token was chosen (the prefill).
     pub ttft_s: f64,
@@ -47,7 +49,9 @@ impl GenerationStats {
 pub struct Generation {
     /// The new token ids (the prompt and any stop token excluded).
     pub ids: Vec<u32>,
+    /// Why the loop ended.
     pub stop: StopReason,
+    /// Counts and timings.
     pub stats: GenerationStats,
 }
 
@@ -55,9 +59,11 @@ pub struct Generation {
 /// whether to reuse keys and values through the KV cache.
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
+    /// The most tokens to generate.
     pub max_new_tokens: usize,
     /// Token ids that end generation (EOS, `<|im_end|>`); empty to ignore them.
     pub stop_ids: Vec<u32>,
+    /// Feed only the newest token each step (KV cache) instead of the whole sequence.
     pub use_cache: bool,
 }
 

@@ -14,8 +14,11 @@ use crate::{Error, Result};
 
 /// A model ready to run: weights, tokenizer (if the files have one) and chat template.
 pub struct LoadedModel {
+    /// The weights and the forward pass.
     pub model: Model,
+    /// Text ↔ ids, when the files have a tokenizer.
     pub tokenizer: Option<Tokenizer>,
+    /// How `--chat` wraps a prompt, when known for this model.
     pub chat_template: Option<ChatTemplate>,
     /// The file or folder it came from.
     pub location: PathBuf,

@@ -6,8 +6,11 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types)]
 pub enum DType {
+    /// 32-bit IEEE float.
     F32,
+    /// 16-bit IEEE float.
     F16,
+    /// bfloat16: the top 16 bits of an f32.
     BF16,
     /// 32 elements: f16 scale `d`, 32 × i8; x = d·q.
     Q8_0,
