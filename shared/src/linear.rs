@@ -27,6 +27,10 @@ const CHUNKS_PER_THREAD: usize = 4;
 /// in cache while it meets every input row.
 const MATMUL_TILE_ROWS: usize = 16;
 
+/// Inputs per kernel call in [`WeightMatrix::matmul`]: the tile's weights are expanded
+/// once per few inputs, and this many inputs' activations stay in cache beside them.
+const MATMUL_TILE_INPUTS: usize = 16;
+
 /// How the weights are held.
 #[derive(Clone)]
 enum Storage {
@@ -171,8 +175,9 @@ impl WeightMatrix {
     /// `y = x Wᵀ` for a batch: `x` is n × cols, `y` is n × rows (prefill).
     ///
     /// f32 weights use ndarray's blocked GEMM on column slices of `y` in parallel.
-    /// Quantized weights: each tile of weight rows meets every input row with the same
-    /// kernel as [`WeightMatrix::matvec`], so row `i` of `y` equals `matvec(x[i])` exactly.
+    /// Quantized weights: each tile of weight rows meets the input rows a few at a time,
+    /// every block expanded once per few rows, with the same float operations per row as
+    /// [`WeightMatrix::matvec`]: row `i` of `y` equals `matvec(x[i])` exactly.
     /// Allocates a contiguous copy of `x` when it is not already in standard layout.
     ///
     /// # Panics
@@ -214,13 +219,22 @@ impl WeightMatrix {
                 let x = x.as_slice().expect("a standard-layout array");
                 let row_bytes = self.row_bytes(*fmt);
                 let task = |(r0, mut out): (usize, ArrayViewMut2<f32>)| {
-                    let mut dots = [0.0f32; MATMUL_TILE_ROWS];
-                    let dots = &mut dots[..out.ncols()];
-                    let rows = &w[r0 * row_bytes..(r0 + dots.len()) * row_bytes];
-                    for (i, mut y_i) in out.rows_mut().into_iter().enumerate() {
-                        let x_i = &x[i * self.cols..(i + 1) * self.cols];
-                        kernels::dot_rows_q(*fmt, rows, x_i, dots);
-                        y_i.iter_mut().zip(dots.iter()).for_each(|(d, s)| *d = *s);
+                    let rows = &w[r0 * row_bytes..(r0 + out.ncols()) * row_bytes];
+                    let mut dots = [0.0f32; MATMUL_TILE_ROWS * MATMUL_TILE_INPUTS];
+                    for (c, mut out) in out
+                        .axis_chunks_iter_mut(Axis(0), MATMUL_TILE_INPUTS)
+                        .enumerate()
+                    {
+                        let i0 = c * MATMUL_TILE_INPUTS;
+                        let (m, t) = out.dim();
+                        let x_c = &x[i0 * self.cols..(i0 + m) * self.cols];
+                        let dots = &mut dots[..t * m];
+                        kernels::dot_rows_q_multi(*fmt, rows, self.cols, x_c, dots);
+                        for (r, mut col) in out.columns_mut().into_iter().enumerate() {
+                            col.iter_mut()
+                                .zip(&dots[r * m..(r + 1) * m])
+                                .for_each(|(d, s)| *d = *s);
+                        }
                     }
                 };
                 run_tasks(tiles, parallel, task);
