@@ -305,9 +305,9 @@ macro_rules! quantized_rows {
                 }
             }
             const INPUTS: usize = 4;
-            let n = if cols == 0 { 0 } else { x.len() / cols };
+            let n = x.len().checked_div(cols).unwrap_or(0);
             let row_bytes = cols / QK * $bytes;
-            let rows = if n == 0 { 0 } else { y.len() / n };
+            let rows = y.len().checked_div(n).unwrap_or(0);
             assert!(
                 cols % QK == 0 && x.len() == n * cols && y.len() == rows * n && w.len() >= rows * row_bytes,
                 "{}: shape mismatch", stringify!($multi)

@@ -140,9 +140,9 @@ pub fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut 
         0,
         "dot_rows_q_multi: cols must be a multiple of 32"
     );
-    let n = if cols == 0 { 0 } else { x.len() / cols };
+    let n = x.len().checked_div(cols).unwrap_or(0);
     assert_eq!(x.len(), n * cols, "dot_rows_q_multi: x is not n × cols");
-    let rows = if n == 0 { 0 } else { y.len() / n };
+    let rows = y.len().checked_div(n).unwrap_or(0);
     assert_eq!(y.len(), rows * n, "dot_rows_q_multi: y is not rows × n");
     assert_eq!(
         w.len(),
