@@ -142,19 +142,22 @@ impl WeightMatrix {
     pub fn matvec(&self, x: &[f32], y: &mut [f32]) {
         self.check_vec_shapes(x, y);
         let parallel = self.rows * self.cols >= PARALLEL_MIN_MACS;
+        for_row_chunks(y, self.rows, parallel, |r0, out| {
+            self.rows_times(x, r0, out)
+        });
+    }
+
+    /// `out[k] = W[r0 + k] · x`: a run of consecutive rows, with the SIMD kernels.
+    fn rows_times(&self, x: &[f32], r0: usize, out: &mut [f32]) {
         match &self.storage {
             Storage::F32(w) => {
-                for_row_chunks(y, self.rows, parallel, |r0, out| {
-                    let rows = &w[r0 * self.cols..(r0 + out.len()) * self.cols];
-                    kernels::dot_rows_f32(rows, x, out);
-                });
+                let rows = &w[r0 * self.cols..(r0 + out.len()) * self.cols];
+                kernels::dot_rows_f32(rows, x, out);
             }
             Storage::Blocks(fmt, w) => {
                 let row_bytes = self.row_bytes(*fmt);
-                for_row_chunks(y, self.rows, parallel, |r0, out| {
-                    let rows = &w[r0 * row_bytes..(r0 + out.len()) * row_bytes];
-                    kernels::dot_rows_q(*fmt, rows, x, out);
-                });
+                let rows = &w[r0 * row_bytes..(r0 + out.len()) * row_bytes];
+                kernels::dot_rows_q(*fmt, rows, x, out);
             }
         }
     }
@@ -319,6 +322,40 @@ impl WeightMatrix {
     }
 }
 
+/// `y_k = W_k x` for several matrices that read the same input (a layer's q, k and v
+/// projections; an MLP's gate and up), in one parallel region: their rows are split
+/// over the threads together, so the threads meet once instead of once per product.
+/// Each `y_k` is exactly what [`WeightMatrix::matvec`] gives. Allocates nothing.
+///
+/// # Panics
+/// If a matrix does not have `x.len()` columns and its `y` as many values as it has
+/// rows (a programmer error).
+pub fn matvec_many(x: &[f32], products: &mut [(&WeightMatrix, &mut [f32])]) {
+    for (w, y) in products.iter() {
+        w.check_vec_shapes(x, y);
+    }
+    let rows: usize = products.iter().map(|(w, _)| w.rows).sum();
+    if rows * x.len() < PARALLEL_MIN_MACS {
+        for (w, y) in products.iter_mut() {
+            w.rows_times(x, 0, y);
+        }
+        return;
+    }
+    let chunk = row_chunk(rows);
+    products.par_iter_mut().for_each(|(w, y)| {
+        y.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, out)| w.rows_times(x, c * chunk, out));
+    });
+}
+
+/// Rows per parallel chunk when `rows` rows are split: about [`CHUNKS_PER_THREAD`]
+/// chunks per rayon thread.
+fn row_chunk(rows: usize) -> usize {
+    rows.div_ceil(rayon::current_num_threads() * CHUNKS_PER_THREAD)
+        .max(1)
+}
+
 /// Calls `f(first_row, y_chunk)` over chunks of `y` (one value per row), in parallel
 /// when asked, with about [`CHUNKS_PER_THREAD`] chunks per rayon thread.
 fn for_row_chunks(
@@ -331,9 +368,7 @@ fn for_row_chunks(
         f(0, y);
         return;
     }
-    let chunk = rows
-        .div_ceil(rayon::current_num_threads() * CHUNKS_PER_THREAD)
-        .max(1);
+    let chunk = row_chunk(rows);
     y.par_chunks_mut(chunk)
         .enumerate()
         .for_each(|(c, out)| f(c * chunk, out));
