@@ -356,6 +356,13 @@ fn row_chunk(rows: usize) -> usize {
         .max(1)
 }
 
+/// Runs `f` on a rayon worker thread, so that the parallel products inside it split
+/// their rows with the pool's cheap nested joins: called from outside the pool, every
+/// product would hand its work to the pool and wait to be woken, once per product.
+pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 /// Calls `f(first_row, y_chunk)` over chunks of `y` (one value per row), in parallel
 /// when asked, with about [`CHUNKS_PER_THREAD`] chunks per rayon thread.
 fn for_row_chunks(

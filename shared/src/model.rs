@@ -14,7 +14,7 @@ use ndarray::{s, Array2, Axis};
 
 use crate::attention::{attend, HeadLayout, KvCache};
 use crate::config::ModelConfig;
-use crate::linear::{matvec_many, WeightMatrix};
+use crate::linear::{matvec_many, on_worker, WeightMatrix};
 use crate::tensor::{rms_norm, rms_norm_inplace, silu, RopeTable};
 use crate::{Error, Result};
 
@@ -167,6 +167,12 @@ impl Model {
     ///
     /// The caller checks the token and the capacity first ([`Model::check_input`]).
     pub fn forward_step<'s>(&self, token: u32, state: &'s mut DecodeState) -> &'s [f32] {
+        // One token is ~200 small products: run them all from inside the thread pool.
+        on_worker(|| self.decode_token(token, state))
+    }
+
+    /// The body of [`Model::forward_step`].
+    fn decode_token<'s>(&self, token: u32, state: &'s mut DecodeState) -> &'s [f32] {
         let pos = state.cache.len();
         let heads = self.heads();
         let eps = self.config.rms_norm_eps;

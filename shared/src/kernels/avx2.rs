@@ -251,8 +251,13 @@ macro_rules! quantized_rows {
             let group_bytes = ROWS * row_bytes;
             for (g, out) in y.chunks_exact_mut(ROWS).enumerate() {
                 prefetch(w.get((g + PREFETCH_GROUPS) * group_bytes..).unwrap_or(&[]), group_bytes);
-                let rows: [&[u8]; ROWS] =
-                    std::array::from_fn(|k| &w[(g * ROWS + k) * row_bytes..][..row_bytes]);
+                let group = &w[g * group_bytes..][..group_bytes];
+                let rows: [&[u8]; ROWS] = [
+                    &group[..row_bytes],
+                    &group[row_bytes..2 * row_bytes],
+                    &group[2 * row_bytes..3 * row_bytes],
+                    &group[3 * row_bytes..],
+                ];
                 let mut acc = [_mm256_setzero_ps(); ROWS];
                 for (j, xb) in x.chunks_exact(QK).enumerate() {
                     let xb = load_x(xb);
