@@ -5,6 +5,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::f16;
+use ndarray::Array2;
 use shared::io::DType;
 use shared::linear::WeightMatrix;
 use std::hint::black_box;
@@ -69,6 +70,30 @@ fn matvec_shapes(c: &mut Criterion) {
     group.finish();
 }
 
+/// A prefill-sized batch (`n` inputs) through each SmolLM2 shape: what the multi-input
+/// kernels speed up over one matvec per input.
+fn matmul_shapes(c: &mut Criterion) {
+    let mut rng = Rng(0xBA7C);
+    let mut group = c.benchmark_group("matmul");
+    group.sample_size(20);
+    let n = 64;
+    for (rows, cols, dtype) in [
+        (1536, 576, DType::Q4_1),
+        (576, 1536, DType::Q4_1),
+        (8192, 576, DType::Q8_0),
+    ] {
+        let x = Array2::from_shape_fn((n, cols), |_| rng.uniform());
+        let mut y = Array2::zeros((n, rows));
+        let w = matrix(&mut rng, dtype, rows, cols);
+        group.throughput(Throughput::Elements((n * rows * cols) as u64));
+        let id = BenchmarkId::new(format!("{dtype:?}"), format!("{n}x{rows}x{cols}"));
+        group.bench_function(id, |b| {
+            b.iter(|| w.matmul(black_box(x.view()), y.view_mut()))
+        });
+    }
+    group.finish();
+}
+
 /// Every product of one decoded SmolLM2-135M token, each layer with its own matrices so
 /// the weights stream from memory as in real decoding: 30 × (q, k, v, o, gate, up, down)
 /// in `layer_dtype`, then the 49152 × 576 lm_head in Q8_0 (F32 when layers are F32).
@@ -125,5 +150,5 @@ fn smollm2_token(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matvec_shapes, smollm2_token);
+criterion_group!(benches, matvec_shapes, matmul_shapes, smollm2_token);
 criterion_main!(benches);

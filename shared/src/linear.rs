@@ -27,6 +27,10 @@ const CHUNKS_PER_THREAD: usize = 4;
 /// in cache while it meets every input row.
 const MATMUL_TILE_ROWS: usize = 16;
 
+/// Inputs per kernel call in [`WeightMatrix::matmul`]: the tile's weights are expanded
+/// once per few inputs, and this many inputs' activations stay in cache beside them.
+const MATMUL_TILE_INPUTS: usize = 16;
+
 /// How the weights are held.
 #[derive(Clone)]
 enum Storage {
@@ -138,19 +142,22 @@ impl WeightMatrix {
     pub fn matvec(&self, x: &[f32], y: &mut [f32]) {
         self.check_vec_shapes(x, y);
         let parallel = self.rows * self.cols >= PARALLEL_MIN_MACS;
+        for_row_chunks(y, self.rows, parallel, |r0, out| {
+            self.rows_times(x, r0, out)
+        });
+    }
+
+    /// `out[k] = W[r0 + k] · x`: a run of consecutive rows, with the SIMD kernels.
+    fn rows_times(&self, x: &[f32], r0: usize, out: &mut [f32]) {
         match &self.storage {
             Storage::F32(w) => {
-                for_row_chunks(y, self.rows, parallel, |r0, out| {
-                    let rows = &w[r0 * self.cols..(r0 + out.len()) * self.cols];
-                    kernels::dot_rows_f32(rows, x, out);
-                });
+                let rows = &w[r0 * self.cols..(r0 + out.len()) * self.cols];
+                kernels::dot_rows_f32(rows, x, out);
             }
             Storage::Blocks(fmt, w) => {
                 let row_bytes = self.row_bytes(*fmt);
-                for_row_chunks(y, self.rows, parallel, |r0, out| {
-                    let rows = &w[r0 * row_bytes..(r0 + out.len()) * row_bytes];
-                    kernels::dot_rows_q(*fmt, rows, x, out);
-                });
+                let rows = &w[r0 * row_bytes..(r0 + out.len()) * row_bytes];
+                kernels::dot_rows_q(*fmt, rows, x, out);
             }
         }
     }
@@ -171,8 +178,9 @@ impl WeightMatrix {
     /// `y = x Wᵀ` for a batch: `x` is n × cols, `y` is n × rows (prefill).
     ///
     /// f32 weights use ndarray's blocked GEMM on column slices of `y` in parallel.
-    /// Quantized weights: each tile of weight rows meets every input row with the same
-    /// kernel as [`WeightMatrix::matvec`], so row `i` of `y` equals `matvec(x[i])` exactly.
+    /// Quantized weights: each tile of weight rows meets the input rows a few at a time,
+    /// every block expanded once per few rows, with the same float operations per row as
+    /// [`WeightMatrix::matvec`]: row `i` of `y` equals `matvec(x[i])` exactly.
     /// Allocates a contiguous copy of `x` when it is not already in standard layout.
     ///
     /// # Panics
@@ -214,13 +222,22 @@ impl WeightMatrix {
                 let x = x.as_slice().expect("a standard-layout array");
                 let row_bytes = self.row_bytes(*fmt);
                 let task = |(r0, mut out): (usize, ArrayViewMut2<f32>)| {
-                    let mut dots = [0.0f32; MATMUL_TILE_ROWS];
-                    let dots = &mut dots[..out.ncols()];
-                    let rows = &w[r0 * row_bytes..(r0 + dots.len()) * row_bytes];
-                    for (i, mut y_i) in out.rows_mut().into_iter().enumerate() {
-                        let x_i = &x[i * self.cols..(i + 1) * self.cols];
-                        kernels::dot_rows_q(*fmt, rows, x_i, dots);
-                        y_i.iter_mut().zip(dots.iter()).for_each(|(d, s)| *d = *s);
+                    let rows = &w[r0 * row_bytes..(r0 + out.ncols()) * row_bytes];
+                    let mut dots = [0.0f32; MATMUL_TILE_ROWS * MATMUL_TILE_INPUTS];
+                    for (c, mut out) in out
+                        .axis_chunks_iter_mut(Axis(0), MATMUL_TILE_INPUTS)
+                        .enumerate()
+                    {
+                        let i0 = c * MATMUL_TILE_INPUTS;
+                        let (m, t) = out.dim();
+                        let x_c = &x[i0 * self.cols..(i0 + m) * self.cols];
+                        let dots = &mut dots[..t * m];
+                        kernels::dot_rows_q_multi(*fmt, rows, self.cols, x_c, dots);
+                        for (r, mut col) in out.columns_mut().into_iter().enumerate() {
+                            col.iter_mut()
+                                .zip(&dots[r * m..(r + 1) * m])
+                                .for_each(|(d, s)| *d = *s);
+                        }
                     }
                 };
                 run_tasks(tiles, parallel, task);
@@ -305,6 +322,47 @@ impl WeightMatrix {
     }
 }
 
+/// `y_k = W_k x` for several matrices that read the same input (a layer's q, k and v
+/// projections; an MLP's gate and up), in one parallel region: their rows are split
+/// over the threads together, so the threads meet once instead of once per product.
+/// Each `y_k` is exactly what [`WeightMatrix::matvec`] gives. Allocates nothing.
+///
+/// # Panics
+/// If a matrix does not have `x.len()` columns and its `y` as many values as it has
+/// rows (a programmer error).
+pub fn matvec_many(x: &[f32], products: &mut [(&WeightMatrix, &mut [f32])]) {
+    for (w, y) in products.iter() {
+        w.check_vec_shapes(x, y);
+    }
+    let rows: usize = products.iter().map(|(w, _)| w.rows).sum();
+    if rows * x.len() < PARALLEL_MIN_MACS {
+        for (w, y) in products.iter_mut() {
+            w.rows_times(x, 0, y);
+        }
+        return;
+    }
+    let chunk = row_chunk(rows);
+    products.par_iter_mut().for_each(|(w, y)| {
+        y.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, out)| w.rows_times(x, c * chunk, out));
+    });
+}
+
+/// Rows per parallel chunk when `rows` rows are split: about [`CHUNKS_PER_THREAD`]
+/// chunks per rayon thread.
+fn row_chunk(rows: usize) -> usize {
+    rows.div_ceil(rayon::current_num_threads() * CHUNKS_PER_THREAD)
+        .max(1)
+}
+
+/// Runs `f` on a rayon worker thread, so that the parallel products inside it split
+/// their rows with the pool's cheap nested joins: called from outside the pool, every
+/// product would hand its work to the pool and wait to be woken, once per product.
+pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 /// Calls `f(first_row, y_chunk)` over chunks of `y` (one value per row), in parallel
 /// when asked, with about [`CHUNKS_PER_THREAD`] chunks per rayon thread.
 fn for_row_chunks(
@@ -317,9 +375,7 @@ fn for_row_chunks(
         f(0, y);
         return;
     }
-    let chunk = rows
-        .div_ceil(rayon::current_num_threads() * CHUNKS_PER_THREAD)
-        .max(1);
+    let chunk = row_chunk(rows);
     y.par_chunks_mut(chunk)
         .enumerate()
         .for_each(|(c, out)| f(c * chunk, out));

@@ -14,7 +14,7 @@ use ndarray::{s, Array2, Axis};
 
 use crate::attention::{attend, HeadLayout, KvCache};
 use crate::config::ModelConfig;
-use crate::linear::WeightMatrix;
+use crate::linear::{matvec_many, on_worker, WeightMatrix};
 use crate::tensor::{rms_norm, rms_norm_inplace, silu, RopeTable};
 use crate::{Error, Result};
 
@@ -167,6 +167,12 @@ impl Model {
     ///
     /// The caller checks the token and the capacity first ([`Model::check_input`]).
     pub fn forward_step<'s>(&self, token: u32, state: &'s mut DecodeState) -> &'s [f32] {
+        // One token is ~200 small products: run them all from inside the thread pool.
+        on_worker(|| self.decode_token(token, state))
+    }
+
+    /// The body of [`Model::forward_step`].
+    fn decode_token<'s>(&self, token: u32, state: &'s mut DecodeState) -> &'s [f32] {
         let pos = state.cache.len();
         let heads = self.heads();
         let eps = self.config.rms_norm_eps;
@@ -175,24 +181,17 @@ impl Model {
             // Attention sub-block.
             rms_norm(&state.x, &block.input_norm, eps, &mut state.normed);
             let attn = &block.attention;
-            project(
-                &attn.q_proj,
-                attn.q_bias.as_deref(),
+            matvec_many(
                 &state.normed,
-                &mut state.q,
+                &mut [
+                    (&attn.q_proj, &mut state.q),
+                    (&attn.k_proj, &mut state.k),
+                    (&attn.v_proj, &mut state.v),
+                ],
             );
-            project(
-                &attn.k_proj,
-                attn.k_bias.as_deref(),
-                &state.normed,
-                &mut state.k,
-            );
-            project(
-                &attn.v_proj,
-                attn.v_bias.as_deref(),
-                &state.normed,
-                &mut state.v,
-            );
+            add_bias(&mut state.q, attn.q_bias.as_deref());
+            add_bias(&mut state.k, attn.k_bias.as_deref());
+            add_bias(&mut state.v, attn.v_bias.as_deref());
             self.position_queries_and_keys(attn, &mut state.q, &mut state.k, pos);
             state.cache.store(layer, pos, &state.k, &state.v);
             attend(
@@ -208,8 +207,13 @@ impl Model {
             add_inplace(&mut state.x, &state.delta);
             // Feed-forward sub-block.
             rms_norm(&state.x, &block.post_attention_norm, eps, &mut state.normed);
-            block.mlp.gate_proj.matvec(&state.normed, &mut state.gate);
-            block.mlp.up_proj.matvec(&state.normed, &mut state.up);
+            matvec_many(
+                &state.normed,
+                &mut [
+                    (&block.mlp.gate_proj, &mut state.gate),
+                    (&block.mlp.up_proj, &mut state.up),
+                ],
+            );
             swiglu_inplace(&mut state.gate, &state.up);
             block.mlp.down_proj.matvec(&state.gate, &mut state.delta);
             add_inplace(&mut state.x, &state.delta);
@@ -331,9 +335,8 @@ impl Model {
     }
 }
 
-/// `y = W x (+ b)`.
-fn project(w: &WeightMatrix, bias: Option<&[f32]>, x: &[f32], y: &mut [f32]) {
-    w.matvec(x, y);
+/// `y += b` when there is a bias.
+fn add_bias(y: &mut [f32], bias: Option<&[f32]>) {
     if let Some(b) = bias {
         add_inplace(y, b);
     }

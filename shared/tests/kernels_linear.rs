@@ -9,7 +9,7 @@ use ndarray::Array2;
 use shared::io::dequantize_to_vec;
 use shared::io::DType;
 use shared::kernels::{self, scalar, Isa, QFormat, QK};
-use shared::linear::WeightMatrix;
+use shared::linear::{matvec_many, on_worker, WeightMatrix};
 use shared::Error;
 
 /// A tiny xorshift64* generator: reproducible data without a `rand` dependency.
@@ -429,7 +429,7 @@ fn matmul_equals_one_matvec_per_input_row() {
     let mut rng = Rng(5);
     for dtype in [DType::F32, DType::Q8_0, DType::Q4_0, DType::Q4_1] {
         for (rows, cols) in [(7, 32), (192, 576), (576, 1536), (33, 96)] {
-            for n in [1, 3, 17] {
+            for n in [1, 2, 3, 6, 17, 35] {
                 let w = matrix(&mut rng, dtype, rows, cols);
                 let x = Array2::from_shape_vec((n, cols), rng.activations(n * cols)).unwrap();
                 let mut y = Array2::from_elem((n, rows), f32::NAN);
@@ -464,6 +464,76 @@ fn matmul_equals_one_matvec_per_input_row() {
             }
         }
     }
+}
+
+#[test]
+fn multi_input_kernels_equal_the_single_input_kernels() {
+    let mut rng = Rng(21);
+    for fmt in FORMATS {
+        for (rows, cols) in [(5, 32), (9, 576), (3, 1536)] {
+            for n in [1, 2, 3, 4, 5, 8, 11] {
+                let w = random_blocks(&mut rng, fmt, rows, cols);
+                let x = rng.activations(n * cols);
+                let (mut fast, mut reference) =
+                    (vec![f32::NAN; rows * n], vec![f32::NAN; rows * n]);
+                kernels::dot_rows_q_multi(fmt, &w, cols, &x, &mut fast);
+                scalar::dot_rows_q_multi(fmt, &w, cols, &x, &mut reference);
+                for (i, x_i) in x.chunks_exact(cols).enumerate() {
+                    let (mut one, mut one_ref) = (vec![0.0; rows], vec![0.0; rows]);
+                    kernels::dot_rows_q(fmt, &w, x_i, &mut one);
+                    scalar::dot_rows_q(fmt, &w, x_i, &mut one_ref);
+                    let what = format!("{fmt:?} {rows}×{cols} n={n} input {i}");
+                    let column = |y: &[f32]| (0..rows).map(|r| y[r * n + i]).collect::<Vec<_>>();
+                    assert_eq!(column(&fast), one, "SIMD {what}");
+                    assert_eq!(column(&reference), one_ref, "scalar {what}");
+                    let bound = |r: usize| {
+                        let mag = magnitude(fmt, row_of(&w, rows, r), x_i);
+                        2.0 * reorder_bound(quantized_depth(cols), mag)
+                    };
+                    assert_close(&one, &one_ref, bound, &format!("SIMD vs scalar {what}"));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn matvec_many_equals_one_matvec_per_matrix() {
+    let mut rng = Rng(34);
+    for dtype in [DType::F32, DType::Q8_0, DType::Q4_1] {
+        // Small enough to run on one thread, and large enough to split over threads.
+        for (cols, sizes) in [(32, [3, 1, 2]), (576, [576, 192, 1536])] {
+            let ws: Vec<WeightMatrix> = sizes
+                .iter()
+                .map(|&rows| matrix(&mut rng, dtype, rows, cols))
+                .collect();
+            let x = rng.activations(cols);
+            let mut ys: Vec<Vec<f32>> = sizes.iter().map(|&r| vec![f32::NAN; r]).collect();
+            {
+                let [y0, y1, y2] = &mut ys[..] else {
+                    unreachable!()
+                };
+                let mut products = [
+                    (&ws[0], &mut y0[..]),
+                    (&ws[1], &mut y1[..]),
+                    (&ws[2], &mut y2[..]),
+                ];
+                matvec_many(&x, &mut products);
+            }
+            for (w, y) in ws.iter().zip(&ys) {
+                let mut want = vec![0.0; w.rows()];
+                w.matvec(&x, &mut want);
+                assert_eq!(y, &want, "{dtype:?} {}×{cols}", w.rows());
+            }
+        }
+    }
+}
+
+#[test]
+fn on_worker_runs_inside_the_pool_and_returns_the_result() {
+    let (inside, value) = on_worker(|| (rayon::current_thread_index().is_some(), 7));
+    assert!(inside);
+    assert_eq!(value, 7);
 }
 
 #[test]

@@ -45,12 +45,28 @@ struct XBlock {
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 fn load_x(xb: &[f32]) -> XBlock {
+    let x = load_x_with_sum(xb, _mm256_setzero_ps());
+    let sum = _mm256_add_ps(_mm256_add_ps(x.v[0], x.v[1]), _mm256_add_ps(x.v[2], x.v[3]));
+    XBlock { sum, ..x }
+}
+
+/// The activations `xb` (32 floats) with their lane-wise `sum` computed beforehand
+/// (by [`load_x`], the only formula for it).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn load_x_with_sum(xb: &[f32], sum: __m256) -> XBlock {
     assert!(xb.len() >= QK);
-    // SAFETY: `xb` holds at least 32 floats (checked above); lanes 8k..8k+8 are in
-    // bounds for k < 4, and `loadu` has no alignment requirement.
-    let v: [__m256; 4] =
-        std::array::from_fn(|k| unsafe { _mm256_loadu_ps(xb.as_ptr().add(8 * k)) });
-    let sum = _mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3]));
+    // SAFETY: `xb` holds at least 32 floats (checked above), so lanes 8k..8k+8 are in
+    // bounds for k < 4; `loadu` has no alignment requirement.
+    let v = unsafe {
+        let p = xb.as_ptr();
+        [
+            _mm256_loadu_ps(p),
+            _mm256_loadu_ps(p.add(8)),
+            _mm256_loadu_ps(p.add(16)),
+            _mm256_loadu_ps(p.add(24)),
+        ]
+    };
     XBlock { v, sum }
 }
 
@@ -145,10 +161,32 @@ fn f16x1(b: &[u8]) -> __m128 {
     _mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits)))
 }
 
-/// `acc + d·Σ q·x` for one Q8_0 block (34 bytes).
+/// One block's 32 weights widened to 4 × 8 f32 lanes, with its scale `d` and (Q4_1)
+/// offset `m` in all lanes; expanded once, it can meet several activation blocks.
+#[derive(Clone, Copy)]
+struct WBlock {
+    w: [__m256; 4],
+    d: __m256,
+    m: Option<__m256>,
+}
+
+/// `acc + d·Σ w·x (+ m·Σ x)`: one expanded block against one activation block. Every
+/// kernel goes through here, so a (weight row, input) pair always sees the same float
+/// operations, whichever kernel and grouping computed it.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn block_q8_0(b: &[u8], x: &XBlock, acc: __m256) -> __m256 {
+fn block_dot(wb: &WBlock, x: &XBlock, acc: __m256) -> __m256 {
+    let acc = _mm256_fmadd_ps(wb.d, block_products(wb.w, x), acc);
+    match wb.m {
+        Some(m) => _mm256_fmadd_ps(m, x.sum, acc),
+        None => acc,
+    }
+}
+
+/// One Q8_0 block (34 bytes): weights q, scale d.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn expand_q8_0(b: &[u8]) -> WBlock {
     assert!(b.len() >= 34);
     let w: [__m256; 4] = std::array::from_fn(|k| {
         // SAFETY: `b` holds at least 34 bytes (checked above); the quants are bytes
@@ -157,27 +195,26 @@ fn block_q8_0(b: &[u8], x: &XBlock, acc: __m256) -> __m256 {
         _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))
     });
     let d = _mm256_broadcastss_ps(f16x1(b));
-    _mm256_fmadd_ps(d, block_products(w, x), acc)
+    WBlock { w, d, m: None }
 }
 
-/// `acc + d·Σ (nib − 8)·x` for one Q4_0 block (18 bytes).
+/// One Q4_0 block (18 bytes): weights nib − 8, scale d.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn block_q4_0(b: &[u8], x: &XBlock, acc: __m256) -> __m256 {
+fn expand_q4_0(b: &[u8]) -> WBlock {
     let eight = _mm256_set1_epi32(8);
     let w = nibbles_i32(&b[2..]).map(|n| _mm256_cvtepi32_ps(_mm256_sub_epi32(n, eight)));
     let d = _mm256_broadcastss_ps(f16x1(b));
-    _mm256_fmadd_ps(d, block_products(w, x), acc)
+    WBlock { w, d, m: None }
 }
 
-/// `acc + d·Σ nib·x + m·Σ x` for one Q4_1 block (20 bytes).
+/// One Q4_1 block (20 bytes): weights nib, scale d, offset m.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-fn block_q4_1(b: &[u8], x: &XBlock, acc: __m256) -> __m256 {
+fn expand_q4_1(b: &[u8]) -> WBlock {
     let w = nibbles_i32(&b[4..]).map(|n| _mm256_cvtepi32_ps(n));
     let (d, m) = f16_pair(b);
-    let acc = _mm256_fmadd_ps(d, block_products(w, x), acc);
-    _mm256_fmadd_ps(m, x.sum, acc)
+    WBlock { w, d, m: Some(m) }
 }
 
 /// How many groups of rows ahead the quantized kernels prefetch: decoding streams each
@@ -197,9 +234,11 @@ fn prefetch(bytes: &[u8], len: usize) {
 
 /// Defines `$name(w, x, y)`: `y[r] = w[r] · x` for consecutive rows of `$bytes`-byte
 /// blocks, four rows at a time (four independent accumulator chains sharing each
-/// activation load), then the remaining rows one by one.
+/// activation load), then the remaining rows one by one; and `$multi(w, x, y)`, the
+/// same products for several inputs at once, each weight block expanded once for
+/// up to four inputs.
 macro_rules! quantized_rows {
-    ($(#[$doc:meta])* $name:ident, $bytes:literal, $block:ident) => {
+    ($(#[$doc:meta])* $name:ident, $(#[$mdoc:meta])* $multi:ident, $bytes:literal, $expand:ident, $offset:literal) => {
         $(#[$doc])*
         ///
         /// # Safety
@@ -212,13 +251,18 @@ macro_rules! quantized_rows {
             let group_bytes = ROWS * row_bytes;
             for (g, out) in y.chunks_exact_mut(ROWS).enumerate() {
                 prefetch(w.get((g + PREFETCH_GROUPS) * group_bytes..).unwrap_or(&[]), group_bytes);
-                let rows: [&[u8]; ROWS] =
-                    std::array::from_fn(|k| &w[(g * ROWS + k) * row_bytes..][..row_bytes]);
+                let group = &w[g * group_bytes..][..group_bytes];
+                let rows: [&[u8]; ROWS] = [
+                    &group[..row_bytes],
+                    &group[row_bytes..2 * row_bytes],
+                    &group[2 * row_bytes..3 * row_bytes],
+                    &group[3 * row_bytes..],
+                ];
                 let mut acc = [_mm256_setzero_ps(); ROWS];
                 for (j, xb) in x.chunks_exact(QK).enumerate() {
                     let xb = load_x(xb);
                     for k in 0..ROWS {
-                        acc[k] = $block(&rows[k][j * $bytes..][..$bytes], &xb, acc[k]);
+                        acc[k] = block_dot(&$expand(&rows[k][j * $bytes..][..$bytes]), &xb, acc[k]);
                     }
                 }
                 for k in 0..ROWS {
@@ -230,9 +274,74 @@ macro_rules! quantized_rows {
                 let row = &w[r * row_bytes..][..row_bytes];
                 let mut acc = _mm256_setzero_ps();
                 for (b, xb) in row.chunks_exact($bytes).zip(x.chunks_exact(QK)) {
-                    acc = $block(b, &load_x(xb), acc);
+                    acc = block_dot(&$expand(b), &load_x(xb), acc);
                 }
                 *out = hsum_ps(acc);
+            }
+        }
+
+        $(#[$mdoc])*
+        ///
+        /// `x` holds `n` inputs of `cols` values back to back and `y` is `rows × n`
+        /// (`y[r·n + i] = w[r] · x_i`); `w` holds `rows` rows of `cols / 32` blocks.
+        /// `y[r·n + i]` is bit-identical to what the single-input kernel gives for `x_i`.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2, FMA and F16C.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        pub unsafe fn $multi(w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
+            /// `out[i] = row · x_i` for the `N` inputs in `x` (`N · cols` values, their
+            /// block sums in `sums` when the format reads them), one expansion per block.
+            #[inline]
+            #[target_feature(enable = "avx2,fma,f16c")]
+            fn row_times<const N: usize>(row: &[u8], x: &[f32], sums: &[__m256], out: &mut [f32]) {
+                let blocks = row.len() / $bytes;
+                let mut acc = [_mm256_setzero_ps(); N];
+                for (j, b) in row.chunks_exact($bytes).enumerate() {
+                    let wb = $expand(b);
+                    for i in 0..N {
+                        let at = i * blocks + j;
+                        let sum = if $offset { sums[at] } else { _mm256_setzero_ps() };
+                        acc[i] = block_dot(&wb, &load_x_with_sum(&x[at * QK..], sum), acc[i]);
+                    }
+                }
+                for (o, a) in out.iter_mut().zip(acc) {
+                    *o = hsum_ps(a);
+                }
+            }
+            const INPUTS: usize = 4;
+            let n = x.len().checked_div(cols).unwrap_or(0);
+            let row_bytes = cols / QK * $bytes;
+            let rows = y.len().checked_div(n).unwrap_or(0);
+            assert!(
+                cols % QK == 0 && x.len() == n * cols && y.len() == rows * n && w.len() >= rows * row_bytes,
+                "{}: shape mismatch", stringify!($multi)
+            );
+            if n == 0 || cols == 0 {
+                y.fill(0.0);
+                return;
+            }
+            let sums: Vec<__m256> = if $offset {
+                x.chunks_exact(QK).map(|xb| load_x(xb).sum).collect()
+            } else {
+                Vec::new()
+            };
+            let blocks = cols / QK;
+            let mut i = 0;
+            while i < n {
+                let m = (n - i).min(INPUTS);
+                let x_g = &x[i * cols..(i + m) * cols];
+                let sums_g = if $offset { &sums[i * blocks..(i + m) * blocks] } else { &sums[..] };
+                for (r, row) in w.chunks_exact(row_bytes).take(rows).enumerate() {
+                    let out = &mut y[r * n + i..];
+                    match m {
+                        4 => row_times::<4>(row, x_g, sums_g, out),
+                        3 => row_times::<3>(row, x_g, sums_g, out),
+                        2 => row_times::<2>(row, x_g, sums_g, out),
+                        _ => row_times::<1>(row, x_g, sums_g, out),
+                    }
+                }
+                i += m;
             }
         }
     };
@@ -240,16 +349,22 @@ macro_rules! quantized_rows {
 
 quantized_rows!(
     /// `y[r] = w[r] · x` for consecutive Q8_0 rows of `x.len() / 32` blocks.
-    dot_rows_q8_0, 34, block_q8_0
+    dot_rows_q8_0,
+    /// Q8_0 rows times several inputs.
+    dot_rows_q8_0_multi, 34, expand_q8_0, false
 );
 quantized_rows!(
     /// `y[r] = w[r] · x` for consecutive Q4_0 rows of `x.len() / 32` blocks.
-    dot_rows_q4_0, 18, block_q4_0
+    dot_rows_q4_0,
+    /// Q4_0 rows times several inputs.
+    dot_rows_q4_0_multi, 18, expand_q4_0, false
 );
 quantized_rows!(
     /// `y[r] = w[r] · x` for consecutive Q4_1 rows of `x.len() / 32` blocks
     /// (per block: d·Σ nib·x + m·Σ x).
-    dot_rows_q4_1, 20, block_q4_1
+    dot_rows_q4_1,
+    /// Q4_1 rows times several inputs.
+    dot_rows_q4_1_multi, 20, expand_q4_1, true
 );
 
 #[cfg(test)]

@@ -129,3 +129,37 @@ pub fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
         _ => scalar::dot_rows_q(fmt, w, x, y),
     }
 }
+
+/// `y[r·n + i] = w[r] · x_i` for `n` inputs of `cols` values held back to back in `x`
+/// and consecutive rows of `fmt` blocks (`y` is `rows × n`). Each weight block is
+/// expanded once for several inputs; every output is bit-identical to
+/// [`dot_rows_q`] of its input.
+pub fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
+    assert_eq!(
+        cols % QK,
+        0,
+        "dot_rows_q_multi: cols must be a multiple of 32"
+    );
+    let n = x.len().checked_div(cols).unwrap_or(0);
+    assert_eq!(x.len(), n * cols, "dot_rows_q_multi: x is not n × cols");
+    let rows = y.len().checked_div(n).unwrap_or(0);
+    assert_eq!(y.len(), rows * n, "dot_rows_q_multi: y is not rows × n");
+    assert_eq!(
+        w.len(),
+        cols / QK * fmt.block_bytes() * rows,
+        "dot_rows_q_multi: shape mismatch"
+    );
+    match isa() {
+        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c;
+        // the lengths were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe {
+            match fmt {
+                QFormat::Q8_0 => avx2::dot_rows_q8_0_multi(w, cols, x, y),
+                QFormat::Q4_0 => avx2::dot_rows_q4_0_multi(w, cols, x, y),
+                QFormat::Q4_1 => avx2::dot_rows_q4_1_multi(w, cols, x, y),
+            }
+        },
+        _ => scalar::dot_rows_q_multi(fmt, w, cols, x, y),
+    }
+}
