@@ -21,43 +21,60 @@ use crate::{Error, Result};
 /// The attention half of a transformer block.
 #[derive(Debug, Clone)]
 pub struct Attention {
+    /// Queries: `num_heads·head_dim × hidden_size`.
     pub q_proj: WeightMatrix,
+    /// Keys: `num_kv_heads·head_dim × hidden_size`.
     pub k_proj: WeightMatrix,
+    /// Values: `num_kv_heads·head_dim × hidden_size`.
     pub v_proj: WeightMatrix,
+    /// Output: `hidden_size × num_heads·head_dim`.
     pub o_proj: WeightMatrix,
-    /// Qwen2's q/k/v biases.
+    /// Qwen2's query bias.
     pub q_bias: Option<Vec<f32>>,
+    /// Qwen2's key bias.
     pub k_bias: Option<Vec<f32>>,
+    /// Qwen2's value bias.
     pub v_bias: Option<Vec<f32>>,
-    /// Qwen3's per-head RMSNorm weights (`head_dim` each).
+    /// Qwen3's per-head RMSNorm weight for queries (`head_dim` values).
     pub q_norm: Option<Vec<f32>>,
+    /// Qwen3's per-head RMSNorm weight for keys.
     pub k_norm: Option<Vec<f32>>,
 }
 
 /// The SwiGLU feed-forward half of a transformer block: `down(silu(gate x) · up x)`.
 #[derive(Debug, Clone)]
 pub struct FeedForward {
+    /// `intermediate_size × hidden_size`, through SiLU.
     pub gate_proj: WeightMatrix,
+    /// `intermediate_size × hidden_size`, multiplied by the gate.
     pub up_proj: WeightMatrix,
+    /// `hidden_size × intermediate_size`, back to the residual stream.
     pub down_proj: WeightMatrix,
 }
 
 /// One transformer block: pre-norm attention and pre-norm MLP, each with a residual.
 #[derive(Debug, Clone)]
 pub struct TransformerBlock {
+    /// RMSNorm weight before attention.
     pub input_norm: Vec<f32>,
+    /// The attention sub-block.
     pub attention: Attention,
+    /// RMSNorm weight before the MLP.
     pub post_attention_norm: Vec<f32>,
+    /// The feed-forward sub-block.
     pub mlp: FeedForward,
 }
 
 /// A whole decoder: token embedding, blocks, final norm and output layer.
 #[derive(Debug, Clone)]
 pub struct Model {
+    /// Shape and switches.
     pub config: ModelConfig,
     /// `vocab_size × hidden_size`; also the output layer when embeddings are tied.
     pub embed_tokens: WeightMatrix,
+    /// The transformer blocks, first to last.
     pub blocks: Vec<TransformerBlock>,
+    /// RMSNorm weight after the last block.
     pub final_norm: Vec<f32>,
     /// `None` when the output layer is tied to `embed_tokens`.
     pub lm_head: Option<WeightMatrix>,
@@ -68,6 +85,7 @@ pub struct Model {
 /// every intermediate vector, so the per-token loop does not allocate.
 #[derive(Debug, Clone)]
 pub struct DecodeState {
+    /// Keys and values of every position decoded so far.
     pub cache: KvCache,
     x: Vec<f32>,
     normed: Vec<f32>,
