@@ -202,8 +202,8 @@ fn demo(model: &str) -> Result<()> {
     };
     generate_command(&loaded, &ids, &opts, false)?;
 
-    println!("\n== 2.7 The KV cache: the same 48 tokens without and with it");
-    let comparison = compare_kv_cache(&loaded.model, &ids, 48)?;
+    println!("\n== 2.7 The KV cache: the same 32 tokens without and with it");
+    let comparison = compare_kv_cache(&loaded.model, &ids, 32)?;
     for (name, g) in [
         ("without cache", &comparison.without_cache),
         ("with cache", &comparison.with_cache),
