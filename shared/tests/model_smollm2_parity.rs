@@ -6,6 +6,7 @@ use shared::fixtures::{default_model, fixture};
 use shared::generate::generate_text_basic_cache;
 use shared::io::GgufFile;
 use shared::loader::load_gguf_model;
+use shared::tokenizer::{ChatTemplate, Tokenizer};
 
 fn ids(v: &Value) -> Vec<u32> {
     v.as_array()
@@ -24,8 +25,21 @@ fn logits_and_greedy_ids_match_transformers() {
     let Some(files) = default_model() else { return };
     let gguf = GgufFile::open(files.path()).unwrap();
     let model = load_gguf_model(&gguf).unwrap();
+    let tokenizer = Tokenizer::from_gguf(&gguf).unwrap();
     for case in reference["cases"].as_array().unwrap() {
         let input = ids(&case["input_ids"]);
+        // Our tokenizer (and, for chat cases, chat template) gives the same input ids.
+        let prompt = case["prompt"].as_str().unwrap();
+        let text = match case["kind"].as_str().unwrap() {
+            "chat" => ChatTemplate::SmolLm2.render_user_prompt(prompt),
+            _ => prompt.to_owned(),
+        };
+        assert_eq!(
+            text,
+            case["text"].as_str().unwrap(),
+            "{prompt:?}: rendered text"
+        );
+        assert_eq!(tokenizer.encode(&text), input, "{prompt:?}: input_ids");
         let logits = model.forward(&input).unwrap();
         let last = logits.row(logits.nrows() - 1);
         let mut order: Vec<usize> = (0..last.len()).collect();
