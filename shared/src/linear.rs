@@ -86,7 +86,7 @@ impl WeightMatrix {
                 "weight matrix of type {dtype:?}: only Q8_0, Q4_0 and Q4_1 are kept as blocks"
             ))
         })?;
-        if cols % QK != 0 {
+        if !cols.is_multiple_of(QK) {
             return Err(Error::InvalidArgument(format!(
                 "{dtype:?} weight matrix {rows}×{cols}: columns must be a multiple of {QK}"
             )));

@@ -52,7 +52,7 @@ pub fn dequantize_row(dtype: DType, matrix: &[u8], row: usize, out: &mut [f32]) 
         ))
     })?;
     let rows = matrix.len().checked_div(row_bytes).unwrap_or(0);
-    if row >= rows || matrix.len() % row_bytes != 0 {
+    if row >= rows || !matrix.len().is_multiple_of(row_bytes) {
         return Err(Error::InvalidArgument(format!(
             "dequantize_row {dtype:?}: row {row} of a {}-byte matrix with {row_bytes}-byte rows ({rows} rows)",
             matrix.len()
