@@ -132,8 +132,12 @@ pub fn generate(
     let context = model.config.max_position_embeddings;
     model.check_input(prompt, 0, context)?;
     let start = Instant::now();
-    let capacity = (prompt.len() + opts.max_new_tokens).min(context);
-    let mut ids = Vec::with_capacity(opts.max_new_tokens);
+    // Bounded by the context, whatever `max_new_tokens` asks for.
+    let capacity = prompt
+        .len()
+        .saturating_add(opts.max_new_tokens)
+        .min(context);
+    let mut ids = Vec::with_capacity(capacity - prompt.len() + 1);
     let mut ttft_s = 0.0;
     let mut stop = StopReason::MaxNewTokens;
     if opts.use_cache {
