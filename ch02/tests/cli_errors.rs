@@ -1,7 +1,7 @@
 //! Bad input through the command line: a clear message naming the file or
 //! argument, a non-zero exit, and no panic.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use shared::fixtures::fixture;
@@ -11,6 +11,11 @@ fn ch02(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("ch02 runs")
+}
+
+/// `ch02 generate --model MODEL --ids IDS`.
+fn generate_ids(model: &Path, ids: &str) -> Output {
+    ch02(&["generate", "--model", model.to_str().unwrap(), "--ids", ids])
 }
 
 /// Asserts a clean failure whose stderr contains every one of `needles`.
@@ -43,13 +48,7 @@ fn corrupt_gguf_names_the_file() {
     let dir = temp_dir("gguf");
     let path = dir.join("broken.gguf");
     std::fs::write(&path, b"NOPE this is not a gguf file at all").unwrap();
-    let out = ch02(&[
-        "generate",
-        "--model",
-        path.to_str().unwrap(),
-        "--ids",
-        "1,2",
-    ]);
+    let out = generate_ids(&path, "1,2");
     assert_fails_with(&out, &["broken.gguf", "magic"]);
 }
 
@@ -62,7 +61,7 @@ fn truncated_safetensors_names_the_file() {
     std::fs::copy(src.join("config.json"), dir.join("config.json")).unwrap();
     let bytes = std::fs::read(src.join("model.safetensors")).unwrap();
     std::fs::write(dir.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
-    let out = ch02(&["generate", "--model", dir.to_str().unwrap(), "--ids", "1,2"]);
+    let out = generate_ids(&dir, "1,2");
     assert_fails_with(&out, &["model.safetensors"]);
 }
 
@@ -79,7 +78,7 @@ fn unsupported_architecture_is_named() {
     )
     .unwrap();
     std::fs::copy(src.join("model.safetensors"), dir.join("model.safetensors")).unwrap();
-    let out = ch02(&["generate", "--model", dir.to_str().unwrap(), "--ids", "1,2"]);
+    let out = generate_ids(&dir, "1,2");
     assert_fails_with(&out, &["config.json", "gpt_neox"]);
 }
 
@@ -113,7 +112,7 @@ fn prompt_longer_than_the_context_is_refused() {
         return;
     };
     let ids = vec!["5"; 300].join(",");
-    let out = ch02(&["generate", "--model", src.to_str().unwrap(), "--ids", &ids]);
+    let out = generate_ids(&src, &ids);
     assert_fails_with(&out, &["longer than the context", "256"]);
 }
 
@@ -122,19 +121,13 @@ fn token_id_outside_the_vocabulary_is_refused() {
     let Some(src) = tiny("llama-tiny") else {
         return;
     };
-    let out = ch02(&[
-        "generate",
-        "--model",
-        src.to_str().unwrap(),
-        "--ids",
-        "1,999999",
-    ]);
+    let out = generate_ids(&src, "1,999999");
     assert_fails_with(&out, &["999999", "vocabulary"]);
 }
 
 #[test]
 fn missing_model_path_is_named() {
-    let out = ch02(&["generate", "--model", "/no/such/model.gguf", "--ids", "1"]);
+    let out = generate_ids(Path::new("/no/such/model.gguf"), "1");
     assert_fails_with(&out, &["/no/such/model.gguf"]);
 }
 
