@@ -1,8 +1,9 @@
 //! Linear layers: the one place that decides how a weight matrix multiplies a vector.
 //!
-//! A [`WeightMatrix`] keeps its weights as f32 or as GGML blocks (Q8_0, Q4_0, Q4_1) and
-//! multiplies directly from them: decoding one token reads every weight once, so keeping
-//! them 4–6× smaller than f32 is what makes generation fast (DESIGN.md, "Performance notes").
+//! A [`WeightMatrix`] keeps its weights as f32, as bf16 (the Hub's usual safetensors type)
+//! or as GGML blocks (Q8_0, Q4_0, Q4_1) and multiplies directly from them: decoding one
+//! token reads every weight once, so keeping them 2–6× smaller than f32 is what makes
+//! generation fast and loading light (DESIGN.md, "Performance notes").
 //!
 //! Quantized products multiply the f32 input by each block's weights expanded on the fly
 //! (see [`crate::kernels`]): the result is dequantize(W)·x up to float rounding, with no
@@ -35,11 +36,13 @@ const MATMUL_TILE_INPUTS: usize = 16;
 #[derive(Clone)]
 enum Storage {
     F32(Vec<f32>),
+    /// Raw bf16 bits, row-major.
+    BF16(Vec<u16>),
     Blocks(QFormat, Vec<u8>),
 }
 
 /// A weight matrix of `rows` outputs × `cols` inputs (row-major, as PyTorch's
-/// `nn.Linear.weight`), stored as f32 or as GGML blocks.
+/// `nn.Linear.weight`), stored as f32, bf16 or GGML blocks.
 #[derive(Clone)]
 pub struct WeightMatrix {
     rows: usize,
@@ -72,6 +75,23 @@ impl WeightMatrix {
             rows,
             cols,
             storage: Storage::F32(data),
+        })
+    }
+
+    /// A matrix holding `data` (`rows · cols` raw bf16 bit patterns, row-major) as bf16:
+    /// half the memory of f32, widened exactly to f32 as the kernels read it.
+    pub fn from_bf16(rows: usize, cols: usize, data: Vec<u16>) -> Result<Self> {
+        if rows.checked_mul(cols) != Some(data.len()) {
+            return Err(Error::InvalidArgument(format!(
+                "bf16 weight matrix {rows}×{cols} needs {} values, got {}",
+                rows.saturating_mul(cols),
+                data.len()
+            )));
+        }
+        Ok(WeightMatrix {
+            rows,
+            cols,
+            storage: Storage::BF16(data),
         })
     }
 
@@ -126,6 +146,7 @@ impl WeightMatrix {
     pub fn dtype(&self) -> DType {
         match &self.storage {
             Storage::F32(_) => DType::F32,
+            Storage::BF16(_) => DType::BF16,
             Storage::Blocks(fmt, _) => fmt.dtype(),
         }
     }
@@ -154,6 +175,10 @@ impl WeightMatrix {
                 let rows = &w[r0 * self.cols..(r0 + out.len()) * self.cols];
                 kernels::dot_rows_f32(rows, x, out);
             }
+            Storage::BF16(w) => {
+                let rows = &w[r0 * self.cols..(r0 + out.len()) * self.cols];
+                kernels::dot_rows_bf16(rows, x, out);
+            }
             Storage::Blocks(fmt, w) => {
                 let row_bytes = self.row_bytes(*fmt);
                 let rows = &w[r0 * row_bytes..(r0 + out.len()) * row_bytes];
@@ -171,6 +196,7 @@ impl WeightMatrix {
         self.check_vec_shapes(x, y);
         match &self.storage {
             Storage::F32(w) => kernels::scalar::dot_rows_f32(w, x, y),
+            Storage::BF16(w) => kernels::scalar::dot_rows_bf16(w, x, y),
             Storage::Blocks(fmt, w) => kernels::scalar::dot_rows_q(*fmt, w, x, y),
         }
     }
@@ -178,6 +204,9 @@ impl WeightMatrix {
     /// `y = x Wᵀ` for a batch: `x` is n × cols, `y` is n × rows (prefill).
     ///
     /// f32 weights use ndarray's blocked GEMM on column slices of `y` in parallel.
+    /// bf16 weights: each tile of weight rows meets every input row through the
+    /// [`WeightMatrix::matvec`] kernel, whose per-row result does not depend on the
+    /// tiling, so row `i` of `y` equals `matvec(x[i])` exactly.
     /// Quantized weights: each tile of weight rows meets the input rows a few at a time,
     /// every block expanded once per few rows, with the same float operations per row as
     /// [`WeightMatrix::matvec`]: row `i` of `y` equals `matvec(x[i])` exactly.
@@ -214,6 +243,22 @@ impl WeightMatrix {
                 let task = |(r0, mut out): (usize, ArrayViewMut2<f32>)| {
                     let w_tile = w.slice(ndarray::s![r0..r0 + out.ncols(), ..]);
                     ndarray::linalg::general_mat_mul(1.0, &x, &w_tile.t(), 0.0, &mut out);
+                };
+                run_tasks(tiles, parallel, task);
+            }
+            Storage::BF16(w) => {
+                let x = x.as_standard_layout();
+                let x = x.as_slice().expect("a standard-layout array");
+                let cols = self.cols;
+                let task = |(r0, mut out): (usize, ArrayViewMut2<f32>)| {
+                    let t = out.ncols();
+                    let rows = &w[r0 * cols..(r0 + t) * cols];
+                    let mut dots = [0.0f32; MATMUL_TILE_ROWS];
+                    for (i, mut y_i) in out.rows_mut().into_iter().enumerate() {
+                        let x_i = &x[i * cols..(i + 1) * cols];
+                        kernels::dot_rows_bf16(rows, x_i, &mut dots[..t]);
+                        y_i.iter_mut().zip(&dots).for_each(|(d, s)| *d = *s);
+                    }
                 };
                 run_tasks(tiles, parallel, task);
             }
@@ -260,6 +305,9 @@ impl WeightMatrix {
         );
         match &self.storage {
             Storage::F32(w) => out.copy_from_slice(&w[r * self.cols..(r + 1) * self.cols]),
+            Storage::BF16(w) => {
+                kernels::scalar::bf16_row_to_f32(&w[r * self.cols..(r + 1) * self.cols], out)
+            }
             Storage::Blocks(fmt, w) => {
                 let row_bytes = self.row_bytes(*fmt);
                 kernels::scalar::dequantize_row(*fmt, &w[r * row_bytes..(r + 1) * row_bytes], out);
@@ -307,7 +355,7 @@ impl WeightMatrix {
         if !parallel {
             return match self.storage {
                 Storage::F32(_) => rows,
-                Storage::Blocks(..) => MATMUL_TILE_ROWS.min(rows),
+                Storage::BF16(_) | Storage::Blocks(..) => MATMUL_TILE_ROWS.min(rows),
             };
         }
         let tasks = rayon::current_num_threads() * CHUNKS_PER_THREAD;
@@ -317,7 +365,7 @@ impl WeightMatrix {
             Storage::F32(_) => even
                 .max(PARALLEL_MIN_MACS / (n * self.cols).max(1))
                 .min(rows),
-            Storage::Blocks(..) => even.min(MATMUL_TILE_ROWS),
+            Storage::BF16(_) | Storage::Blocks(..) => even.min(MATMUL_TILE_ROWS),
         }
     }
 }

@@ -152,7 +152,16 @@ impl WeightSource for SafetensorsModel {
         SafetensorsModel::shape(self, hf_name).map(<[usize]>::to_vec)
     }
 
+    /// bf16 tensors stay bf16 (half the memory of f32); F32 and F16 become f32.
     fn matrix(&self, hf_name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
+        if self.dtype(hf_name) == Some(DType::BF16) {
+            let bits = self
+                .tensor_bytes(hf_name)?
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            return WeightMatrix::from_bf16(rows, cols, bits);
+        }
         WeightMatrix::from_f32(rows, cols, self.tensor_f32(hf_name)?)
     }
 

@@ -182,7 +182,35 @@ fn dot_f64(w: &[f32], x: &[f32]) -> f64 {
     w.iter().zip(x).map(|(&a, &b)| a as f64 * b as f64).sum()
 }
 
+/// The bf16 bit pattern of `v` (truncated; any bf16 value will do for the tests).
+fn bf16_bits(v: f32) -> u16 {
+    (v.to_bits() >> 16) as u16
+}
+
+/// A bf16 bit pattern widened to f32, written here from the format (the upper half of an f32).
+fn bf16_value(bits: u16) -> f32 {
+    f32::from_bits(u32::from(bits) << 16)
+}
+
+/// Random bf16 bits for a `rows × cols` matrix, values in [-0.1, 0.1).
+fn random_bf16(rng: &mut Rng, rows: usize, cols: usize) -> Vec<u16> {
+    (0..rows * cols)
+        .map(|_| bf16_bits(rng.uniform(-0.1, 0.1)))
+        .collect()
+}
+
+/// Σ|w·x| of a bf16 row against `x`.
+fn bf16_magnitude(row: &[u16], x: &[f32]) -> f64 {
+    row.iter()
+        .zip(x)
+        .map(|(&w, &v)| (bf16_value(w) as f64 * v as f64).abs())
+        .sum()
+}
+
 fn matrix(rng: &mut Rng, dtype: DType, rows: usize, cols: usize) -> WeightMatrix {
+    if dtype == DType::BF16 {
+        return WeightMatrix::from_bf16(rows, cols, random_bf16(rng, rows, cols)).unwrap();
+    }
     match QFormat::from_dtype(dtype) {
         Some(fmt) => {
             WeightMatrix::from_blocks(dtype, rows, cols, random_blocks(rng, fmt, rows, cols))
@@ -427,8 +455,19 @@ fn integer_valued_products_are_exact_in_every_kernel() {
 #[test]
 fn matmul_equals_one_matvec_per_input_row() {
     let mut rng = Rng(5);
-    for dtype in [DType::F32, DType::Q8_0, DType::Q4_0, DType::Q4_1] {
-        for (rows, cols) in [(7, 32), (192, 576), (576, 1536), (33, 96)] {
+    for dtype in [
+        DType::F32,
+        DType::BF16,
+        DType::Q8_0,
+        DType::Q4_0,
+        DType::Q4_1,
+    ] {
+        // Columns not a multiple of 32 (or 8) only where the storage allows them.
+        let odd = QFormat::from_dtype(dtype).is_none().then_some((5, 13));
+        for (rows, cols) in [(7, 32), (192, 576), (576, 1536), (33, 96)]
+            .into_iter()
+            .chain(odd)
+        {
             for n in [1, 2, 3, 6, 17, 35] {
                 let w = matrix(&mut rng, dtype, rows, cols);
                 let x = Array2::from_shape_vec((n, cols), rng.activations(n * cols)).unwrap();
@@ -500,7 +539,7 @@ fn multi_input_kernels_equal_the_single_input_kernels() {
 #[test]
 fn matvec_many_equals_one_matvec_per_matrix() {
     let mut rng = Rng(34);
-    for dtype in [DType::F32, DType::Q8_0, DType::Q4_1] {
+    for dtype in [DType::F32, DType::BF16, DType::Q8_0, DType::Q4_1] {
         // Small enough to run on one thread, and large enough to split over threads.
         for (cols, sizes) in [(32, [3, 1, 2]), (576, [576, 192, 1536])] {
             let ws: Vec<WeightMatrix> = sizes
@@ -586,6 +625,14 @@ fn constructors_reject_bad_sizes_and_types() {
         WeightMatrix::from_f32(usize::MAX, 2, vec![]),
         Err(Error::InvalidArgument(_))
     ));
+    assert!(WeightMatrix::from_bf16(2, 3, vec![0; 6]).is_ok());
+    for (rows, cols, len) in [(2, 3, 5), (2, 3, 7), (usize::MAX, 2, 0), (0, 4, 1)] {
+        let err = WeightMatrix::from_bf16(rows, cols, vec![0; len]).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument(_)),
+            "bf16 {rows}×{cols} {len}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -598,6 +645,13 @@ fn empty_inner_dimension_gives_zeros() {
     let mut y = [f32::NAN; 3];
     w.matvec(&[], &mut y);
     assert_eq!(y, [0.0; 3]);
+    let w = WeightMatrix::from_bf16(3, 0, vec![]).unwrap();
+    let mut y = [f32::NAN; 3];
+    w.matvec(&[], &mut y);
+    assert_eq!(y, [0.0; 3]);
+    let mut y = Array2::from_elem((2, 3), f32::NAN);
+    w.matmul(Array2::zeros((2, 0)).view(), y.view_mut());
+    assert_eq!(y, Array2::<f32>::zeros((2, 3)));
 }
 
 #[test]
@@ -607,4 +661,121 @@ fn debug_shows_shape_and_type_only() {
         format!("{w:?}"),
         "WeightMatrix { rows: 2, cols: 64, dtype: Q4_1 }"
     );
+    let w = WeightMatrix::from_bf16(2, 3, vec![0; 6]).unwrap();
+    assert_eq!(
+        format!("{w:?}"),
+        "WeightMatrix { rows: 2, cols: 3, dtype: BF16 }"
+    );
+}
+
+#[test]
+fn bf16_row_to_f32_and_to_f32_widen_exactly() {
+    // 1.0, -3.0, 0.15625, the smallest normal, -0.0, +∞.
+    let bits = vec![0x3F80, 0xC040, 0x3E20, 0x0080, 0x8000, 0x7F80];
+    let want = [1.0, -3.0, 0.15625, f32::MIN_POSITIVE, -0.0, f32::INFINITY];
+    let w = WeightMatrix::from_bf16(2, 3, bits).unwrap();
+    assert_eq!((w.rows(), w.cols(), w.dtype()), (2, 3, DType::BF16));
+    let mut row = [0.0f32; 3];
+    w.row_to_f32(1, &mut row);
+    assert_eq!(
+        row.map(f32::to_bits),
+        [want[3], want[4], want[5]].map(f32::to_bits)
+    );
+    assert_eq!(
+        w.to_f32(),
+        Array2::from_shape_vec((2, 3), want.to_vec()).unwrap()
+    );
+
+    let mut rng = Rng(0xBF16);
+    let (rows, cols) = (7, 576);
+    let bits = random_bf16(&mut rng, rows, cols);
+    let w = WeightMatrix::from_bf16(rows, cols, bits.clone()).unwrap();
+    let full = w.to_f32();
+    let mut row = vec![0.0; cols];
+    for (r, want) in bits.chunks_exact(cols).enumerate() {
+        let want: Vec<f32> = want.iter().map(|&b| bf16_value(b)).collect();
+        w.row_to_f32(r, &mut row);
+        assert_eq!(row, want, "row_to_f32 row {r}");
+        assert_eq!(full.row(r).to_vec(), want, "to_f32 row {r}");
+    }
+}
+
+#[test]
+fn bf16_matvec_equals_scalar_reference_for_every_shape() {
+    let mut rng = Rng(0xB16);
+    for (rows, cols) in SHAPES.into_iter().chain([(5, 13), (9, 7)]) {
+        let bits = random_bf16(&mut rng, rows, cols);
+        let w = WeightMatrix::from_bf16(rows, cols, bits.clone()).unwrap();
+        let x = rng.activations(cols);
+        let (mut fast, mut reference) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
+        w.matvec(&x, &mut fast);
+        w.matvec_scalar(&x, &mut reference);
+        let (mut kernel, mut scalar_kernel) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
+        kernels::dot_rows_bf16(&bits, &x, &mut kernel);
+        scalar::dot_rows_bf16(&bits, &x, &mut scalar_kernel);
+        assert_eq!(fast, kernel, "matvec vs dispatching kernel {rows}×{cols}");
+        assert_eq!(
+            reference, scalar_kernel,
+            "matvec_scalar vs scalar kernel {rows}×{cols}"
+        );
+        let bound = |r: usize| {
+            let mag = bf16_magnitude(&bits[r * cols..(r + 1) * cols], &x);
+            2.0 * reorder_bound(cols + 8, mag)
+        };
+        assert_close(&fast, &reference, bound, &format!("BF16 {rows}×{cols}"));
+    }
+}
+
+#[test]
+fn bf16_matvec_is_within_summation_rounding_of_the_f64_product() {
+    let mut rng = Rng(0xF64);
+    for (rows, cols) in [(7, 32), (192, 576), (192, 1536), (1001, 576), (5, 13)] {
+        let bits = random_bf16(&mut rng, rows, cols);
+        let w = WeightMatrix::from_bf16(rows, cols, bits.clone()).unwrap();
+        let x = rng.activations(cols);
+        let dense: Vec<f32> = bits.iter().map(|&b| bf16_value(b)).collect();
+        let want: Vec<f32> = dense
+            .chunks_exact(cols)
+            .map(|row| dot_f64(row, &x) as f32)
+            .collect();
+        let (mut fast, mut reference) = (vec![0.0; rows], vec![0.0; rows]);
+        w.matvec(&x, &mut fast);
+        w.matvec_scalar(&x, &mut reference);
+        // The kernel's rounding (depth·u·magnitude) and the f32 rounding of `want`.
+        let bound = |r: usize| {
+            let mag = bf16_magnitude(&bits[r * cols..(r + 1) * cols], &x);
+            reorder_bound(cols + 8, mag) + (want[r].abs() * f32::EPSILON) as f64
+        };
+        let what = format!("BF16 {rows}×{cols} vs f64");
+        assert_close(&fast, &want, bound, &format!("SIMD {what}"));
+        assert_close(&reference, &want, bound, &format!("scalar {what}"));
+    }
+}
+
+#[test]
+fn integer_valued_bf16_products_are_exact_in_every_kernel() {
+    // Small integers are exact in bf16 and every partial sum is exact in f32, so any
+    // slip in widening or lane order shows as a mismatch.
+    let mut rng = Rng(17);
+    for (rows, cols) in [(9, 96), (6, 45)] {
+        let bits: Vec<u16> = (0..rows * cols)
+            .map(|_| bf16_bits((rng.next_u64() % 33) as f32 - 16.0))
+            .collect();
+        let w = WeightMatrix::from_bf16(rows, cols, bits.clone()).unwrap();
+        let x: Vec<f32> = (0..cols)
+            .map(|_| (rng.next_u64() % 17) as f32 - 8.0)
+            .collect();
+        let want: Vec<f32> = bits
+            .chunks_exact(cols)
+            .map(|row| {
+                let row: Vec<f32> = row.iter().map(|&b| bf16_value(b)).collect();
+                dot_f64(&row, &x) as f32
+            })
+            .collect();
+        let (mut fast, mut reference) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
+        w.matvec(&x, &mut fast);
+        w.matvec_scalar(&x, &mut reference);
+        assert_eq!(fast, want, "BF16 SIMD {rows}×{cols}");
+        assert_eq!(reference, want, "BF16 scalar {rows}×{cols}");
+    }
 }

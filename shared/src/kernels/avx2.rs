@@ -153,6 +153,80 @@ pub unsafe fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// 8 bf16 values (raw bits) widened to f32: zero-extended to 32 bits, shifted into
+/// the upper half (exact).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn bf16x8(w: &[u16]) -> __m256 {
+    assert!(w.len() >= 8);
+    // SAFETY: `w` holds at least 8 u16 (checked above), 16 bytes; `loadu` is unaligned.
+    let bits = unsafe { _mm_loadu_si128(w.as_ptr().cast()) };
+    _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(bits)))
+}
+
+/// The sum of one bf16 row · `x` from its 8 lane-wise partial sums (over the first
+/// `x.len() / 8 · 8` elements) and the scalar sum of the tail: the one final step
+/// of every bf16 row, so that grouping rows never changes a result.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn bf16_finish(acc: __m256, row: &[u16], x: &[f32]) -> f32 {
+    let done = x.len() / 8 * 8;
+    hsum_ps(acc) + scalar::dot_bf16(&row[done..], &x[done..])
+}
+
+/// `y[r] = w[r] · x` for consecutive bf16 rows (raw bits) of `x.len()` elements, four
+/// rows at a time sharing each activation load, then the remaining rows one by one.
+/// Every row gets the same float operations (one 8-lane FMA chain in element order,
+/// a horizontal sum, then the scalar tail), whichever group computed it.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_rows_bf16(w: &[u16], x: &[f32], y: &mut [f32]) {
+    const ROWS: usize = 4;
+    let n = x.len();
+    assert!(w.len() >= n * y.len(), "dot_rows_bf16: w too short");
+    let x8 = x.chunks_exact(8);
+    let group = ROWS * n;
+    for (g, out) in y.chunks_exact_mut(ROWS).enumerate() {
+        let rows: [&[u16]; ROWS] = std::array::from_fn(|k| &w[(g * ROWS + k) * n..][..n]);
+        prefetch_u16(w.get((g + PREFETCH_GROUPS) * group..).unwrap_or(&[]), group);
+        let mut acc = [_mm256_setzero_ps(); ROWS];
+        for (j, xc) in x8.clone().enumerate() {
+            // SAFETY: `xc` is 8 floats; `loadu` is unaligned.
+            let xv = unsafe { _mm256_loadu_ps(xc.as_ptr()) };
+            for k in 0..ROWS {
+                acc[k] = _mm256_fmadd_ps(bf16x8(&rows[k][8 * j..]), xv, acc[k]);
+            }
+        }
+        for k in 0..ROWS {
+            out[k] = bf16_finish(acc[k], rows[k], x);
+        }
+    }
+    let done = y.len() / ROWS * ROWS;
+    for (r, out) in y.iter_mut().enumerate().skip(done) {
+        let row = &w[r * n..][..n];
+        let mut acc = _mm256_setzero_ps();
+        for (j, xc) in x8.clone().enumerate() {
+            // SAFETY: `xc` is 8 floats; `loadu` is unaligned.
+            let xv = unsafe { _mm256_loadu_ps(xc.as_ptr()) };
+            acc = _mm256_fmadd_ps(bf16x8(&row[8 * j..]), xv, acc);
+        }
+        *out = bf16_finish(acc, row, x);
+    }
+}
+
+/// [`prefetch`] for the first `len` values of a run of bf16 weights.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn prefetch_u16(w: &[u16], len: usize) {
+    let w = &w[..len.min(w.len())];
+    for line in w.chunks(32) {
+        // A hint that never faults; the pointer is inside `w` anyway.
+        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+    }
+}
+
 /// The f16 at `b[0..2]` as f32 lane 0, zeros above.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -391,6 +465,29 @@ mod tests {
             let got = unsafe { dot_f32(&a, &b) };
             let mag: f32 = a.iter().zip(&b).map(|(x, y)| (x * y).abs()).sum();
             assert!((got - want).abs() <= n as f32 * f32::EPSILON * mag, "n={n}");
+        }
+    }
+
+    #[test]
+    fn bf16_rows_match_scalar_for_every_tail_length() {
+        if !has_features() {
+            eprintln!("skipping: CPU lacks AVX2/FMA/F16C");
+            return;
+        }
+        for n in 0..40 {
+            for rows in [1, 4, 5] {
+                let w: Vec<u16> = (0..rows * n)
+                    .map(|i| ((i as f32 * 0.3).sin().to_bits() >> 16) as u16)
+                    .collect();
+                let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos()).collect();
+                let (mut got, mut want) = (vec![f32::NAN; rows], vec![f32::NAN; rows]);
+                // SAFETY: the features were detected above.
+                unsafe { dot_rows_bf16(&w, &x, &mut got) };
+                scalar::dot_rows_bf16(&w, &x, &mut want);
+                for (g, v) in got.iter().zip(&want) {
+                    assert!((g - v).abs() <= n as f32 * f32::EPSILON * n as f32, "n={n}");
+                }
+            }
         }
     }
 

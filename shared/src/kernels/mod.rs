@@ -4,6 +4,9 @@
 //! same math with wider registers. The functions at this level pick one of them at run
 //! time: the CPU is probed once and the answer cached. Other targets use [`scalar`].
 //!
+//! bf16 weights are widened to f32 exactly (`bits << 16`) as they are read, so a bf16
+//! product is the f32 product with the widened weights up to summation order.
+//!
 //! Quantized weights are multiplied against f32 activations: each block is expanded to
 //! f32 on the fly (in registers, never stored) and summed against `x`, so every kernel
 //! computes dequantize(W)·x exactly up to float rounding, and SIMD and scalar results
@@ -99,6 +102,20 @@ pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2::dot_rows_f32(w, x, y) },
         _ => scalar::dot_rows_f32(w, x, y),
+    }
+}
+
+/// `y[r] = w[r] · x` for consecutive bf16 rows (raw bits) of `x.len()` elements
+/// (`w.len() = x.len()·y.len()`). Each row's result does not depend on which rows
+/// are computed beside it.
+pub fn dot_rows_bf16(w: &[u16], x: &[f32], y: &mut [f32]) {
+    assert_eq!(w.len(), x.len() * y.len(), "dot_rows_bf16: shape mismatch");
+    match isa() {
+        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c;
+        // the lengths were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::dot_rows_bf16(w, x, y) },
+        _ => scalar::dot_rows_bf16(w, x, y),
     }
 }
 

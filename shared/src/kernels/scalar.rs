@@ -7,6 +7,8 @@
 //!
 //! In a Q4 block, byte `j`'s low nibble is element `j` and its high nibble is element `j + 16`.
 //!
+//! A bf16 value is the upper 16 bits of an f32, so widening it (`bits << 16`) is exact.
+//!
 //! A quantized row is multiplied by f32 activations directly: each block's weights are
 //! expanded on the fly and summed against `x`, then scaled by the block's `d` (and, for
 //! Q4_1, its offset `m` times the block's sum of `x`). The result is dequantize(W)·x up
@@ -34,6 +36,34 @@ fn nibble(packed: &[u8], i: usize) -> u8 {
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The bf16 value with bit pattern `bits`, as f32 (exact: bf16 is a truncated f32).
+pub fn bf16_to_f32(bits: u16) -> f32 {
+    f32::from_bits(u32::from(bits) << 16)
+}
+
+/// One bf16 row (raw bits) · `x` in one left-to-right f32 accumulation.
+pub fn dot_bf16(row: &[u16], x: &[f32]) -> f32 {
+    debug_assert_eq!(row.len(), x.len());
+    row.iter().zip(x).map(|(&w, v)| bf16_to_f32(w) * v).sum()
+}
+
+/// One bf16 row (raw bits) widened to f32 into `out` (`out.len() == row.len()`).
+pub fn bf16_row_to_f32(row: &[u16], out: &mut [f32]) {
+    debug_assert_eq!(row.len(), out.len());
+    for (o, &w) in out.iter_mut().zip(row) {
+        *o = bf16_to_f32(w);
+    }
+}
+
+/// `y[r] = w[r] · x` for consecutive bf16 rows of `x.len()` elements.
+pub fn dot_rows_bf16(w: &[u16], x: &[f32], y: &mut [f32]) {
+    debug_assert_eq!(w.len(), x.len() * y.len());
+    let n = x.len();
+    for (r, out) in y.iter_mut().enumerate() {
+        *out = dot_bf16(&w[r * n..(r + 1) * n], x);
+    }
 }
 
 /// One Q8_0 row (`x.len() / 32` blocks of 34 bytes) · `x`: Σ_blocks d·Σ q_i·x_i.
@@ -179,6 +209,15 @@ mod tests {
         .concat();
         q4_1.extend(&packed);
         assert_eq!(dot_q4_1(&q4_1, &x), dot(&|i| 4.0 * nibs[i] - 3.0));
+    }
+
+    #[test]
+    fn bf16_widens_exactly() {
+        assert_eq!(bf16_to_f32(0x3F80), 1.0);
+        assert_eq!(bf16_to_f32(0xC040), -3.0);
+        assert_eq!(bf16_to_f32(0x3E20), 0.15625);
+        let x = [2.0, -1.0, 0.5];
+        assert_eq!(dot_bf16(&[0x3F80, 0xC040, 0x4000], &x), 2.0 + 3.0 + 1.0);
     }
 
     #[test]
