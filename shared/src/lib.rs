@@ -10,6 +10,7 @@
 //! - [`weights`] and [`loader`]: tensors by Hugging Face name, shape-checked, into a model
 //! - [`tokenizer`]: byte-level BPE and chat templates
 //! - [`models`]: resolving a model name or path to files (cache, download, checksums)
+//! - [`rng`]: a seeded random number generator with a pinned algorithm
 //! - [`generate`]: greedy generation with and without the KV cache, streaming, statistics
 //! - [`fixtures`] and [`cli`]: helpers for tests and the chapters' command lines
 
@@ -25,6 +26,7 @@ pub mod linear;
 pub mod loader;
 pub mod model;
 pub mod models;
+pub mod rng;
 pub mod tensor;
 pub mod tokenizer;
 pub mod weights;
