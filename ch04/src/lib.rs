@@ -1,7 +1,13 @@
-//! Chapter 4: inference-time scaling: temperature, top-p, self-consistency, best-of-N, log-probability scoring, self-refinement, batched sampling (book ch. 4, 5).
+//! Chapter 4: inference-time scaling (book ch. 4 and 5).
 //!
-//! Not written yet: this crate holds the chapter's place in the workspace until
-//! its issue lands. [`COMING`] says what it will contain.
+//! - [`sampling`]: temperature, top-k and top-p, a seeded sampler (book ch. 4.4–4.5)
 
-/// What this chapter will build, printed by `cargo run -p ch04`.
-pub const COMING: &str = "Chapter 4 is coming: inference-time scaling: temperature, top-p, self-consistency, best-of-N, log-probability scoring, self-refinement, batched sampling (book ch. 4, 5).";
+pub mod sampling;
+
+pub use sampling::{
+    sample_from_probs, scale_logits_by_temperature, top_k_filter, top_p_filter, Sampler,
+    SamplingConfig,
+};
+
+/// What the rest of this chapter will build, printed by `cargo run -p ch04`.
+pub const COMING: &str = "Chapter 4 is in progress: sampling (temperature, top-k, top-p) is here; self-consistency, best-of-N, log-probability scoring, self-refinement and batched sampling are coming (book ch. 4, 5).";
