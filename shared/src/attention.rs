@@ -61,6 +61,32 @@ impl KvCache {
         self.len = self.len.min(len);
     }
 
+    /// Makes this cache hold exactly `other`'s positions (the prompt's keys and
+    /// values shared by several samples), copying only the filled part.
+    ///
+    /// # Panics
+    /// If the caches differ in shape or `other` holds more than this capacity.
+    pub fn copy_prefix_from(&mut self, other: &KvCache) {
+        assert!(
+            self.row == other.row && self.keys.len() == other.keys.len(),
+            "KV caches of different shapes"
+        );
+        assert!(
+            other.len <= self.capacity,
+            "KV cache overflow: {} > {}",
+            other.len,
+            self.capacity
+        );
+        let filled = other.len * self.row;
+        for (dst, src) in self.keys.iter_mut().zip(&other.keys) {
+            dst[..filled].copy_from_slice(&src[..filled]);
+        }
+        for (dst, src) in self.values.iter_mut().zip(&other.values) {
+            dst[..filled].copy_from_slice(&src[..filled]);
+        }
+        self.len = other.len;
+    }
+
     /// Writes the key and value rows (`num_kv_heads × head_dim` each) of `layer` at `pos`.
     pub fn store(&mut self, layer: usize, pos: usize, key: &[f32], value: &[f32]) {
         let at = pos * self.row..(pos + 1) * self.row;

@@ -11,10 +11,12 @@
 //! - [`tokenizer`]: byte-level BPE and chat templates
 //! - [`models`]: resolving a model name or path to files (cache, download, checksums)
 //! - [`rng`]: a seeded random number generator with a pinned algorithm
+//! - [`batch`]: decoding several sequences per step (batched sampling, chapter 4)
 //! - [`generate`]: greedy generation with and without the KV cache, streaming, statistics
 //! - [`fixtures`] and [`cli`]: helpers for tests and the chapters' command lines
 
 pub mod attention;
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod error;

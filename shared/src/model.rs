@@ -124,7 +124,7 @@ impl Model {
         }
     }
 
-    fn heads(&self) -> HeadLayout {
+    pub(crate) fn heads(&self) -> HeadLayout {
         HeadLayout {
             num_heads: self.config.num_heads,
             num_kv_heads: self.config.num_kv_heads,
@@ -329,7 +329,7 @@ impl Model {
 
     /// Qwen3's QK-norm (when present), then RoPE, on every head of one query
     /// row and one key row at position `pos`.
-    fn position_queries_and_keys(
+    pub(crate) fn position_queries_and_keys(
         &self,
         attn: &Attention,
         q: &mut [f32],
@@ -354,7 +354,7 @@ impl Model {
 }
 
 /// `y += b` when there is a bias.
-fn add_bias(y: &mut [f32], bias: Option<&[f32]>) {
+pub(crate) fn add_bias(y: &mut [f32], bias: Option<&[f32]>) {
     if let Some(b) = bias {
         add_inplace(y, b);
     }
@@ -393,14 +393,14 @@ fn rms_norm_rows(x: &Array2<f32>, weight: &[f32], eps: f32) -> Array2<f32> {
 }
 
 /// SwiGLU's elementwise step: `gate ← silu(gate) · up`.
-fn swiglu_inplace(gate: &mut [f32], up: &[f32]) {
+pub(crate) fn swiglu_inplace(gate: &mut [f32], up: &[f32]) {
     for (g, &u) in gate.iter_mut().zip(up) {
         *g = silu(*g) * u;
     }
 }
 
 /// `x += y`, elementwise.
-fn add_inplace(x: &mut [f32], y: &[f32]) {
+pub(crate) fn add_inplace(x: &mut [f32], y: &[f32]) {
     for (a, &b) in x.iter_mut().zip(y) {
         *a += b;
     }
