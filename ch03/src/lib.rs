@@ -1,7 +1,30 @@
-//! Chapter 3: evaluating reasoning: answer extraction, a from-scratch math verifier, MATH-500 and arithmetic datasets, an evaluation runner, chain-of-thought prompting (book ch. 3, 4.1).
+//! Chapter 3: evaluating reasoning (book ch. 3, and ch. 4.3's chain-of-thought
+//! prompting).
 //!
-//! Not written yet: this crate holds the chapter's place in the workspace until
-//! its issue lands. [`COMING`] says what it will contain.
+//! - [`grader`]: answer extraction (`\boxed{}`) and a from-scratch math verifier
+//!   (book ch. 3.4–3.7): LaTeX to an expression tree, exact and numeric equivalence
+//! - [`problem`], [`math500`], [`arith`]: the datasets (MATH-500, and generated
+//!   arithmetic word problems with a train/test split)
+//! - [`prompts`]: the book's `render_prompt` and its chain-of-thought variant
+//! - [`evaluate`], [`records`], [`summary`]: the resumable evaluation loop
+//!   (book ch. 3.9), its JSON-lines log and the closing summary
 
-/// What this chapter will build, printed by `cargo run -p ch03`.
-pub const COMING: &str = "Chapter 3 is coming: evaluating reasoning: answer extraction, a from-scratch math verifier, MATH-500 and arithmetic datasets, an evaluation runner, chain-of-thought prompting (book ch. 3, 4.1).";
+pub mod arith;
+pub mod evaluate;
+pub mod grader;
+pub mod math500;
+pub mod problem;
+pub mod prompts;
+pub mod records;
+pub mod summary;
+
+pub use arith::{generate_arith, ArithConfig, Split};
+pub use evaluate::{
+    evaluate_math500_stream, evaluate_problem, generate_text_stream_concat, EvalConfig,
+};
+pub use grader::{extract_final_candidate, grade_answer, Fallback};
+pub use math500::load_math500_test;
+pub use problem::{load_problems, Problem};
+pub use prompts::{render_prompt, render_prompt_cot, PromptStyle};
+pub use records::EvalRecord;
+pub use summary::EvalSummary;

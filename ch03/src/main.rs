@@ -1,8 +1,447 @@
-//! `cargo run -p ch03`: says what this chapter will hold (not written yet).
+//! `cargo run -p ch03`: the grader's demo table, then a mini evaluation of
+//! arithmetic problems with plain and chain-of-thought prompts. Subcommands
+//! `grade`, `data` and `eval` expose the chapter's tools.
 
-fn main() {
-    println!("{}", ch03::COMING);
-    println!(
-        "Until then: `cargo run -p ch01` and `cargo run -p ch02` run the chapters that exist."
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use ch03::arith::{generate_arith, parse_levels, ArithConfig, Split};
+use ch03::evaluate::regrade_records;
+use ch03::grader::{
+    extract_final_candidate, grade_answer, run_demos_table, Fallback, BOOK_DEMO_CASES,
+};
+use ch03::records::{read_records_repairing, write_records_atomically};
+use ch03::summary::format_comparison;
+use ch03::{
+    evaluate_math500_stream, load_math500_test, load_problems, EvalConfig, EvalRecord, EvalSummary,
+    Problem, PromptStyle,
+};
+use shared::cli::{exit_code, load_model_verbose};
+use shared::loader::LoadedModel;
+use shared::models::DEFAULT_MODEL;
+
+#[derive(Parser)]
+#[command(
+    name = "ch03",
+    about = "Chapter 3: evaluating reasoning: a math verifier, datasets, an evaluation runner, chain-of-thought prompting",
+    long_about = "Without a subcommand, runs the chapter's demo: the grader's table of the book's test cases, \
+                  then a mini evaluation of 20 arithmetic word problems with the plain and the \
+                  chain-of-thought prompt (fetching the default model on first use)."
+)]
+struct Cli {
+    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
+    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
+    model: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Grade an answer against a ground truth (one pair, or a JSON-lines file of pairs).
+    Grade {
+        /// The prediction: an extracted answer, or a whole response (its last \boxed{} is taken).
+        #[arg(long, required_unless_present = "jsonl", requires = "gt")]
+        pred: Option<String>,
+        /// The ground-truth answer.
+        #[arg(long)]
+        gt: Option<String>,
+        /// A JSON-lines file: each line has `answer` (or `gt`) and `response` (a full
+        /// response, extracted first) or `pred` (an extracted answer). Prints one
+        /// {"extracted", "correct"} line per input line.
+        #[arg(long, conflicts_with_all = ["pred", "gt"])]
+        jsonl: Option<PathBuf>,
+        /// Print {"extracted": …, "correct": …} instead of correct/incorrect.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a dataset to a file.
+    Data {
+        #[command(subcommand)]
+        dataset: DataCommand,
+    },
+    /// Evaluate the model on a dataset: a progress bar, one JSON line per problem, a summary.
+    Eval(EvalArgs),
+    /// Grade an `eval` log again with the current verifier (no generation) and print its summary.
+    Regrade {
+        /// The JSON-lines log written by `eval --out`; rewritten in place, atomically.
+        #[arg(long)]
+        log: PathBuf,
+        /// Only print the summary; keep the verdicts in the log as they are.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Generated multi-step arithmetic word problems (MATH-500's fields, integer answers).
+    Arith {
+        /// How many problems.
+        #[arg(long, default_value_t = 500)]
+        n: usize,
+        /// Seed: the same seed gives the same problems on every machine.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Difficulty levels, e.g. 1-5, 2 or 1,3.
+        #[arg(long, default_value = "1-5")]
+        levels: String,
+        /// Which split: train and test never share a problem.
+        #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+        split: SplitArg,
+        /// Output file (JSON array, like math500_test.json).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// MATH-500: download it once into the cache (or copy it from --data) and write it to --out.
+    Math500 {
+        /// A local math500_test.json to read instead of the cache or the download.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SplitArg {
+    Train,
+    Test,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PromptArg {
+    /// The book's render_prompt.
+    Plain,
+    /// render_prompt + "Explain step by step."
+    Cot,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// arith (generated, test split), math500, or a path to a JSON/JSON-lines file of problems.
+    #[arg(long, default_value = "arith")]
+    dataset: String,
+    /// A local math500_test.json (for --dataset math500) instead of the cache or the download.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Evaluate only the first N problems (arith: generate N).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Seed for --dataset arith.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Levels for --dataset arith, e.g. 1-5.
+    #[arg(long, default_value = "1-5")]
+    levels: String,
+    /// Prompt: plain (the book's render_prompt) or cot (+ "Explain step by step.").
+    #[arg(long, value_enum, default_value_t = PromptArg::Plain)]
+    prompt: PromptArg,
+    /// Wrap the prompt in the model's chat template (instruction-tuned models).
+    #[arg(long)]
+    chat: bool,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 512)]
+    max_new_tokens: usize,
+    /// The JSON-lines log (default: ch03-eval-<dataset>-<prompt>.jsonl).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue an existing --out log, skipping the problems already in it.
+    #[arg(long)]
+    resume: bool,
+}
+
+/// Problems in the demo's mini evaluation.
+const DEMO_PROBLEMS: usize = 20;
+/// Token budget per answer in the demo.
+const DEMO_MAX_NEW_TOKENS: usize = 256;
+/// Problems generated for `--dataset arith` without `--limit`.
+const ARITH_DEFAULT_N: usize = 500;
+
+fn main() -> std::process::ExitCode {
+    exit_code(run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => demo(&cli.model),
+        Some(Command::Grade {
+            pred,
+            gt,
+            jsonl,
+            json,
+        }) => match jsonl {
+            Some(path) => grade_jsonl(&path),
+            None => grade_one(
+                pred.as_deref().unwrap_or_default(),
+                gt.as_deref().unwrap_or_default(),
+                json,
+            ),
+        },
+        Some(Command::Data { dataset }) => write_dataset(dataset),
+        Some(Command::Eval(args)) => eval(&cli.model, &args),
+        Some(Command::Regrade { log, dry_run }) => regrade(&log, dry_run),
+    }
+}
+
+/// The demo: the book's grader table, then plain vs chain-of-thought on arith.
+fn demo(model: &str) -> Result<()> {
+    println!("== The verifier on the book's test cases (book ch. 3.7) ==\n");
+    println!("{}", run_demos_table(BOOK_DEMO_CASES));
+    println!("\n== Mini evaluation: {DEMO_PROBLEMS} arith problems, plain vs chain-of-thought (book ch. 3.9, 4.3) ==\n");
+    let loaded = load_model_verbose(model)?;
+    let problems = arith_problems(DEMO_PROBLEMS, 0, "1-5")?;
+    let chat = loaded.chat_template.is_some();
+    let mut runs = Vec::new();
+    for prompt in [PromptStyle::Plain, PromptStyle::Cot] {
+        let config = EvalConfig {
+            prompt,
+            chat,
+            max_new_tokens: DEMO_MAX_NEW_TOKENS,
+        };
+        let bar = progress_bar(problems.len() as u64, prompt.name());
+        let mut records = Vec::new();
+        for (i, problem) in problems.iter().enumerate() {
+            let record = ch03::evaluate_problem(&loaded, i + 1, problem, &config)?;
+            bar.inc(1);
+            records.push(record);
+        }
+        bar.finish_and_clear();
+        runs.push(records);
+    }
+    println!("{}", format_comparison(&problems, &runs[0], &runs[1]));
+    Ok(())
+}
+
+/// `grade --pred --gt`: extract from the prediction if it holds a \boxed{}, then grade.
+fn grade_one(pred: &str, gt: &str, json: bool) -> Result<()> {
+    let extracted = extract_final_candidate(pred, Fallback::None);
+    let extracted = if extracted.is_empty() {
+        pred.trim().to_owned()
+    } else {
+        extracted
+    };
+    let correct = grade_answer(&extracted, gt);
+    if json {
+        println!("{}", json!({ "extracted": extracted, "correct": correct }));
+    } else {
+        println!("{}", if correct { "correct" } else { "incorrect" });
+    }
+    Ok(())
+}
+
+/// `grade --jsonl FILE`: one verdict line per input line, in order.
+fn grade_jsonl(path: &Path) -> Result<()> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut out = std::io::stdout().lock();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line =
+            line.with_context(|| format!("{}: cannot read line {}", path.display(), i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (extracted, correct) =
+            grade_json_line(&line).with_context(|| format!("{} line {}", path.display(), i + 1))?;
+        writeln!(
+            out,
+            "{}",
+            json!({ "extracted": extracted, "correct": correct })
+        )?;
+    }
+    Ok(())
+}
+
+/// Grades one `grade --jsonl` input line.
+fn grade_json_line(line: &str) -> Result<(String, bool)> {
+    let value: serde_json::Value = serde_json::from_str(line).context("not JSON")?;
+    let field = |name: &str| value.get(name).and_then(|v| v.as_str());
+    let Some(gt) = field("answer").or_else(|| field("gt")) else {
+        bail!("needs a string `answer` (or `gt`)");
+    };
+    let extracted = match (field("response"), field("pred")) {
+        (Some(response), _) => extract_final_candidate(response, Fallback::NumberThenFull),
+        (None, Some(pred)) => pred.to_owned(),
+        (None, None) => {
+            bail!("needs a string `response` (a full answer) or `pred` (an extracted one)")
+        }
+    };
+    let correct = grade_answer(&extracted, gt);
+    Ok((extracted, correct))
+}
+
+/// `data arith` / `data math500`: writes the dataset as a JSON array, atomically.
+fn write_dataset(dataset: DataCommand) -> Result<()> {
+    let (problems, out) = match dataset {
+        DataCommand::Arith {
+            n,
+            seed,
+            levels,
+            split,
+            out,
+        } => {
+            let config = ArithConfig {
+                n,
+                seed,
+                levels: parse_levels(&levels)?,
+                split: split.into(),
+            };
+            (generate_arith(&config)?, out)
+        }
+        DataCommand::Math500 { data, out } => (load_math500_test(data.as_deref())?, out),
+    };
+    let text = serde_json::to_string_pretty(&problems)?;
+    write_atomically(&out, text.as_bytes())?;
+    eprintln!("wrote {} problems to {}", problems.len(), out.display());
+    Ok(())
+}
+
+/// Writes `bytes` to a temporary name beside `path`, then renames it into place.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// `eval`: the resumable evaluation with a progress bar and a closing summary.
+fn eval(model: &str, args: &EvalArgs) -> Result<()> {
+    let problems = eval_problems(args)?;
+    let prompt = match args.prompt {
+        PromptArg::Plain => PromptStyle::Plain,
+        PromptArg::Cot => PromptStyle::Cot,
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&args.dataset, prompt));
+    let config = EvalConfig {
+        prompt,
+        chat: args.chat,
+        max_new_tokens: args.max_new_tokens,
+    };
+    let loaded = load_model_verbose(model)?;
+    check_chat(&loaded, args.chat)?;
+    eprintln!(
+        "evaluating {} problems ({} prompt) into {}",
+        problems.len(),
+        prompt.name(),
+        out.display()
     );
+    let started = std::time::Instant::now();
+    let bar = progress_bar(problems.len() as u64, prompt.name());
+    let mut correct = 0;
+    let mut on_record = |r: &EvalRecord| {
+        correct += usize::from(r.correct);
+        bar.inc(1);
+        bar.set_message(format!("{correct}/{} correct", bar.position()));
+    };
+    let records = evaluate_math500_stream(
+        &loaded,
+        &problems,
+        &config,
+        &out,
+        args.resume,
+        &mut on_record,
+    )?;
+    bar.finish_and_clear();
+    println!("{}", EvalSummary::from_records(&records));
+    println!(
+        "wall time of this run: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("records: {}", out.display());
+    Ok(())
+}
+
+/// `regrade`: grades a log's responses again and rewrites it.
+fn regrade(log: &Path, dry_run: bool) -> Result<()> {
+    if !log.exists() {
+        bail!("--log {}: no such file", log.display());
+    }
+    let mut records = read_records_repairing(log)?;
+    let changed = regrade_records(&mut records);
+    if !dry_run {
+        write_records_atomically(log, &records)?;
+    }
+    println!("{}", EvalSummary::from_records(&records));
+    println!("{changed} of {} records changed", records.len());
+    Ok(())
+}
+
+/// The problems `--dataset` names, cut to `--limit`.
+fn eval_problems(args: &EvalArgs) -> Result<Vec<Problem>> {
+    let mut problems = match args.dataset.as_str() {
+        "arith" => arith_problems(
+            args.limit.unwrap_or(ARITH_DEFAULT_N),
+            args.seed,
+            &args.levels,
+        )?,
+        "math500" => load_math500_test(args.data.as_deref())?,
+        path => load_problems(Path::new(path)).with_context(|| {
+            format!("--dataset {path}: expected arith, math500 or a problems file")
+        })?,
+    };
+    if let Some(limit) = args.limit {
+        problems.truncate(limit);
+    }
+    Ok(problems)
+}
+
+/// `n` arith problems of the test split.
+fn arith_problems(n: usize, seed: u64, levels: &str) -> Result<Vec<Problem>> {
+    let config = ArithConfig {
+        n,
+        seed,
+        levels: parse_levels(levels)?,
+        split: Split::Test,
+    };
+    Ok(generate_arith(&config)?)
+}
+
+fn default_out(dataset: &str, prompt: PromptStyle) -> PathBuf {
+    let stem = Path::new(dataset)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("data");
+    PathBuf::from(format!("ch03-eval-{stem}-{}.jsonl", prompt.name()))
+}
+
+fn check_chat(loaded: &LoadedModel, chat: bool) -> Result<()> {
+    if chat && loaded.chat_template.is_none() {
+        bail!(
+            "--chat: no chat template is known for {}",
+            loaded.location.display()
+        );
+    }
+    Ok(())
+}
+
+fn progress_bar(len: u64, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template(
+        "{prefix:>6} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
+    )
+    .expect("the template is valid")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(label.to_owned());
+    bar
+}
+
+impl From<SplitArg> for Split {
+    fn from(s: SplitArg) -> Self {
+        match s {
+            SplitArg::Train => Split::Train,
+            SplitArg::Test => Split::Test,
+        }
+    }
 }
