@@ -1,0 +1,96 @@
+//! Our grader against the team's fixture of 1680 (response, answer) pairs:
+//! known-truth accuracy and agreement with the book's sympy grader.
+
+use ch03::grader::{extract_final_candidate, grade_answer, Fallback};
+use serde_json::Value;
+
+struct Case {
+    response: String,
+    answer: String,
+    kind: String,
+    equivalent: Option<bool>,
+    book_grader: bool,
+}
+
+fn load_cases() -> Option<Vec<Case>> {
+    let path = shared::fixtures::fixture("grader/cases.json")?;
+    let text = std::fs::read_to_string(path).expect("read grader/cases.json");
+    let json: Value = serde_json::from_str(&text).expect("parse grader/cases.json");
+    let cases = json
+        .as_array()
+        .expect("an array of cases")
+        .iter()
+        .map(|c| Case {
+            response: c["response"].as_str().expect("response").to_string(),
+            answer: c["answer"].as_str().expect("answer").to_string(),
+            kind: c["kind"].as_str().expect("kind").to_string(),
+            equivalent: c["equivalent"].as_bool(),
+            book_grader: c["book_grader"].as_bool().expect("book_grader"),
+        })
+        .collect();
+    Some(cases)
+}
+
+/// Our verdict on a case: extract as the book does, then grade.
+fn verdict(case: &Case) -> (String, bool) {
+    let extracted = extract_final_candidate(&case.response, Fallback::NumberThenFull);
+    let correct = grade_answer(&extracted, &case.answer);
+    (extracted, correct)
+}
+
+#[test]
+fn known_truth_accuracy_is_at_least_99_percent() {
+    let Some(cases) = load_cases() else { return };
+    let known: Vec<&Case> = cases
+        .iter()
+        .filter(|c| c.kind != "model-answer" && c.equivalent.is_some())
+        .collect();
+    let (mut ours, mut book) = (0, 0);
+    for case in &known {
+        let truth = case.equivalent.expect("filtered on known truth");
+        let (extracted, got) = verdict(case);
+        ours += usize::from(got == truth);
+        book += usize::from(case.book_grader == truth);
+        if got != truth {
+            println!(
+                "MISS [{}] extracted {extracted:?} vs answer {:?}: ours {got}, truth {truth}",
+                case.kind, case.answer
+            );
+        }
+    }
+    println!(
+        "known truth: ours {ours}/{n}, book {book}/{n}",
+        n = known.len()
+    );
+    assert!(known.len() > 900, "the fixture holds the known-truth pairs");
+    assert!(
+        ours * 100 >= known.len() * 99,
+        "known-truth accuracy {ours}/{} is below 99%",
+        known.len()
+    );
+}
+
+#[test]
+fn agreement_with_the_book_on_model_answers() {
+    let Some(cases) = load_cases() else { return };
+    let model: Vec<&Case> = cases.iter().filter(|c| c.kind == "model-answer").collect();
+    let mut agree = 0;
+    for case in &model {
+        let (extracted, got) = verdict(case);
+        if got == case.book_grader {
+            agree += 1;
+        } else {
+            println!(
+                "DISAGREE extracted {extracted:?} vs answer {:?}: ours {got}, book {}",
+                case.answer, case.book_grader
+            );
+        }
+    }
+    println!("model answers: agreement {agree}/{}", model.len());
+    assert_eq!(model.len(), 500);
+    assert!(
+        agree * 100 >= model.len() * 97,
+        "agreement {agree}/{} is below 97%",
+        model.len()
+    );
+}
