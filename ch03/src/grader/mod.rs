@@ -73,9 +73,10 @@ pub fn canonical_form(text: &str) -> String {
 }
 
 /// An answer without case, whitespace or formatting-only LaTeX: the first,
-/// string-level equality test (like the book's exact string check).
+/// string-level equality test (like the book's exact string check). A space
+/// that ends a command before a letter (`\cot x`) is kept: `\cotx` differs.
 fn compact(text: &str) -> String {
-    let mut out = text.to_lowercase();
+    let mut cleaned = text.to_lowercase();
     for noise in [
         "\\left",
         "\\right",
@@ -86,11 +87,25 @@ fn compact(text: &str) -> String {
         "\\displaystyle",
         "$",
     ] {
-        out = out.replace(noise, "");
+        cleaned = cleaned.replace(noise, "");
     }
-    out = out
+    cleaned = cleaned
         .replace("\\dfrac", "\\frac")
         .replace("\\tfrac", "\\frac");
-    out.retain(|c| !c.is_whitespace());
+    let mut out = String::with_capacity(cleaned.len());
+    let mut in_command = false;
+    let mut pending_space = false;
+    for c in cleaned.chars() {
+        if c.is_whitespace() {
+            pending_space = in_command;
+            continue;
+        }
+        if pending_space && c.is_alphabetic() {
+            out.push(' ');
+        }
+        pending_space = false;
+        in_command = c == '\\' || (in_command && c.is_ascii_alphabetic());
+        out.push(c);
+    }
     out
 }
