@@ -5,7 +5,7 @@
 
 use super::eval::{eval_exact, eval_f64};
 use super::expr::{Answer, Expr, Rel};
-use super::limits::{MAX_ITEMS, MAX_PM_BRANCHES};
+use super::limits::{MAX_ITEMS, MAX_PM_BRANCHES, MAX_UNORDERED_ITEMS};
 use super::points::{exact_point, float_point, POINTS};
 use std::collections::BTreeSet;
 
@@ -155,7 +155,7 @@ fn ordered_equal(x: &[Expr], y: &[Expr]) -> bool {
 
 /// Multiset equality under `eq`: every item of `x` matched to its own item of `y`.
 fn unordered_equal<T>(x: &[T], y: &[T], eq: fn(&T, &T) -> bool) -> bool {
-    if x.len() != y.len() || x.len() > MAX_ITEMS {
+    if x.len() != y.len() || x.len() > MAX_UNORDERED_ITEMS {
         return false;
     }
     let mut used = vec![false; y.len()];

@@ -66,7 +66,15 @@ pub fn eval_f64(expr: &Expr, point: &Point<f64>) -> Option<f64> {
             .map(|f| eval_f64(f, point))
             .product::<Option<f64>>()?,
         Expr::Div(a, b) => eval_f64(a, point)? / eval_f64(b, point)?,
-        Expr::Pow(a, b) => eval_f64(a, point)?.powf(eval_f64(b, point)?),
+        Expr::Pow(a, b) => {
+            let base = eval_f64(a, point)?;
+            let power = base.powf(eval_f64(b, point)?);
+            // An underflow to zero is not a value.
+            if power == 0.0 && base != 0.0 {
+                return None;
+            }
+            power
+        }
         Expr::Root(2, x) => eval_f64(x, point)?.sqrt(),
         Expr::Root(n, x) => {
             let v = eval_f64(x, point)?;

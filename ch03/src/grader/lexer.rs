@@ -102,7 +102,7 @@ struct Lexer {
     pos: usize,
     out: Vec<Token>,
     spaced: bool,
-    /// Open `(`/`[` groups: thousands commas are only read outside them.
+    /// Open `(`, `[` and `\{` groups: plain thousands commas are only read outside them.
     depth: usize,
 }
 
@@ -300,8 +300,14 @@ impl Lexer {
         if !c.is_ascii_alphabetic() {
             self.pos += 1;
             match c {
-                '{' => self.push(Tok::SetOpen),
-                '}' => self.push(Tok::SetClose),
+                '{' => {
+                    self.depth += 1;
+                    self.push(Tok::SetOpen)
+                }
+                '}' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    self.push(Tok::SetClose)
+                }
                 '\\' => self.push(Tok::RowSep),
                 '|' => self.push(Tok::Sym('|')),
                 ',' | '!' | ';' | ':' | ' ' | '$' | '%' | '(' | ')' | '[' | ']' => {

@@ -19,7 +19,9 @@ pub const MAX_FACTORIAL: u32 = 300;
 pub const MAX_RADICAND: u64 = 1 << 53;
 /// Most terms in an exact sum.
 pub const MAX_TERMS: usize = 64;
-/// Most items compared in a tuple, set, list or matrix.
+/// Most items compared in order (tuples, matrix cells).
 pub const MAX_ITEMS: usize = 256;
+/// Most items compared in any order (sets, lists, unions): matching is quadratic.
+pub const MAX_UNORDERED_ITEMS: usize = 64;
 /// Most alternatives a `\pm` answer expands into.
 pub const MAX_PM_BRANCHES: usize = 16;
