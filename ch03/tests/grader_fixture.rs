@@ -106,3 +106,20 @@ fn agreement_with_the_book_on_model_answers() {
         model.len()
     );
 }
+
+/// All 1680 pairs (extraction and grading) in under 2 s, none over 50 ms.
+#[test]
+fn every_pair_grades_quickly() {
+    let Some(cases) = load_cases() else { return };
+    let start = std::time::Instant::now();
+    let mut worst = std::time::Duration::ZERO;
+    for case in &cases {
+        let one = std::time::Instant::now();
+        verdict(case);
+        worst = worst.max(one.elapsed());
+    }
+    let total = start.elapsed();
+    println!("{} pairs in {total:?}, worst pair {worst:?}", cases.len());
+    assert!(total < std::time::Duration::from_secs(2), "{total:?}");
+    assert!(worst < std::time::Duration::from_millis(50), "{worst:?}");
+}

@@ -57,3 +57,25 @@ fn a_constant_answer_matches_none() {
         "\\boxed{{123}} graded correct against {matched:?}"
     );
 }
+
+/// Rewrites that keep an answer's meaning (the fixture's kinds, applied to
+/// every MATH-500 answer): `\dfrac`, no `\left`/`\right`, a `\$` sign, a whole
+/// `\text{…}` wrapper, a spaced box inside `$…$`.
+#[test]
+fn meaning_preserving_rewrites_grade_correct() {
+    let Some(answers) = math500_answers() else {
+        return;
+    };
+    let mut wrong = Vec::new();
+    for a in &answers {
+        let rewrites = [
+            a.replace("\\frac", "\\dfrac"),
+            a.replace("\\left", "").replace("\\right", ""),
+            format!("\\${a}"),
+            format!("\\text{{{a}}}"),
+            extract_final_candidate(&format!("So $\\boxed{{ {a} }}$."), Fallback::NumberThenFull),
+        ];
+        wrong.extend(rewrites.into_iter().filter(|r| !grade_answer(r, a)));
+    }
+    assert!(wrong.is_empty(), "rewrites graded wrong: {wrong:?}");
+}

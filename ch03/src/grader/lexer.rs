@@ -63,7 +63,7 @@ const IGNORED: &[&str] = &[
     "boldsymbol",
 ];
 /// Commands whose braced argument is text (units, names, choice letters).
-const TEXT_COMMANDS: &[&str] = &[
+pub const TEXT_COMMANDS: &[&str] = &[
     "text",
     "mbox",
     "mathrm",

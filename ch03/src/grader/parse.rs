@@ -2,8 +2,8 @@
 //! MATH answers, with a nesting cap.
 
 use super::expr::{Answer, Expr, Rel};
-use super::lexer::{tokenize, Tok, Token, FUNCTIONS};
-use super::limits::{MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT};
+use super::lexer::{tokenize, Tok, Token, FUNCTIONS, TEXT_COMMANDS};
+use super::limits::{MAX_DEPTH, MAX_DIGITS, MAX_EXPONENT, MAX_PARSE_BYTES};
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{Pow, Zero};
@@ -53,7 +53,10 @@ impl std::error::Error for ParseError {}
 /// Units written as trailing words (`5 \text{ cm}^2`) and degree marks are
 /// dropped; a leading multiple-choice label (`c. 3`) is stripped as the book does.
 pub fn parse_answer(text: &str) -> Result<Answer, ParseError> {
-    let text = strip_choice_label(text.trim());
+    if text.len() > MAX_PARSE_BYTES {
+        return Err(ParseError::TooLong);
+    }
+    let text = unwrap_text_command(strip_choice_label(text.trim()));
     let mut tokens = tokenize(text)?;
     if tokens.is_empty() {
         return Err(ParseError::Empty);
@@ -85,6 +88,38 @@ fn strip_choice_label(text: &str) -> &str {
         Some(answer) if !answer.is_empty() => answer,
         _ => text,
     }
+}
+
+/// `\text{(0,9) \cup (9,36)}` → `(0,9) \cup (9,36)`: a text command around
+/// the whole answer (the book unwraps `\text{…}` the same way).
+fn unwrap_text_command(text: &str) -> &str {
+    let mut text = text;
+    while let Some(inner) = TEXT_COMMANDS.iter().find_map(|cmd| {
+        let body = text
+            .strip_prefix('\\')?
+            .strip_prefix(cmd)?
+            .trim_start()
+            .strip_prefix('{')?;
+        let inner = body.strip_suffix('}')?;
+        braces_balanced(inner).then_some(inner.trim())
+    }) {
+        text = inner;
+    }
+    text
+}
+
+/// Whether every `{` in `text` closes, in order.
+fn braces_balanced(text: &str) -> bool {
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return false,
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// An answer made only of words (at least one of them longer than a letter).
