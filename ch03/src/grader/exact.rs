@@ -261,3 +261,38 @@ impl fmt::Display for Exact {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int(n: i64) -> Exact {
+        Exact::rational(BigRational::from_integer(n.into()))
+    }
+
+    #[test]
+    fn square_part_splits_off_squares() {
+        assert_eq!(square_part(72), (6, 2));
+        assert_eq!(square_part(49), (7, 1));
+        assert_eq!(square_part(30), (1, 30));
+        assert_eq!(square_part(1), (1, 1));
+        let p = 94_906_249u64; // a prime: p² < 2^53 leaves it past the trial divisions
+        assert_eq!(square_part(p * p), (p, 1));
+        assert_eq!(square_part(2 * p * p), (p, 2));
+    }
+
+    #[test]
+    fn radicals_reach_a_canonical_form() {
+        let sqrt2 = int(2).root(2).expect("√2");
+        let sqrt8 = int(8).root(2).expect("√8");
+        assert_eq!(sqrt8, int(2).mul(&sqrt2).expect("2√2"));
+        let one_plus = int(1).add(&sqrt2).expect("1 + √2");
+        let expected = sqrt2.add(&int(-1)).expect("√2 - 1");
+        assert_eq!(one_plus.recip().expect("rationalized"), expected);
+        assert_eq!(sqrt2.pow_int(&BigInt::from(2)), Some(int(2)));
+        assert_eq!(int(-8).root(3), Some(int(-2)));
+        assert_eq!(int(-4).root(2), None);
+        assert_eq!(int(0).recip(), None);
+        assert_ne!(Exact::pi(), int(3));
+    }
+}
