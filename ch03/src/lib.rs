@@ -22,7 +22,10 @@ pub use arith::{generate_arith, ArithConfig, Split};
 pub use evaluate::{
     evaluate_math500_stream, evaluate_problem, generate_text_stream_concat, EvalConfig,
 };
-pub use grader::{extract_final_candidate, grade_answer, Fallback};
+pub use grader::{
+    equality_check, extract_final_candidate, get_last_boxed, grade_answer, normalize_text,
+    parse_answer, run_demos_table, split_into_parts, Fallback, BOOK_DEMO_CASES,
+};
 pub use math500::load_math500_test;
 pub use problem::{load_problems, Problem};
 pub use prompts::{render_prompt, render_prompt_cot, PromptStyle};

@@ -193,7 +193,7 @@ fn run(cli: Cli) -> Result<()> {
 /// The demo: the book's grader table, then plain vs chain-of-thought on arith.
 fn demo(model: &str) -> Result<()> {
     println!("== The verifier on the book's test cases (book ch. 3.7) ==\n");
-    println!("{}", run_demos_table(BOOK_DEMO_CASES));
+    println!("{}", run_demos_table(&BOOK_DEMO_CASES));
     println!("\n== Mini evaluation: {DEMO_PROBLEMS} arith problems, plain vs chain-of-thought (book ch. 3.9, 4.3) ==\n");
     let loaded = load_model_verbose(model)?;
     let problems = arith_problems(DEMO_PROBLEMS, 0, "1-5")?;

@@ -212,7 +212,10 @@ mod tests {
         let mut changed = record(1);
         changed.correct = false;
         write_records_atomically(&path, &[changed.clone(), record(2)]).unwrap();
-        assert_eq!(read_records_repairing(&path).unwrap(), vec![changed, record(2)]);
+        assert_eq!(
+            read_records_repairing(&path).unwrap(),
+            vec![changed, record(2)]
+        );
     }
 
     #[test]

@@ -1,0 +1,80 @@
+//! Property tests: any answer (from a small grammar of LaTeX-ish answers, or
+//! an arbitrary string) grades equal to itself, also when only the parser can
+//! tell (extra spaces, redundant braces), and grading is symmetric.
+
+use ch03::grader::grade_answer;
+use proptest::prelude::*;
+
+/// A small grammar of LaTeX-ish scalar expressions.
+fn scalar() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        (0u32..1000).prop_map(|n| n.to_string()),
+        (0u32..100, 1u32..100).prop_map(|(a, b)| format!("{a}.{b}")),
+        (1u32..50, 1u32..50).prop_map(|(a, b)| format!(r"\frac{{{a}}}{{{b}}}")),
+        (1u32..9, 1u32..9).prop_map(|(a, b)| format!(r"\dfrac{a}{b}")),
+        (1u32..200).prop_map(|n| format!(r"\sqrt{{{n}}}")),
+        Just(r"\pi".to_string()),
+        Just("x".to_string()),
+        Just("y".to_string()),
+        Just(r"\infty".to_string()),
+    ];
+    leaf.prop_recursive(4, 24, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}+{b}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} - {b}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!(r"{a}\cdot {b}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!(r"\frac{{{a}}}{{{b}}}")),
+            (inner.clone(), 0u32..5).prop_map(|(a, n)| format!("({a})^{{{n}}}")),
+            inner.clone().prop_map(|a| format!(r"\sqrt{{{a}}}")),
+            inner.clone().prop_map(|a| format!("-({a})")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!(r"{a} \pm {b}")),
+        ]
+    })
+}
+
+/// Answers: scalars, tuples, intervals, sets, equations, matrices, text.
+fn answer() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => scalar(),
+        1 => (scalar(), scalar()).prop_map(|(a, b)| format!("({a}, {b})")),
+        1 => (scalar(), scalar()).prop_map(|(a, b)| format!(r"\left[{a}, {b}\right)")),
+        1 => (scalar(), scalar()).prop_map(|(a, b)| format!(r"\{{{a}, {b}\}}")),
+        1 => scalar().prop_map(|a| format!("x = {a}")),
+        1 => (scalar(), scalar()).prop_map(|(a, b)| format!(r"\begin{{pmatrix}} {a} \\ {b} \end{{pmatrix}}")),
+        1 => "[a-zA-Z]{3,10}".prop_map(|w| format!(r"\text{{{w}}}")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn an_answer_equals_itself(a in answer()) {
+        prop_assert!(grade_answer(&a, &a), "{a}");
+        // `~` (a LaTeX space) defeats the string-level check: the parser decides.
+        let spaced = format!("~{a}");
+        prop_assert!(grade_answer(&a, &spaced), "{a} vs {spaced}");
+    }
+
+    #[test]
+    fn redundant_braces_and_spaces_change_nothing(a in scalar()) {
+        let wrapped = format!("{{ {a} }}");
+        prop_assert!(grade_answer(&a, &wrapped), "{a} vs {wrapped}");
+    }
+
+    #[test]
+    fn an_arbitrary_string_equals_itself(s in "\\PC{1,60}") {
+        let meaningful = s.chars().any(|c| c.is_alphanumeric());
+        prop_assert!(!meaningful || grade_answer(&s, &s), "{s:?}");
+    }
+
+    #[test]
+    fn grading_is_symmetric(a in answer(), b in answer()) {
+        prop_assert_eq!(grade_answer(&a, &b), grade_answer(&b, &a));
+    }
+
+    #[test]
+    fn grading_arbitrary_strings_is_symmetric(a in "\\PC{0,40}", b in "[-+0-9./(),x ]{0,12}") {
+        prop_assert_eq!(grade_answer(&a, &b), grade_answer(&b, &a));
+    }
+}
