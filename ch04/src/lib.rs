@@ -1,7 +1,9 @@
 //! Chapter 4: inference-time scaling (book ch. 4 and 5).
 //!
 //! - [`sampling`]: temperature, top-k and top-p, a seeded sampler (book ch. 4.4–4.5)
+//! - [`batched`]: N samples of one prompt, one by one or batched (book ch. 4.6)
 
+pub mod batched;
 pub mod sampling;
 
 pub use sampling::{

@@ -1,0 +1,175 @@
+//! Drawing N samples of one prompt (book ch. 4.6's self-consistency loop),
+//! one after another as the book does, or batched: one shared prefill whose KV
+//! cache every sample copies, then decode steps that run all unfinished
+//! samples as one batch (see `shared::batch`). Both give the same samples for
+//! the same seed; the batched one reads the weights once per step for all N.
+
+use std::time::Instant;
+
+use shared::attention::KvCache;
+use shared::generate::{generate, GenerateOptions, Generation, GenerationStats, StopReason};
+use shared::model::Model;
+use shared::{Error, Result};
+
+use crate::sampling::{Sampler, SamplingConfig};
+
+/// How to draw the samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleOptions {
+    /// The most tokens per sample.
+    pub max_new_tokens: usize,
+    /// Token ids that end a sample (EOS, `<|im_end|>`); empty to ignore them.
+    pub stop_ids: Vec<u32>,
+    /// Temperature, top-k and top-p.
+    pub sampling: SamplingConfig,
+    /// The base seed: sample `i` uses [`sample_seed`]`(seed, i)`.
+    pub seed: u64,
+}
+
+/// The seed of sample `i`: `seed + i + 1`, as the book's
+/// `torch.manual_seed(seed + i + 1)`, so sample `i` is the same however many
+/// samples are drawn and whether they are drawn one by one or batched.
+pub fn sample_seed(seed: u64, i: usize) -> u64 {
+    seed.wrapping_add(i as u64).wrapping_add(1)
+}
+
+/// `n` samples drawn one after another, each with its own prefill (the book's loop).
+pub fn sample_sequential(
+    model: &Model,
+    prompt: &[u32],
+    n: usize,
+    opts: &SampleOptions,
+) -> Result<Vec<Generation>> {
+    let gen_opts = GenerateOptions {
+        max_new_tokens: opts.max_new_tokens,
+        stop_ids: opts.stop_ids.clone(),
+        use_cache: true,
+    };
+    (0..n)
+        .map(|i| {
+            let mut sampler = Sampler::new(opts.sampling, sample_seed(opts.seed, i))?;
+            generate(
+                model,
+                prompt,
+                &gen_opts,
+                &mut |logits| sampler.select(logits),
+                &mut |_| {},
+            )
+        })
+        .collect()
+}
+
+/// One sample's progress in a batch.
+struct Lane {
+    sampler: Sampler,
+    ids: Vec<u32>,
+    next: u32,
+    stop: Option<StopReason>,
+    total_s: f64,
+}
+
+/// `n` samples of `prompt` with one shared prefill and batched decode steps;
+/// the same samples as [`sample_sequential`] for the same options.
+pub fn sample_batched(
+    model: &Model,
+    prompt: &[u32],
+    n: usize,
+    opts: &SampleOptions,
+) -> Result<Vec<Generation>> {
+    if prompt.is_empty() {
+        return Err(Error::InvalidArgument(
+            "empty prompt: give at least one token to continue".into(),
+        ));
+    }
+    let context = model.config.max_position_embeddings;
+    model.check_input(prompt, 0, context)?;
+    let start = Instant::now();
+    let capacity = prompt
+        .len()
+        .saturating_add(opts.max_new_tokens)
+        .min(context);
+    let c = &model.config;
+    let mut prefill = KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity);
+    let logits = model.last_logits(&model.forward_sequence(prompt, &mut prefill));
+    let mut lanes = (0..n)
+        .map(|i| {
+            let mut sampler = Sampler::new(opts.sampling, sample_seed(opts.seed, i))?;
+            let next = sampler.select(&logits);
+            let ids = Vec::with_capacity(opts.max_new_tokens.min(capacity));
+            Ok(Lane {
+                sampler,
+                ids,
+                next,
+                stop: None,
+                total_s: 0.0,
+            })
+        })
+        .collect::<Result<Vec<Lane>>>()?;
+    let ttft_s = start.elapsed().as_secs_f64();
+    let mut state = model.new_batch_state(n, capacity);
+    for cache in &mut state.caches {
+        cache.copy_prefix_from(&prefill);
+    }
+    let (mut active, mut tokens) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    loop {
+        active.clear();
+        tokens.clear();
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            if lane.stop.is_some() {
+                continue;
+            }
+            lane.stop = take_token(lane, opts, state.caches[i].len() >= capacity);
+            match lane.stop {
+                Some(_) => lane.total_s = start.elapsed().as_secs_f64(),
+                None => {
+                    active.push(i);
+                    tokens.push(lane.next);
+                }
+            }
+        }
+        if active.is_empty() {
+            break;
+        }
+        let logits = model.forward_batch_step(&tokens, &active, &mut state);
+        for (row, &i) in active.iter().enumerate() {
+            let row = logits.row(row);
+            let row = row
+                .as_slice()
+                .expect("rows of the batch logits are contiguous");
+            lanes[i].next = lanes[i].sampler.select(row);
+        }
+    }
+    Ok(lanes
+        .into_iter()
+        .map(|lane| Generation {
+            stats: GenerationStats {
+                prompt_tokens: prompt.len(),
+                new_tokens: lane.ids.len(),
+                ttft_s,
+                total_s: lane.total_s,
+            },
+            ids: lane.ids,
+            stop: lane.stop.unwrap_or(StopReason::MaxNewTokens),
+        })
+        .collect())
+}
+
+/// Takes a lane's chosen token, exactly as `shared::generate::generate` does:
+/// a stop token ends the sample unkept; otherwise the token is kept, and the
+/// sample ends when it reaches `max_new_tokens` or its cache is full.
+fn take_token(lane: &mut Lane, opts: &SampleOptions, cache_full: bool) -> Option<StopReason> {
+    if lane.ids.len() >= opts.max_new_tokens {
+        return Some(StopReason::MaxNewTokens);
+    }
+    if opts.stop_ids.contains(&lane.next) {
+        return Some(StopReason::StopToken);
+    }
+    lane.ids.push(lane.next);
+    if lane.ids.len() == opts.max_new_tokens {
+        return Some(StopReason::MaxNewTokens);
+    }
+    if cache_full {
+        return Some(StopReason::ContextFull);
+    }
+    None
+}

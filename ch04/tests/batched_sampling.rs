@@ -1,0 +1,62 @@
+//! Batched sampling draws exactly the samples that sampling one by one draws.
+
+use ch04::batched::{sample_batched, sample_sequential, SampleOptions};
+use ch04::sampling::SamplingConfig;
+use shared::fixtures::{default_model, fixture};
+use shared::loader::{load_hf_model, load_model_files};
+use shared::model::Model;
+
+fn options(stop_ids: Vec<u32>, max_new_tokens: usize) -> SampleOptions {
+    SampleOptions {
+        max_new_tokens,
+        stop_ids,
+        sampling: SamplingConfig {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 0.95,
+        },
+        seed: 42,
+    }
+}
+
+fn check(model: &Model, prompt: &[u32], opts: &SampleOptions, n: usize) {
+    let one_by_one = sample_sequential(model, prompt, n, opts).unwrap();
+    let batched = sample_batched(model, prompt, n, opts).unwrap();
+    for (i, (a, b)) in one_by_one.iter().zip(&batched).enumerate() {
+        assert_eq!(a.ids, b.ids, "sample {i}");
+        assert_eq!(a.stop, b.stop, "sample {i}");
+    }
+    let distinct: std::collections::HashSet<_> = batched.iter().map(|g| &g.ids).collect();
+    assert!(distinct.len() > 1, "the samples should differ");
+}
+
+#[test]
+fn batched_samples_equal_one_by_one_on_a_tiny_bf16_model() {
+    let Some(dir) = fixture("tiny/qwen3-tiny/bf16") else {
+        return;
+    };
+    let model = load_hf_model(&dir).unwrap();
+    // Stop ids make samples end at different steps, so the batch shrinks.
+    check(&model, &[5, 17, 3], &options(vec![2, 7, 11], 20), 6);
+}
+
+#[test]
+fn batched_samples_equal_one_by_one_on_the_default_model() {
+    let Some(files) = default_model() else {
+        return;
+    };
+    let loaded = load_model_files(&files).unwrap();
+    let prompt = loaded.encode_prompt("Name a fruit.", true).unwrap();
+    check(&loaded.model, &prompt, &options(loaded.stop_ids(), 24), 4);
+}
+
+#[test]
+fn zero_tokens_and_an_empty_prompt() {
+    let Some(dir) = fixture("tiny/llama-tiny") else {
+        return;
+    };
+    let model = load_hf_model(&dir).unwrap();
+    let out = sample_batched(&model, &[1, 2], 3, &options(vec![], 0)).unwrap();
+    assert!(out.iter().all(|g| g.ids.is_empty()));
+    assert!(sample_batched(&model, &[], 3, &options(vec![], 4)).is_err());
+}
