@@ -219,7 +219,7 @@ fn validate_levels(levels: &[u32]) -> Result<()> {
 /// The split a problem belongs to: a quarter of all problem texts (by their
 /// FNV-1a hash) are test problems, the rest training problems.
 pub fn split_of(problem: &str) -> Split {
-    if fnv1a(problem.as_bytes()) % 4 == 0 {
+    if fnv1a(problem.as_bytes()).is_multiple_of(4) {
         Split::Test
     } else {
         Split::Train
@@ -320,7 +320,7 @@ fn draw_step(
         b'g' => Some(Step::AddGroups(r(2, 9), r(2, 12))),
         b'/' => {
             let divisors: Vec<u64> = (2..=12)
-                .filter(|k| total % k == 0 && total / k >= 2)
+                .filter(|&k| total.is_multiple_of(k) && total / k >= 2)
                 .collect();
             let k = *divisors.get(r(0, divisors.len().max(1) as u64 - 1) as usize)?;
             Some(Step::Div(k))
@@ -335,7 +335,7 @@ fn apply(step: Step, total: u64) -> Option<u64> {
         Step::Add(b) => total.checked_add(b)?,
         Step::Sub(b) => total.checked_sub(b)?,
         Step::Mul(k) => total.checked_mul(k)?,
-        Step::Div(k) if k > 0 && total % k == 0 => total / k,
+        Step::Div(k) if k > 0 && total.is_multiple_of(k) => total / k,
         Step::Div(_) => return None,
         Step::AddGroups(c, d) => total.checked_add(c.checked_mul(d)?)?,
     };
