@@ -1,10 +1,12 @@
 //! Chapter 4: inference-time scaling (book ch. 4 and 5).
 //!
 //! - [`sampling`]: temperature, top-k and top-p, a seeded sampler (book ch. 4.4–4.5)
+//! - [`self_consistency`]: majority vote over answers grouped by the ch03 verifier (book ch. 4.6)
 //! - [`batched`]: N samples of one prompt, one by one or batched (book ch. 4.6)
 
 pub mod batched;
 pub mod sampling;
+pub mod self_consistency;
 
 pub use sampling::{
     sample_from_probs, scale_logits_by_temperature, top_k_filter, top_p_filter, Sampler,
