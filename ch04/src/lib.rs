@@ -2,10 +2,12 @@
 //!
 //! - [`sampling`]: temperature, top-k and top-p, a seeded sampler (book ch. 4.4–4.5)
 //! - [`self_consistency`]: majority vote over answers grouped by the ch03 verifier (book ch. 4.6)
+//! - [`scoring`]: the heuristic score, average log-probability, best-of-N (book ch. 5)
 //! - [`batched`]: N samples of one prompt, one by one or batched (book ch. 4.6)
 
 pub mod batched;
 pub mod sampling;
+pub mod scoring;
 pub mod self_consistency;
 
 pub use sampling::{

@@ -60,3 +60,26 @@ fn zero_tokens_and_an_empty_prompt() {
     assert!(out.iter().all(|g| g.ids.is_empty()));
     assert!(sample_batched(&model, &[], 3, &options(vec![], 4)).is_err());
 }
+
+#[test]
+fn avg_logprob_answer_matches_a_full_forward_pass() {
+    let Some(dir) = fixture("tiny/qwen2-tiny") else {
+        return;
+    };
+    let model = load_hf_model(&dir).unwrap();
+    let (prompt, answer) = ([3u32, 8, 1], [4u32, 4, 9, 2]);
+    let ids: Vec<u32> = prompt.iter().chain(&answer).copied().collect();
+    let logits = model.forward(&ids).unwrap();
+    let expected: f64 = answer
+        .iter()
+        .enumerate()
+        .map(|(k, &t)| {
+            let row = logits.row(prompt.len() - 1 + k);
+            ch04::scoring::token_logprob(row.as_slice().unwrap(), t)
+        })
+        .sum::<f64>()
+        / answer.len() as f64;
+    let got = ch04::scoring::avg_logprob_answer(&model, &prompt, &answer).unwrap();
+    assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+    assert!(got < 0.0);
+}
