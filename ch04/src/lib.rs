@@ -3,12 +3,14 @@
 //! - [`sampling`]: temperature, top-k and top-p, a seeded sampler (book ch. 4.4–4.5)
 //! - [`self_consistency`]: majority vote over answers grouped by the ch03 verifier (book ch. 4.6)
 //! - [`scoring`]: the heuristic score, average log-probability, best-of-N (book ch. 5)
+//! - [`self_refine`]: draft → critique → revise, keeping a revision whose score does not drop (book ch. 5)
 //! - [`batched`]: N samples of one prompt, one by one or batched (book ch. 4.6)
 
 pub mod batched;
 pub mod sampling;
 pub mod scoring;
 pub mod self_consistency;
+pub mod self_refine;
 
 pub use sampling::{
     sample_from_probs, scale_logits_by_temperature, top_k_filter, top_p_filter, Sampler,
