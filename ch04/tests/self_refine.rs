@@ -27,12 +27,13 @@ fn rounds_keep_a_revision_only_if_its_score_does_not_drop() {
         return;
     };
     let loaded = load_model_files(&files).unwrap();
-    for score in [
-        Score::Heuristic(HeuristicWeights::default()),
-        Score::AvgLogprob,
-    ] {
+    let scores = [
+        (Score::Heuristic(HeuristicWeights::default()), 2),
+        (Score::AvgLogprob, 1),
+    ];
+    for (score, iterations) in scores {
         let config = RefineConfig {
-            iterations: 2,
+            iterations,
             max_response_tokens: 24,
             max_critique_tokens: 16,
             sampling: SamplingConfig {
