@@ -6,6 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::{Error, Result};
 
@@ -34,7 +35,8 @@ pub struct EvalRecord {
     pub level: Option<u32>,
 }
 
-/// An open log: the records already in it and a handle to append more.
+/// An open log of JSON-line records (chapter 3's [`EvalRecord`], or any
+/// record type a later chapter logs): a handle to append more.
 pub struct RecordLog {
     path: PathBuf,
     file: File,
@@ -44,7 +46,7 @@ impl RecordLog {
     /// Creates `path` for a new run; refuses to overwrite an existing log
     /// (that would lose work) unless `resume` continues it instead.
     /// Returns the log and the records it already holds.
-    pub fn open(path: &Path, resume: bool) -> Result<(Self, Vec<EvalRecord>)> {
+    pub fn open<R: DeserializeOwned>(path: &Path, resume: bool) -> Result<(Self, Vec<R>)> {
         if path.exists() && !resume {
             return Err(Error::InvalidArgument(format!(
                 "{} already exists: pass --resume to continue it, or choose another --out",
@@ -74,7 +76,7 @@ impl RecordLog {
     }
 
     /// Appends one record as a JSON line and flushes it to the file.
-    pub fn append(&mut self, record: &EvalRecord) -> Result<()> {
+    pub fn append<R: Serialize>(&mut self, record: &R) -> Result<()> {
         let mut line = serde_json::to_string(record)
             .map_err(|e| Error::format(&self.path, format!("cannot encode a record: {e}")))?;
         line.push('\n');
@@ -87,7 +89,7 @@ impl RecordLog {
 
 /// Reads a log's records. A last line cut off mid-write (a killed run) is
 /// dropped from the file; a damaged line elsewhere is an error naming it.
-pub fn read_records_repairing(path: &Path) -> Result<Vec<EvalRecord>> {
+pub fn read_records_repairing<R: DeserializeOwned>(path: &Path) -> Result<Vec<R>> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     let mut records = Vec::new();
@@ -107,7 +109,7 @@ pub fn read_records_repairing(path: &Path) -> Result<Vec<EvalRecord>> {
             break; // cut off mid-write: dropped below
         }
         if !line.trim().is_empty() {
-            let record = serde_json::from_str::<EvalRecord>(line.trim_end()).map_err(|e| {
+            let record = serde_json::from_str::<R>(line.trim_end()).map_err(|e| {
                 Error::format(
                     path,
                     format!("line {number} is not an evaluation record: {e}"),
@@ -132,7 +134,7 @@ pub fn read_records_repairing(path: &Path) -> Result<Vec<EvalRecord>> {
 
 /// Replaces the log at `path` with `records`, atomically (a temporary file
 /// beside it, then a rename), so an interruption leaves the old log whole.
-pub fn write_records_atomically(path: &Path, records: &[EvalRecord]) -> Result<()> {
+pub fn write_records_atomically<R: Serialize>(path: &Path, records: &[R]) -> Result<()> {
     let mut text = String::new();
     for record in records {
         let line = serde_json::to_string(record)
@@ -174,31 +176,34 @@ mod tests {
     #[test]
     fn appends_reads_back_and_refuses_to_overwrite() {
         let path = temp_path("roundtrip");
-        let (mut log, old) = RecordLog::open(&path, false).unwrap();
+        let (mut log, old) = RecordLog::open::<EvalRecord>(&path, false).unwrap();
         assert!(old.is_empty());
         log.append(&record(1)).unwrap();
         log.append(&record(2)).unwrap();
         drop(log);
-        let err = RecordLog::open(&path, false).err().unwrap().to_string();
+        let err = RecordLog::open::<EvalRecord>(&path, false)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("--resume"), "{err}");
-        let (_, old) = RecordLog::open(&path, true).unwrap();
+        let (_, old) = RecordLog::open::<EvalRecord>(&path, true).unwrap();
         assert_eq!(old, vec![record(1), record(2)]);
     }
 
     #[test]
     fn a_line_cut_off_mid_write_is_dropped() {
         let path = temp_path("cut");
-        let (mut log, _) = RecordLog::open(&path, false).unwrap();
+        let (mut log, _) = RecordLog::open::<EvalRecord>(&path, false).unwrap();
         log.append(&record(1)).unwrap();
         drop(log);
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{\"index\": 2, \"probl");
         std::fs::write(&path, &text).unwrap();
-        let (mut log, old) = RecordLog::open(&path, true).unwrap();
+        let (mut log, old) = RecordLog::open::<EvalRecord>(&path, true).unwrap();
         assert_eq!(old, vec![record(1)]);
         log.append(&record(2)).unwrap();
         assert_eq!(
-            read_records_repairing(&path).unwrap(),
+            read_records_repairing::<EvalRecord>(&path).unwrap(),
             vec![record(1), record(2)]
         );
     }
@@ -206,14 +211,14 @@ mod tests {
     #[test]
     fn atomic_rewrite_replaces_the_log() {
         let path = temp_path("rewrite");
-        let (mut log, _) = RecordLog::open(&path, false).unwrap();
+        let (mut log, _) = RecordLog::open::<EvalRecord>(&path, false).unwrap();
         log.append(&record(1)).unwrap();
         drop(log);
         let mut changed = record(1);
         changed.correct = false;
         write_records_atomically(&path, &[changed.clone(), record(2)]).unwrap();
         assert_eq!(
-            read_records_repairing(&path).unwrap(),
+            read_records_repairing::<EvalRecord>(&path).unwrap(),
             vec![changed, record(2)]
         );
     }
@@ -223,7 +228,9 @@ mod tests {
         let path = temp_path("damaged");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, "not json\n{}\n").unwrap();
-        let err = read_records_repairing(&path).unwrap_err().to_string();
+        let err = read_records_repairing::<EvalRecord>(&path)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 1"), "{err}");
     }
 }
