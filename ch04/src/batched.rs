@@ -12,6 +12,33 @@ use shared::model::Model;
 use shared::{Error, Result};
 
 use crate::sampling::{Sampler, SamplingConfig};
+use crate::scoring::token_logprob;
+
+/// One sampled answer and how probable the model found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The token ids, why sampling stopped, and timings.
+    pub generation: Generation,
+    /// Mean log-probability of the sampled tokens under the model's own
+    /// distribution (temperature 1, unfiltered): the book's
+    /// `avg_logprob_answer`, gathered while sampling. NaN for no tokens.
+    pub avg_logprob: f64,
+}
+
+impl Sample {
+    fn new(generation: Generation, logprob_sum: f64) -> Self {
+        let n = generation.ids.len();
+        let avg_logprob = if n == 0 {
+            f64::NAN
+        } else {
+            logprob_sum / n as f64
+        };
+        Self {
+            generation,
+            avg_logprob,
+        }
+    }
+}
 
 /// How to draw the samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +66,7 @@ pub fn sample_sequential(
     prompt: &[u32],
     n: usize,
     opts: &SampleOptions,
-) -> Result<Vec<Generation>> {
+) -> Result<Vec<Sample>> {
     let gen_opts = GenerateOptions {
         max_new_tokens: opts.max_new_tokens,
         stop_ids: opts.stop_ids.clone(),
@@ -48,13 +75,24 @@ pub fn sample_sequential(
     (0..n)
         .map(|i| {
             let mut sampler = Sampler::new(opts.sampling, sample_seed(opts.seed, i))?;
-            generate(
+            let (mut sum, mut last) = (0.0, 0.0);
+            let generation = generate(
                 model,
                 prompt,
                 &gen_opts,
-                &mut |logits| sampler.select(logits),
+                &mut |logits| {
+                    let token = sampler.select(logits);
+                    last = token_logprob(logits, token);
+                    sum += last;
+                    token
+                },
                 &mut |_| {},
-            )
+            )?;
+            // A stop token was chosen but is not part of the answer.
+            if generation.stop == StopReason::StopToken {
+                sum -= last;
+            }
+            Ok(Sample::new(generation, sum))
         })
         .collect()
 }
@@ -64,6 +102,8 @@ struct Lane {
     sampler: Sampler,
     ids: Vec<u32>,
     next: u32,
+    next_logprob: f64,
+    logprob_sum: f64,
     stop: Option<StopReason>,
     total_s: f64,
 }
@@ -75,7 +115,7 @@ pub fn sample_batched(
     prompt: &[u32],
     n: usize,
     opts: &SampleOptions,
-) -> Result<Vec<Generation>> {
+) -> Result<Vec<Sample>> {
     if prompt.is_empty() {
         return Err(Error::InvalidArgument(
             "empty prompt: give at least one token to continue".into(),
@@ -100,6 +140,8 @@ pub fn sample_batched(
                 sampler,
                 ids,
                 next,
+                next_logprob: token_logprob(&logits, next),
+                logprob_sum: 0.0,
                 stop: None,
                 total_s: 0.0,
             })
@@ -136,20 +178,25 @@ pub fn sample_batched(
             let row = row
                 .as_slice()
                 .expect("rows of the batch logits are contiguous");
-            lanes[i].next = lanes[i].sampler.select(row);
+            let lane = &mut lanes[i];
+            lane.next = lane.sampler.select(row);
+            lane.next_logprob = token_logprob(row, lane.next);
         }
     }
     Ok(lanes
         .into_iter()
-        .map(|lane| Generation {
-            stats: GenerationStats {
-                prompt_tokens: prompt.len(),
-                new_tokens: lane.ids.len(),
-                ttft_s,
-                total_s: lane.total_s,
-            },
-            ids: lane.ids,
-            stop: lane.stop.unwrap_or(StopReason::MaxNewTokens),
+        .map(|lane| {
+            let generation = Generation {
+                stats: GenerationStats {
+                    prompt_tokens: prompt.len(),
+                    new_tokens: lane.ids.len(),
+                    ttft_s,
+                    total_s: lane.total_s,
+                },
+                ids: lane.ids,
+                stop: lane.stop.unwrap_or(StopReason::MaxNewTokens),
+            };
+            Sample::new(generation, lane.logprob_sum)
         })
         .collect())
 }
@@ -165,6 +212,7 @@ fn take_token(lane: &mut Lane, opts: &SampleOptions, cache_full: bool) -> Option
         return Some(StopReason::StopToken);
     }
     lane.ids.push(lane.next);
+    lane.logprob_sum += lane.next_logprob;
     if lane.ids.len() == opts.max_new_tokens {
         return Some(StopReason::MaxNewTokens);
     }

@@ -5,7 +5,6 @@
 use ch03::{extract_final_candidate, Fallback};
 use shared::attention::KvCache;
 use shared::model::Model;
-use shared::tensor::log_softmax;
 use shared::{Error, Result};
 
 /// The book's `heuristic_score` weights.
@@ -76,9 +75,12 @@ pub fn avg_logprob_answer(model: &Model, prompt: &[u32], answer: &[u32]) -> Resu
     Ok(total / answer.len() as f64)
 }
 
-/// `log softmax(logits)[token]`.
+/// `log softmax(logits)[token]`, in f64 and without allocating (it runs once
+/// per sampled token).
 pub fn token_logprob(logits: &[f32], token: u32) -> f64 {
-    log_softmax(logits)[token as usize] as f64
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+    logits[token as usize] as f64 - max - sum.ln()
 }
 
 /// The index of the best score (the first of equals); `None` when empty or

@@ -23,10 +23,25 @@ fn check(model: &Model, prompt: &[u32], opts: &SampleOptions, n: usize) {
     let one_by_one = sample_sequential(model, prompt, n, opts).unwrap();
     let batched = sample_batched(model, prompt, n, opts).unwrap();
     for (i, (a, b)) in one_by_one.iter().zip(&batched).enumerate() {
-        assert_eq!(a.ids, b.ids, "sample {i}");
-        assert_eq!(a.stop, b.stop, "sample {i}");
+        assert_eq!(a.generation.ids, b.generation.ids, "sample {i}");
+        assert_eq!(a.generation.stop, b.generation.stop, "sample {i}");
+        assert_eq!(
+            a.avg_logprob.to_bits(),
+            b.avg_logprob.to_bits(),
+            "sample {i}"
+        );
+        // The log-probability gathered while sampling is the book's avg_logprob_answer.
+        if !b.generation.ids.is_empty() {
+            let book = ch04::scoring::avg_logprob_answer(model, prompt, &b.generation.ids).unwrap();
+            assert!(
+                (book - b.avg_logprob).abs() < 2e-3,
+                "sample {i}: {book} vs {}",
+                b.avg_logprob
+            );
+        }
     }
-    let distinct: std::collections::HashSet<_> = batched.iter().map(|g| &g.ids).collect();
+    let distinct: std::collections::HashSet<_> =
+        batched.iter().map(|s| &s.generation.ids).collect();
     assert!(distinct.len() > 1, "the samples should differ");
 }
 
@@ -57,7 +72,9 @@ fn zero_tokens_and_an_empty_prompt() {
     };
     let model = load_hf_model(&dir).unwrap();
     let out = sample_batched(&model, &[1, 2], 3, &options(vec![], 0)).unwrap();
-    assert!(out.iter().all(|g| g.ids.is_empty()));
+    assert!(out
+        .iter()
+        .all(|s| s.generation.ids.is_empty() && s.avg_logprob.is_nan()));
     assert!(sample_batched(&model, &[], 3, &options(vec![], 4)).is_err());
 }
 
