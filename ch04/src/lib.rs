@@ -4,9 +4,11 @@
 //! - [`self_consistency`]: majority vote over answers grouped by the ch03 verifier (book ch. 4.6)
 //! - [`scoring`]: the heuristic score, average log-probability, best-of-N (book ch. 5)
 //! - [`self_refine`]: draft → critique → revise, keeping a revision whose score does not drop (book ch. 5)
+//! - [`evaluate`]: greedy, CoT, self-consistency, best-of-N and self-refinement on a dataset, resumable
 //! - [`batched`]: N samples of one prompt, one by one or batched (book ch. 4.6)
 
 pub mod batched;
+pub mod evaluate;
 pub mod sampling;
 pub mod scoring;
 pub mod self_consistency;

@@ -1,0 +1,298 @@
+//! Evaluating inference-time scaling methods on a dataset (book ch. 4.6 and
+//! 5): greedy, chain-of-thought, self-consistency, best-of-N and
+//! self-refinement, each problem logged as a JSON line as soon as it is solved
+//! (resumable, like chapter 3's runner).
+
+use std::path::Path;
+use std::time::Instant;
+
+use ch03::records::RecordLog;
+use ch03::{
+    evaluate_problem, extract_final_candidate, grade_answer, EvalConfig, Fallback, Problem,
+    PromptStyle,
+};
+use serde::{Deserialize, Serialize};
+use shared::loader::LoadedModel;
+use shared::{Error, Result};
+
+use crate::batched::{sample_batched, SampleOptions};
+use crate::sampling::SamplingConfig;
+use crate::scoring::{best_of_n, heuristic_score, HeuristicWeights};
+use crate::self_consistency::{self_consistency_vote, TieBreak};
+use crate::self_refine::{self_refinement_loop, RefineConfig, Score};
+
+/// An inference-time scaling method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// One greedy answer to the plain prompt (chapter 3's baseline).
+    Greedy,
+    /// One greedy answer to the chain-of-thought prompt (book ch. 4.3).
+    Cot,
+    /// N sampled answers, majority vote (book ch. 4.6).
+    SelfConsistency,
+    /// N sampled answers, the best by score (book ch. 5).
+    BestOfN,
+    /// A draft, then N critique-and-revise rounds (book ch. 5).
+    SelfRefine,
+}
+
+impl Method {
+    /// The name as the command line and the logs spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Greedy => "greedy",
+            Method::Cot => "cot",
+            Method::SelfConsistency => "self-consistency",
+            Method::BestOfN => "best-of-n",
+            Method::SelfRefine => "self-refine",
+        }
+    }
+
+    /// Whether N changes anything (greedy and CoT always make one answer).
+    pub fn uses_n(self) -> bool {
+        !matches!(self, Method::Greedy | Method::Cot)
+    }
+}
+
+/// How best-of-N ranks its samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranking {
+    /// Average token log-probability (book ch. 5).
+    AvgLogprob,
+    /// The book's heuristic score.
+    Heuristic,
+}
+
+/// Everything a method needs besides the problem.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MethodConfig {
+    /// Which method.
+    pub method: Method,
+    /// Samples (self-consistency, best-of-N) or rounds (self-refinement).
+    pub n: usize,
+    /// The prompt for the sampling methods (greedy is plain, CoT is CoT).
+    pub prompt: PromptStyle,
+    /// Wrap prompts in the model's chat template.
+    pub chat: bool,
+    /// Most tokens per answer.
+    pub max_new_tokens: usize,
+    /// Temperature and top-p of the sampling methods.
+    pub sampling: SamplingConfig,
+    /// Base seed of the samples.
+    pub seed: u64,
+    /// How best-of-N ranks (and self-refinement scores).
+    pub ranking: Ranking,
+    /// How self-consistency settles a tie.
+    pub tie_break: TieBreak,
+}
+
+/// One problem solved by one method: the final answer, every sample's short
+/// answer, and the cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MethodRecord {
+    /// 1-based position in the dataset.
+    pub index: usize,
+    /// The question.
+    pub problem: String,
+    /// The ground-truth answer.
+    pub gtruth_answer: String,
+    /// The method's name.
+    pub method: Method,
+    /// N (1 for greedy and CoT).
+    pub n: usize,
+    /// Each sample's (or round's) extracted answer.
+    pub answers: Vec<String>,
+    /// The method's final answer (empty when a vote tie is reported).
+    pub final_answer: String,
+    /// Whether it grades equal to the ground truth.
+    pub correct: bool,
+    /// Whether self-consistency's top vote was shared.
+    #[serde(default)]
+    pub tie: bool,
+    /// Tokens generated for this problem (all samples, critiques, revisions).
+    pub tokens: usize,
+    /// Seconds spent on this problem.
+    pub seconds: f64,
+    /// The problem's difficulty level.
+    #[serde(default)]
+    pub level: Option<u32>,
+}
+
+/// Solves one problem with `config.method`.
+pub fn solve_problem(
+    loaded: &LoadedModel,
+    index: usize,
+    problem: &Problem,
+    config: &MethodConfig,
+) -> Result<MethodRecord> {
+    let start = Instant::now();
+    let outcome = match config.method {
+        Method::Greedy => greedy(loaded, index, problem, config, PromptStyle::Plain)?,
+        Method::Cot => greedy(loaded, index, problem, config, PromptStyle::Cot)?,
+        Method::SelfConsistency | Method::BestOfN => sampled(loaded, problem, config)?,
+        Method::SelfRefine => refined(loaded, problem, config)?,
+    };
+    let correct =
+        !outcome.final_answer.is_empty() && grade_answer(&outcome.final_answer, &problem.answer);
+    Ok(MethodRecord {
+        index,
+        problem: problem.problem.clone(),
+        gtruth_answer: problem.answer.clone(),
+        method: config.method,
+        n: if config.method.uses_n() { config.n } else { 1 },
+        answers: outcome.answers,
+        final_answer: outcome.final_answer,
+        correct,
+        tie: outcome.tie,
+        tokens: outcome.tokens,
+        seconds: start.elapsed().as_secs_f64(),
+        level: problem.level,
+    })
+}
+
+/// What a method produced for one problem.
+struct Outcome {
+    answers: Vec<String>,
+    final_answer: String,
+    tie: bool,
+    tokens: usize,
+}
+
+fn greedy(
+    loaded: &LoadedModel,
+    index: usize,
+    problem: &Problem,
+    config: &MethodConfig,
+    prompt: PromptStyle,
+) -> Result<Outcome> {
+    let eval = EvalConfig {
+        prompt,
+        chat: config.chat,
+        max_new_tokens: config.max_new_tokens,
+    };
+    let record = evaluate_problem(loaded, index, problem, &eval)?;
+    Ok(Outcome {
+        answers: vec![record.extracted.clone()],
+        final_answer: record.extracted,
+        tie: false,
+        tokens: record.tokens,
+    })
+}
+
+/// Self-consistency and best-of-N: N batched samples, then a vote or a ranking.
+fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Result<Outcome> {
+    let prompt = loaded.encode_prompt(&config.prompt.render(&problem.problem), config.chat)?;
+    let opts = SampleOptions {
+        max_new_tokens: config.max_new_tokens,
+        stop_ids: loaded.stop_ids(),
+        sampling: config.sampling,
+        seed: config.seed,
+    };
+    let samples = sample_batched(&loaded.model, &prompt, config.n, &opts)?;
+    let tokenizer = loaded.tokenizer()?;
+    let texts = samples
+        .iter()
+        .map(|s| tokenizer.decode(&s.generation.ids))
+        .collect::<Result<Vec<String>>>()?;
+    let answers: Vec<String> = texts
+        .iter()
+        .map(|t| extract_final_candidate(t, Fallback::NumberThenFull))
+        .collect();
+    let tokens = samples.iter().map(|s| s.generation.ids.len()).sum();
+    let logprobs: Vec<f64> = samples.iter().map(|s| s.avg_logprob).collect();
+    let (final_answer, tie) = match config.method {
+        Method::SelfConsistency => {
+            let vote = self_consistency_vote(&answers, Some(&logprobs), config.tie_break);
+            (vote.final_answer.unwrap_or_default(), vote.tie)
+        }
+        _ => {
+            let scores: Vec<f64> = match config.ranking {
+                Ranking::AvgLogprob => logprobs,
+                Ranking::Heuristic => texts
+                    .iter()
+                    .map(|t| heuristic_score(t, &HeuristicWeights::default()))
+                    .collect(),
+            };
+            let best = best_of_n(&scores).map(|i| answers[i].clone());
+            (best.unwrap_or_default(), false)
+        }
+    };
+    Ok(Outcome {
+        answers,
+        final_answer,
+        tie,
+        tokens,
+    })
+}
+
+/// Self-refinement with `n` rounds.
+fn refined(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Result<Outcome> {
+    let refine = RefineConfig {
+        iterations: config.n,
+        max_response_tokens: config.max_new_tokens,
+        max_critique_tokens: config.max_new_tokens.min(256),
+        sampling: config.sampling,
+        seed: config.seed,
+        chat: config.chat,
+        prompt: config.prompt,
+        score: match config.ranking {
+            Ranking::AvgLogprob => Score::AvgLogprob,
+            Ranking::Heuristic => Score::Heuristic(HeuristicWeights::default()),
+        },
+    };
+    let result = self_refinement_loop(loaded, &problem.problem, &refine)?;
+    let mut answers = vec![result
+        .steps
+        .first()
+        .map_or(result.final_extracted.clone(), |s| {
+            s.draft_extracted.clone()
+        })];
+    answers.extend(result.steps.iter().map(|s| s.revised_extracted.clone()));
+    Ok(Outcome {
+        answers,
+        final_answer: result.final_extracted,
+        tie: false,
+        tokens: result.tokens,
+    })
+}
+
+/// Evaluates `problems` with one method into the JSON-lines log `out`;
+/// `resume` continues an existing log. `on_record` sees every record, old
+/// ones first. Returns all records in order.
+pub fn evaluate_method(
+    loaded: &LoadedModel,
+    problems: &[Problem],
+    config: &MethodConfig,
+    out: &Path,
+    resume: bool,
+    on_record: &mut dyn FnMut(&MethodRecord),
+) -> Result<Vec<MethodRecord>> {
+    let (mut log, mut records): (RecordLog, Vec<MethodRecord>) = RecordLog::open(out, resume)?;
+    for r in &records {
+        let same = problems
+            .get(r.index.wrapping_sub(1))
+            .is_some_and(|p| p.problem == r.problem);
+        if !same || r.method != config.method {
+            return Err(Error::InvalidArgument(format!(
+                "{}: record {} was written by another run (other dataset, seed, limit or method); \
+                 choose another --out",
+                out.display(),
+                r.index
+            )));
+        }
+    }
+    records.iter().for_each(&mut *on_record);
+    let done: std::collections::HashSet<usize> = records.iter().map(|r| r.index).collect();
+    for (i, problem) in problems.iter().enumerate() {
+        if done.contains(&(i + 1)) {
+            continue;
+        }
+        let record = solve_problem(loaded, i + 1, problem, config)?;
+        log.append(&record)?;
+        on_record(&record);
+        records.push(record);
+    }
+    records.sort_by_key(|r| r.index);
+    Ok(records)
+}
