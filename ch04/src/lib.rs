@@ -5,10 +5,13 @@
 //! - [`scoring`]: the heuristic score, average log-probability, best-of-N (book ch. 5)
 //! - [`self_refine`]: draft → critique → revise, keeping a revision whose score does not drop (book ch. 5)
 //! - [`evaluate`]: greedy, CoT, self-consistency, best-of-N and self-refinement on a dataset, resumable
+//! - [`report`] and [`plot`]: the terminal chart, the results table, SVG/PNG line plots
 //! - [`batched`]: N samples of one prompt, one by one or batched (book ch. 4.6)
 
 pub mod batched;
 pub mod evaluate;
+pub mod plot;
+pub mod report;
 pub mod sampling;
 pub mod scoring;
 pub mod self_consistency;
