@@ -21,6 +21,3 @@ pub use sampling::{
     sample_from_probs, scale_logits_by_temperature, top_k_filter, top_p_filter, Sampler,
     SamplingConfig,
 };
-
-/// What the rest of this chapter will build, printed by `cargo run -p ch04`.
-pub const COMING: &str = "Chapter 4 is in progress: sampling (temperature, top-k, top-p) is here; self-consistency, best-of-N, log-probability scoring, self-refinement and batched sampling are coming (book ch. 4, 5).";

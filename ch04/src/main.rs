@@ -1,8 +1,420 @@
-//! `cargo run -p ch04`: says what this chapter will hold (not written yet).
+//! `cargo run -p ch04`: how temperature and top-p reshape a next-token
+//! distribution, then one self-consistency vote. `ch04 eval` compares the
+//! inference-time scaling methods on a dataset, with a table and plots.
 
-fn main() {
-    println!("{}", ch04::COMING);
-    println!(
-        "Until then: `cargo run -p ch01` and `cargo run -p ch02` run the chapters that exist."
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use ch03::arith::{generate_arith, parse_levels, ArithConfig, Split};
+use ch03::{
+    extract_final_candidate, load_math500_test, load_problems, Fallback, Problem, PromptStyle,
+};
+use ch04::batched::{sample_batched, SampleOptions};
+use ch04::evaluate::{evaluate_method, Method, MethodConfig, MethodRecord, Ranking};
+use ch04::plot::{save_line_plot, LinePlot, Series};
+use ch04::report::{
+    format_distribution_chart, format_results_table, token_label, top_tokens, ResultRow,
+};
+use ch04::sampling::{Sampler, SamplingConfig};
+use ch04::self_consistency::{self_consistency_vote, TieBreak};
+use shared::cli::{exit_code, load_model_verbose};
+use shared::loader::LoadedModel;
+use shared::models::DEFAULT_MODEL;
+
+#[derive(Parser)]
+#[command(
+    name = "ch04",
+    about = "Chapter 4: inference-time scaling: sampling, self-consistency, best-of-N, self-refinement",
+    long_about = "Without a subcommand, runs the chapter's demo: how temperature and top-p reshape the \
+                  model's next-token distribution, then one self-consistency vote on an arithmetic \
+                  problem (fetching the default model on first use)."
+)]
+struct Cli {
+    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
+    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
+    model: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate methods on a dataset: JSON lines per method and N, a results table, plots.
+    Eval(EvalArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MethodArg {
+    Greedy,
+    Cot,
+    SelfConsistency,
+    BestOfN,
+    SelfRefine,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PromptArg {
+    Plain,
+    Cot,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RankingArg {
+    /// Average token log-probability.
+    Logprob,
+    /// The book's heuristic score (boxed answer, brevity).
+    Heuristic,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TieBreakArg {
+    /// Report a tie and give no answer (the book).
+    Report,
+    /// Take the tied answer with the highest mean log-probability.
+    Logprob,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// arith (generated, test split), math500, or a path to a JSON/JSON-lines file of problems.
+    #[arg(long, default_value = "arith")]
+    dataset: String,
+    /// A local math500_test.json (for --dataset math500).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Evaluate only the first N problems (arith: generate N).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Levels for --dataset arith.
+    #[arg(long, default_value = "1-5")]
+    levels: String,
+    /// Methods to run, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [MethodArg::Greedy, MethodArg::Cot, MethodArg::SelfConsistency])]
+    method: Vec<MethodArg>,
+    /// Samples (self-consistency, best-of-n) or rounds (self-refine), comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 3, 5, 9])]
+    n: Vec<usize>,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.8)]
+    temperature: f32,
+    /// Top-p of sampling.
+    #[arg(long, default_value_t = 0.9)]
+    top_p: f32,
+    /// Seed of the samples (sample i uses seed + i + 1) and of the arith problems.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Prompt of the sampling methods.
+    #[arg(long, value_enum, default_value_t = PromptArg::Cot)]
+    prompt: PromptArg,
+    /// Wrap prompts in the model's chat template (instruction-tuned models).
+    #[arg(long)]
+    chat: bool,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 256)]
+    max_new_tokens: usize,
+    /// How best-of-n ranks samples (and self-refine scores revisions).
+    #[arg(long, value_enum, default_value_t = RankingArg::Logprob)]
+    ranking: RankingArg,
+    /// How self-consistency settles a tie.
+    #[arg(long, value_enum, default_value_t = TieBreakArg::Report)]
+    tie_break: TieBreakArg,
+    /// Output folder: <method>-n<N>.jsonl, results.md, accuracy_vs_n.{svg,png}, accuracy_vs_tokens.{svg,png}.
+    #[arg(long, default_value = "ch04-eval")]
+    out: PathBuf,
+    /// Continue the logs already in --out.
+    #[arg(long)]
+    resume: bool,
+}
+
+/// The demo's prompt (book ch. 4.4).
+const DEMO_PROMPT: &str = "The capital of Germany is";
+/// Samples in the demo's self-consistency vote.
+const DEMO_SAMPLES: usize = 5;
+
+fn main() -> std::process::ExitCode {
+    exit_code(run(Cli::parse()))
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => demo(&cli.model),
+        Some(Command::Eval(args)) => eval(&cli.model, &args),
+    }
+}
+
+/// The demo: temperature, top-p, and one vote.
+fn demo(model: &str) -> Result<()> {
+    let loaded = load_model_verbose(model)?;
+    let tokenizer = loaded.tokenizer()?;
+    let ids = loaded.encode_prompt(DEMO_PROMPT, false)?;
+    let logits = loaded.model.forward(&ids)?;
+    let last = logits.row(logits.nrows() - 1).to_vec();
+    println!("== 4.4 Temperature reshapes the next-token distribution of {DEMO_PROMPT:?} ==\n");
+    for temperature in [0.5, 1.0, 5.0] {
+        let config = SamplingConfig {
+            temperature,
+            top_k: 0,
+            top_p: 1.0,
+        };
+        print_distribution(&loaded, &format!("T = {temperature}"), config, &last)?;
+    }
+    println!("== 4.5 Top-p = 0.9 at T = 1: the tail is cut, the rest renormalized ==\n");
+    let config = SamplingConfig {
+        temperature: 1.0,
+        top_k: 0,
+        top_p: 0.9,
+    };
+    print_distribution(&loaded, "T = 1, top-p = 0.9", config, &last)?;
+    let kept = Sampler::new(config, 0)?
+        .next_token_distribution(&last)
+        .iter()
+        .filter(|&&p| p > 0.0)
+        .count();
+    println!("top-p keeps {kept} of {} tokens\n", last.len());
+
+    println!("== 4.6 Self-consistency: {DEMO_SAMPLES} samples of one arith problem, one vote ==\n");
+    let problem = &arith_problems(1, 0, "1")?[0];
+    println!("{}\n(answer: {})\n", problem.problem, problem.answer);
+    let chat = loaded.chat_template.is_some();
+    let prompt = loaded.encode_prompt(&PromptStyle::Cot.render(&problem.problem), chat)?;
+    let opts = SampleOptions {
+        max_new_tokens: 192,
+        stop_ids: loaded.stop_ids(),
+        sampling: SamplingConfig {
+            temperature: 0.8,
+            top_k: 0,
+            top_p: 0.9,
+        },
+        seed: 0,
+    };
+    let samples = sample_batched(&loaded.model, &prompt, DEMO_SAMPLES, &opts)?;
+    let mut answers = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        let text = tokenizer.decode(&s.generation.ids)?;
+        let short = extract_final_candidate(&text, Fallback::NumberThenFull);
+        println!(
+            "sample {} ({} tokens, avg log-prob {:.3}): {short:?}",
+            i + 1,
+            s.generation.ids.len(),
+            s.avg_logprob
+        );
+        answers.push(short);
+    }
+    let logprobs: Vec<f64> = samples.iter().map(|s| s.avg_logprob).collect();
+    let vote = self_consistency_vote(&answers, Some(&logprobs), TieBreak::Report);
+    for g in &vote.groups {
+        println!("  {:?}: {} vote(s)", g.answer, g.members.len());
+    }
+    match &vote.final_answer {
+        Some(a) => println!("majority answer: {a:?} ({})", verdict(a, &problem.answer)),
+        None => println!(
+            "tie between {:?}: no majority (the book's behaviour; --tie-break logprob picks one)",
+            vote.majority_winners
+        ),
+    }
+    Ok(())
+}
+
+fn verdict(answer: &str, truth: &str) -> &'static str {
+    if ch03::grade_answer(answer, truth) {
+        "correct"
+    } else {
+        "wrong"
+    }
+}
+
+/// Prints the top tokens of the distribution `config` makes of `logits`.
+fn print_distribution(
+    loaded: &LoadedModel,
+    title: &str,
+    config: SamplingConfig,
+    logits: &[f32],
+) -> Result<()> {
+    let tokenizer = loaded.tokenizer()?;
+    let mut sampler = Sampler::new(config, 0)?;
+    let probs = sampler.next_token_distribution(logits);
+    let rows = top_tokens(probs, 6)
+        .into_iter()
+        .map(|(id, p)| Ok((token_label(&tokenizer.decode(&[id])?), p)))
+        .collect::<Result<Vec<_>>>()?;
+    println!("{title}\n{}", format_distribution_chart(&rows, 40));
+    Ok(())
+}
+
+/// `eval`: every method and N into its own log, then the table and the plots.
+fn eval(model: &str, args: &EvalArgs) -> Result<()> {
+    let problems = eval_problems(args)?;
+    let loaded = load_model_verbose(model)?;
+    if args.chat && loaded.chat_template.is_none() {
+        bail!(
+            "--chat: no chat template is known for {}",
+            loaded.location.display()
+        );
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut rows = Vec::new();
+    for &method in &args.method {
+        let method = method_of(method);
+        let ns: Vec<usize> = if method.uses_n() {
+            args.n.clone()
+        } else {
+            vec![1]
+        };
+        for n in ns {
+            if n == 0 {
+                bail!("--n: N must be at least 1");
+            }
+            let config = method_config(args, method, n);
+            let log = args.out.join(format!("{}-n{n}.jsonl", method.name()));
+            let records = run_method(&loaded, &problems, &config, &log, args.resume)?;
+            rows.push(ResultRow::from_records(method, n, &records));
+        }
+    }
+    let table = format_results_table(&rows);
+    println!("\n{table}");
+    write_file(&args.out.join("results.md"), table.as_bytes())?;
+    for path in save_plots(&args.out, &rows)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// One method and N over all problems, with a progress bar.
+fn run_method(
+    loaded: &LoadedModel,
+    problems: &[Problem],
+    config: &MethodConfig,
+    log: &Path,
+    resume: bool,
+) -> Result<Vec<MethodRecord>> {
+    let label = format!("{} N={}", config.method.name(), config.n);
+    let bar = ProgressBar::new(problems.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>22} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
+        )
+        .expect("the template is valid")
+        .progress_chars("=> "),
     );
+    bar.set_prefix(label.clone());
+    let mut correct = 0;
+    let records = evaluate_method(loaded, problems, config, log, resume, &mut |r| {
+        correct += usize::from(r.correct);
+        bar.inc(1);
+        bar.set_message(format!("{correct}/{} correct", bar.position()));
+    })
+    .with_context(|| format!("{label} ({})", log.display()))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{label}: {correct}/{} correct → {}",
+        records.len(),
+        log.display()
+    );
+    Ok(records)
+}
+
+/// Accuracy vs N (one line per method) and accuracy vs tokens generated.
+fn save_plots(dir: &Path, rows: &[ResultRow]) -> Result<Vec<PathBuf>> {
+    let mut methods: Vec<Method> = rows.iter().map(|r| r.method).collect();
+    methods.dedup();
+    let series = |x: &dyn Fn(&ResultRow) -> f64| -> Vec<Series> {
+        methods
+            .iter()
+            .map(|&m| Series {
+                name: m.name().to_string(),
+                points: rows
+                    .iter()
+                    .filter(|r| r.method == m)
+                    .map(|r| (x(r), 100.0 * r.accuracy()))
+                    .collect(),
+            })
+            .collect()
+    };
+    let by_n = LinePlot {
+        title: "Accuracy vs N".into(),
+        x_label: "N (samples or rounds)".into(),
+        y_label: "accuracy (%)".into(),
+        series: series(&|r| r.n as f64),
+    };
+    let by_tokens = LinePlot {
+        title: "Accuracy vs tokens generated".into(),
+        x_label: "tokens generated per problem".into(),
+        y_label: "accuracy (%)".into(),
+        series: series(&|r| r.tokens as f64 / r.total.max(1) as f64),
+    };
+    let mut paths = save_line_plot(&dir.join("accuracy_vs_n"), &by_n)?;
+    paths.extend(save_line_plot(&dir.join("accuracy_vs_tokens"), &by_tokens)?);
+    Ok(paths)
+}
+
+fn method_config(args: &EvalArgs, method: Method, n: usize) -> MethodConfig {
+    MethodConfig {
+        method,
+        n,
+        prompt: match args.prompt {
+            PromptArg::Plain => PromptStyle::Plain,
+            PromptArg::Cot => PromptStyle::Cot,
+        },
+        chat: args.chat,
+        max_new_tokens: args.max_new_tokens,
+        sampling: SamplingConfig {
+            temperature: args.temperature,
+            top_k: 0,
+            top_p: args.top_p,
+        },
+        seed: args.seed,
+        ranking: match args.ranking {
+            RankingArg::Logprob => Ranking::AvgLogprob,
+            RankingArg::Heuristic => Ranking::Heuristic,
+        },
+        tie_break: match args.tie_break {
+            TieBreakArg::Report => TieBreak::Report,
+            TieBreakArg::Logprob => TieBreak::AvgLogprob,
+        },
+    }
+}
+
+fn method_of(m: MethodArg) -> Method {
+    match m {
+        MethodArg::Greedy => Method::Greedy,
+        MethodArg::Cot => Method::Cot,
+        MethodArg::SelfConsistency => Method::SelfConsistency,
+        MethodArg::BestOfN => Method::BestOfN,
+        MethodArg::SelfRefine => Method::SelfRefine,
+    }
+}
+
+/// The problems `--dataset` names, cut to `--limit`.
+fn eval_problems(args: &EvalArgs) -> Result<Vec<Problem>> {
+    let mut problems = match args.dataset.as_str() {
+        "arith" => arith_problems(args.limit, args.seed, &args.levels)?,
+        "math500" => load_math500_test(args.data.as_deref())?,
+        path => load_problems(Path::new(path)).with_context(|| {
+            format!("--dataset {path}: expected arith, math500 or a problems file")
+        })?,
+    };
+    problems.truncate(args.limit);
+    Ok(problems)
+}
+
+/// `n` arith problems of the test split (the same problems `ch03 eval` uses for the same seed).
+fn arith_problems(n: usize, seed: u64, levels: &str) -> Result<Vec<Problem>> {
+    let config = ArithConfig {
+        n,
+        seed,
+        levels: parse_levels(levels)?,
+        split: Split::Test,
+    };
+    Ok(generate_arith(&config)?)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }

@@ -128,6 +128,9 @@ mod tests {
     fn bars_scale_with_probability() {
         let chart =
             format_distribution_chart(&[("\" a\"".into(), 0.5), ("\"bc\"".into(), 0.25)], 8);
-        assert_eq!(chart, "\" a\" │████      50.00%\n\"bc\" │██        25.00%\n");
+        assert_eq!(
+            chart,
+            "\" a\" │████      50.00%\n\"bc\" │██        25.00%\n"
+        );
     }
 }

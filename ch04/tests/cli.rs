@@ -1,0 +1,112 @@
+//! `ch04 eval` end to end on two arith problems: a log per method and N, the
+//! results table, both plots; `--resume` reuses the logs; bad input fails cleanly.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use shared::fixtures::default_model;
+
+fn ch04(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ch04"))
+        .args(args)
+        .output()
+        .expect("ch04 runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rfs-ch04-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn eval_writes_logs_table_and_plots_and_resumes() {
+    if default_model().is_none() {
+        return;
+    }
+    let out = temp_dir("eval");
+    let dir = out.to_str().unwrap();
+    let args = [
+        "eval",
+        "--limit",
+        "2",
+        "--method",
+        "greedy,self-consistency,best-of-n",
+        "--n",
+        "1,2",
+        "--max-new-tokens",
+        "8",
+        "--out",
+        dir,
+    ];
+    let first = ch04(&args);
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for name in [
+        "greedy-n1.jsonl",
+        "self-consistency-n1.jsonl",
+        "self-consistency-n2.jsonl",
+        "best-of-n-n2.jsonl",
+        "results.md",
+        "accuracy_vs_n.svg",
+        "accuracy_vs_n.png",
+        "accuracy_vs_tokens.svg",
+        "accuracy_vs_tokens.png",
+    ] {
+        assert!(out.join(name).exists(), "missing {name}");
+    }
+    assert!(!out.join("greedy-n2.jsonl").exists(), "greedy ignores N");
+    assert!(stdout.contains("| self-consistency | 2 |"), "{stdout}");
+    let log = std::fs::read_to_string(out.join("self-consistency-n2.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    assert_eq!(record["answers"].as_array().unwrap().len(), 2);
+    // Without --resume the logs are not overwritten; with it nothing is redone.
+    let again = ch04(&args);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    let mut resumed: Vec<&str> = args.to_vec();
+    resumed.push("--resume");
+    let third = ch04(&resumed);
+    assert!(third.status.success());
+    assert_eq!(
+        std::fs::read_to_string(out.join("self-consistency-n2.jsonl")).unwrap(),
+        log
+    );
+}
+
+#[test]
+fn bad_arguments_fail_cleanly() {
+    let out = temp_dir("bad");
+    let dir = out.to_str().unwrap();
+    for args in [
+        vec![
+            "eval",
+            "--n",
+            "0",
+            "--out",
+            dir,
+            "--method",
+            "self-consistency",
+        ],
+        vec![
+            "eval",
+            "--temperature",
+            "-1",
+            "--out",
+            dir,
+            "--method",
+            "best-of-n",
+        ],
+        vec!["eval", "--dataset", "/nonexistent.json", "--out", dir],
+    ] {
+        let o = ch04(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
