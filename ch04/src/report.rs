@@ -5,9 +5,11 @@
 use crate::evaluate::{Method, MethodRecord};
 
 /// The `k` most probable tokens of `probs` as `(token id, probability)`,
-/// most probable first (ties by lower id).
+/// most probable first (ties by lower id); tokens a filter zeroed are left out.
 pub fn top_tokens(probs: &[f32], k: usize) -> Vec<(u32, f32)> {
-    let mut idx: Vec<u32> = (0..probs.len() as u32).collect();
+    let mut idx: Vec<u32> = (0..probs.len() as u32)
+        .filter(|&i| probs[i as usize] > 0.0)
+        .collect();
     let k = k.min(idx.len());
     if k == 0 {
         return Vec::new();
@@ -118,7 +120,7 @@ mod tests {
 
     #[test]
     fn top_tokens_are_sorted_and_bounded() {
-        let probs = [0.1, 0.4, 0.2, 0.3];
+        let probs = [0.1, 0.4, 0.2, 0.3, 0.0];
         assert_eq!(top_tokens(&probs, 2), vec![(1, 0.4), (3, 0.3)]);
         assert_eq!(top_tokens(&probs, 9).len(), 4);
         assert!(top_tokens(&probs, 0).is_empty());
