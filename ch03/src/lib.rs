@@ -3,13 +3,14 @@
 //!
 //! - [`grader`]: answer extraction (`\boxed{}`) and a from-scratch math verifier
 //!   (book ch. 3.4–3.7): LaTeX to an expression tree, exact and numeric equivalence
-//! - [`problem`], [`math500`], [`arith`]: the datasets (MATH-500, and generated
-//!   arithmetic word problems with a train/test split)
+//! - [`problem`], [`math500`], [`arith`], [`dataset`]: the datasets (MATH-500, and
+//!   generated arithmetic word problems with a train/test split)
 //! - [`prompts`]: the book's `render_prompt` and its chain-of-thought variant
 //! - [`evaluate`], [`records`], [`summary`]: the resumable evaluation loop
 //!   (book ch. 3.9), its JSON-lines log and the closing summary
 
 pub mod arith;
+pub mod dataset;
 pub mod evaluate;
 pub mod grader;
 pub mod math500;
@@ -19,6 +20,7 @@ pub mod records;
 pub mod summary;
 
 pub use arith::{generate_arith, ArithConfig, Split};
+pub use dataset::{arith_test_problems, load_dataset};
 pub use evaluate::{
     evaluate_math500_stream, evaluate_problem, generate_text_stream_concat, EvalConfig,
 };

@@ -18,8 +18,8 @@ use ch03::grader::{
 use ch03::records::{read_records_repairing, write_records_atomically};
 use ch03::summary::format_comparison;
 use ch03::{
-    evaluate_math500_stream, load_math500_test, load_problems, EvalConfig, EvalRecord, EvalSummary,
-    Problem, PromptStyle,
+    arith_test_problems, evaluate_math500_stream, load_dataset, load_math500_test, EvalConfig,
+    EvalRecord, EvalSummary, PromptStyle,
 };
 use shared::cli::{exit_code, load_model_verbose};
 use shared::loader::LoadedModel;
@@ -161,8 +161,6 @@ struct EvalArgs {
 const DEMO_PROBLEMS: usize = 20;
 /// Token budget per answer in the demo.
 const DEMO_MAX_NEW_TOKENS: usize = 256;
-/// Problems generated for `--dataset arith` without `--limit`.
-const ARITH_DEFAULT_N: usize = 500;
 
 fn main() -> std::process::ExitCode {
     exit_code(run(Cli::parse()))
@@ -196,7 +194,7 @@ fn demo(model: &str) -> Result<()> {
     println!("{}", run_demos_table(&BOOK_DEMO_CASES));
     println!("\n== Mini evaluation: {DEMO_PROBLEMS} arith problems, plain vs chain-of-thought (book ch. 3.9, 4.3) ==\n");
     let loaded = load_model_verbose(model)?;
-    let problems = arith_problems(DEMO_PROBLEMS, 0, "1-5")?;
+    let problems = arith_test_problems(DEMO_PROBLEMS, 0, "1-5")?;
     let chat = loaded.chat_template.is_some();
     let mut runs = Vec::new();
     for prompt in [PromptStyle::Plain, PromptStyle::Cot] {
@@ -297,24 +295,20 @@ fn write_dataset(dataset: DataCommand) -> Result<()> {
         DataCommand::Math500 { data, out } => (load_math500_test(data.as_deref())?, out),
     };
     let text = serde_json::to_string_pretty(&problems)?;
-    write_atomically(&out, text.as_bytes())?;
+    shared::io::write_atomically(&out, text.as_bytes())?;
     eprintln!("wrote {} problems to {}", problems.len(), out.display());
-    Ok(())
-}
-
-/// Writes `bytes` to a temporary name beside `path`, then renames it into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".part");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
 /// `eval`: the resumable evaluation with a progress bar and a closing summary.
 fn eval(model: &str, args: &EvalArgs) -> Result<()> {
-    let problems = eval_problems(args)?;
+    let problems = load_dataset(
+        &args.dataset,
+        args.data.as_deref(),
+        args.limit,
+        args.seed,
+        &args.levels,
+    )?;
     let prompt = match args.prompt {
         PromptArg::Plain => PromptStyle::Plain,
         PromptArg::Cot => PromptStyle::Cot,
@@ -375,36 +369,6 @@ fn regrade(log: &Path, dry_run: bool) -> Result<()> {
     println!("{}", EvalSummary::from_records(&records));
     println!("{changed} of {} records changed", records.len());
     Ok(())
-}
-
-/// The problems `--dataset` names, cut to `--limit`.
-fn eval_problems(args: &EvalArgs) -> Result<Vec<Problem>> {
-    let mut problems = match args.dataset.as_str() {
-        "arith" => arith_problems(
-            args.limit.unwrap_or(ARITH_DEFAULT_N),
-            args.seed,
-            &args.levels,
-        )?,
-        "math500" => load_math500_test(args.data.as_deref())?,
-        path => load_problems(Path::new(path)).with_context(|| {
-            format!("--dataset {path}: expected arith, math500 or a problems file")
-        })?,
-    };
-    if let Some(limit) = args.limit {
-        problems.truncate(limit);
-    }
-    Ok(problems)
-}
-
-/// `n` arith problems of the test split.
-fn arith_problems(n: usize, seed: u64, levels: &str) -> Result<Vec<Problem>> {
-    let config = ArithConfig {
-        n,
-        seed,
-        levels: parse_levels(levels)?,
-        split: Split::Test,
-    };
-    Ok(generate_arith(&config)?)
 }
 
 fn default_out(dataset: &str, prompt: PromptStyle) -> PathBuf {

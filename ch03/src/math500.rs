@@ -50,9 +50,7 @@ pub fn download_math500(url: &str, dest: &Path) -> Result<()> {
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let tmp = dest.with_extension("json.part");
-    std::fs::write(&tmp, &body).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
+    shared::io::write_atomically(dest, body.as_bytes())?;
     eprintln!("{} problems", problems.len());
     Ok(())
 }
@@ -85,6 +83,6 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("--data PATH"), "{msg}");
         assert!(!dest.exists());
-        assert!(!dest.with_extension("json.part").exists());
+        assert!(!dir.join("math500_test.json.part").exists());
     }
 }

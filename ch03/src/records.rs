@@ -142,11 +142,7 @@ pub fn write_records_atomically<R: Serialize>(path: &Path, records: &[R]) -> Res
         text.push_str(&line);
         text.push('\n');
     }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".part");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    shared::io::write_atomically(path, text.as_bytes())
 }
 
 #[cfg(test)]

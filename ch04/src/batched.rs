@@ -7,9 +7,11 @@
 use std::time::Instant;
 
 use shared::attention::KvCache;
-use shared::generate::{generate, GenerateOptions, Generation, GenerationStats, StopReason};
+use shared::generate::{
+    generate, generation_capacity, GenerateOptions, Generation, GenerationStats, StopReason,
+};
 use shared::model::Model;
-use shared::{Error, Result};
+use shared::Result;
 
 use crate::sampling::{Sampler, SamplingConfig};
 use crate::scoring::token_logprob;
@@ -116,18 +118,8 @@ pub fn sample_batched(
     n: usize,
     opts: &SampleOptions,
 ) -> Result<Vec<Sample>> {
-    if prompt.is_empty() {
-        return Err(Error::InvalidArgument(
-            "empty prompt: give at least one token to continue".into(),
-        ));
-    }
-    let context = model.config.max_position_embeddings;
-    model.check_input(prompt, 0, context)?;
+    let capacity = generation_capacity(model, prompt, opts.max_new_tokens)?;
     let start = Instant::now();
-    let capacity = prompt
-        .len()
-        .saturating_add(opts.max_new_tokens)
-        .min(context);
     let c = &model.config;
     let mut prefill = KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity);
     let logits = model.last_logits(&model.forward_sequence(prompt, &mut prefill));

@@ -8,9 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use ch03::arith::{generate_arith, parse_levels, ArithConfig, Split};
 use ch03::{
-    extract_final_candidate, load_math500_test, load_problems, Fallback, Problem, PromptStyle,
+    arith_test_problems, extract_final_candidate, load_dataset, Fallback, Problem, PromptStyle,
 };
 use ch04::batched::{sample_batched, SampleOptions};
 use ch04::evaluate::{evaluate_method, Method, MethodConfig, MethodRecord, Ranking};
@@ -176,7 +175,7 @@ fn demo(model: &str) -> Result<()> {
     println!("top-p keeps {kept} of {} tokens\n", last.len());
 
     println!("== 4.6 Self-consistency: {DEMO_SAMPLES} samples of one arith problem, one vote ==\n");
-    let problem = &arith_problems(1, 0, "1")?[0];
+    let problem = &arith_test_problems(1, 0, "1")?[0];
     println!("{}\n(answer: {})\n", problem.problem, problem.answer);
     let chat = loaded.chat_template.is_some();
     let prompt = loaded.encode_prompt(&PromptStyle::Cot.render(&problem.problem), chat)?;
@@ -246,7 +245,13 @@ fn print_distribution(
 
 /// `eval`: every method and N into its own log, then the table and the plots.
 fn eval(model: &str, args: &EvalArgs) -> Result<()> {
-    let problems = eval_problems(args)?;
+    let problems = load_dataset(
+        &args.dataset,
+        args.data.as_deref(),
+        Some(args.limit),
+        args.seed,
+        &args.levels,
+    )?;
     let loaded = load_model_verbose(model)?;
     if args.chat && loaded.chat_template.is_none() {
         bail!(
@@ -276,7 +281,7 @@ fn eval(model: &str, args: &EvalArgs) -> Result<()> {
     }
     let table = format_results_table(&rows);
     println!("\n{table}");
-    write_file(&args.out.join("results.md"), table.as_bytes())?;
+    shared::io::write_atomically(&args.out.join("results.md"), table.as_bytes())?;
     for path in save_plots(&args.out, &rows)? {
         println!("wrote {}", path.display());
     }
@@ -386,35 +391,4 @@ fn method_of(m: MethodArg) -> Method {
         MethodArg::BestOfN => Method::BestOfN,
         MethodArg::SelfRefine => Method::SelfRefine,
     }
-}
-
-/// The problems `--dataset` names, cut to `--limit`.
-fn eval_problems(args: &EvalArgs) -> Result<Vec<Problem>> {
-    let mut problems = match args.dataset.as_str() {
-        "arith" => arith_problems(args.limit, args.seed, &args.levels)?,
-        "math500" => load_math500_test(args.data.as_deref())?,
-        path => load_problems(Path::new(path)).with_context(|| {
-            format!("--dataset {path}: expected arith, math500 or a problems file")
-        })?,
-    };
-    problems.truncate(args.limit);
-    Ok(problems)
-}
-
-/// `n` arith problems of the test split (the same problems `ch03 eval` uses for the same seed).
-fn arith_problems(n: usize, seed: u64, levels: &str) -> Result<Vec<Problem>> {
-    let config = ArithConfig {
-        n,
-        seed,
-        levels: parse_levels(levels)?,
-        split: Split::Test,
-    };
-    Ok(generate_arith(&config)?)
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

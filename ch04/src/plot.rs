@@ -48,7 +48,7 @@ pub fn save_line_plot(stem: &Path, plot: &LinePlot) -> Result<Vec<PathBuf>> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         draw(&root, plot).map_err(|e| plot_error(&svg_path, e))?;
     }
-    write_atomically(&svg_path, svg.as_bytes())?;
+    shared::io::write_atomically(&svg_path, svg.as_bytes())?;
     let png_path = stem.with_extension("png");
     let tmp = stem.with_extension("part.png");
     {
@@ -152,12 +152,6 @@ fn ranges(series: &[Series]) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
 
 fn plot_error(path: &Path, e: String) -> Error {
     Error::format(path, format!("cannot draw the plot: {e}"))
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

@@ -115,6 +115,20 @@ fn generate_greedy(
     )
 }
 
+/// Checks a prompt before generating (non-empty, valid ids, within the
+/// context) and returns how many positions the KV cache needs: the prompt
+/// plus `max_new_tokens`, bounded by the model's context.
+pub fn generation_capacity(model: &Model, prompt: &[u32], max_new_tokens: usize) -> Result<usize> {
+    if prompt.is_empty() {
+        return Err(Error::InvalidArgument(
+            "empty prompt: give at least one token to continue".into(),
+        ));
+    }
+    let context = model.config.max_position_embeddings;
+    model.check_input(prompt, 0, context)?;
+    Ok(prompt.len().saturating_add(max_new_tokens).min(context))
+}
+
 /// The general loop behind both: `select` turns the next-token logits into an
 /// id (argmax here; sampling in chapter 4).
 pub fn generate(
@@ -124,19 +138,9 @@ pub fn generate(
     select: &mut dyn FnMut(&[f32]) -> u32,
     on_token: &mut dyn FnMut(u32),
 ) -> Result<Generation> {
-    if prompt.is_empty() {
-        return Err(Error::InvalidArgument(
-            "empty prompt: give at least one token to continue".into(),
-        ));
-    }
+    let capacity = generation_capacity(model, prompt, opts.max_new_tokens)?;
     let context = model.config.max_position_embeddings;
-    model.check_input(prompt, 0, context)?;
     let start = Instant::now();
-    // Bounded by the context, whatever `max_new_tokens` asks for.
-    let capacity = prompt
-        .len()
-        .saturating_add(opts.max_new_tokens)
-        .min(context);
     let mut ids = Vec::with_capacity(capacity - prompt.len() + 1);
     let mut ttft_s = 0.0;
     let mut stop = StopReason::MaxNewTokens;

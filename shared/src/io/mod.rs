@@ -14,3 +14,13 @@ pub use dtype::DType;
 pub use gguf::{GgufFile, GgufTensorInfo, GgufValue};
 pub use quant::{dequantize, dequantize_row, dequantize_to_vec};
 pub use safetensors::{SafeTensorInfo, SafeTensors, SafetensorsModel};
+
+/// Writes `bytes` to `path` without ever leaving a partial file there: to
+/// `<path>.part` first, then renamed over `path`.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> crate::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(|e| crate::Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+}
