@@ -306,6 +306,11 @@ fn prefetch(bytes: &[u8], len: usize) {
     }
 }
 
+thread_local! {
+    /// Per-thread scratch for the block sums of the multi-input kernels' activations.
+    static BLOCK_SUMS: std::cell::RefCell<Vec<__m256>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Defines `$name(w, x, y)`: `y[r] = w[r] · x` for consecutive rows of `$bytes`-byte
 /// blocks, four rows at a time (four independent accumulator chains sharing each
 /// activation load), then the remaining rows one by one; and `$multi(w, x, y)`, the
@@ -395,28 +400,30 @@ macro_rules! quantized_rows {
                 y.fill(0.0);
                 return;
             }
-            let sums: Vec<__m256> = if $offset {
-                x.chunks_exact(QK).map(|xb| load_x(xb).sum).collect()
-            } else {
-                Vec::new()
-            };
-            let blocks = cols / QK;
-            let mut i = 0;
-            while i < n {
-                let m = (n - i).min(INPUTS);
-                let x_g = &x[i * cols..(i + m) * cols];
-                let sums_g = if $offset { &sums[i * blocks..(i + m) * blocks] } else { &sums[..] };
-                for (r, row) in w.chunks_exact(row_bytes).take(rows).enumerate() {
-                    let out = &mut y[r * n + i..];
-                    match m {
-                        4 => row_times::<4>(row, x_g, sums_g, out),
-                        3 => row_times::<3>(row, x_g, sums_g, out),
-                        2 => row_times::<2>(row, x_g, sums_g, out),
-                        _ => row_times::<1>(row, x_g, sums_g, out),
-                    }
+            BLOCK_SUMS.with_borrow_mut(|sums| {
+                // Reused scratch: a tile of a batched product allocates nothing.
+                sums.clear();
+                if $offset {
+                    sums.extend(x.chunks_exact(QK).map(|xb| load_x(xb).sum));
                 }
-                i += m;
-            }
+                let blocks = cols / QK;
+                let mut i = 0;
+                while i < n {
+                    let m = (n - i).min(INPUTS);
+                    let x_g = &x[i * cols..(i + m) * cols];
+                    let sums_g = if $offset { &sums[i * blocks..(i + m) * blocks] } else { &sums[..] };
+                    for (r, row) in w.chunks_exact(row_bytes).take(rows).enumerate() {
+                        let out = &mut y[r * n + i..];
+                        match m {
+                            4 => row_times::<4>(row, x_g, sums_g, out),
+                            3 => row_times::<3>(row, x_g, sums_g, out),
+                            2 => row_times::<2>(row, x_g, sums_g, out),
+                            _ => row_times::<1>(row, x_g, sums_g, out),
+                        }
+                    }
+                    i += m;
+                }
+            });
         }
     };
 }
