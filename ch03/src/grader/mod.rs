@@ -1,4 +1,4 @@
-//! The chapter-3 math verifier (book sections 3.3–3.5), from scratch.
+//! The chapter-3 math verifier (book sections 3.4–3.7), from scratch.
 //!
 //! Pipeline: [`extract_final_candidate`] pulls the final answer out of a model
 //! response; [`grade_answer`] then compares it with the ground truth:
@@ -12,7 +12,7 @@
 //!    exists.
 //!
 //! Every step is bounded (see [`limits`]): hostile input gets a verdict, never
-//! a hang or a panic. `GRADER.md` describes the rules and the measured figures.
+//! a hang or a panic. `ch03/README.md` describes the rules and the measured figures.
 
 mod demo;
 mod equivalence;
