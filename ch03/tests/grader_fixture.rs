@@ -39,7 +39,7 @@ fn verdict(case: &Case) -> (String, bool) {
 }
 
 /// Prints, per rewrite kind, every pair (known truth or debatable) where our
-/// verdict differs from the book's, so GRADER.md can account for each.
+/// verdict differs from the book's, so ch03/README.md can account for each.
 #[test]
 fn disagreements_with_the_book_by_kind() {
     let Some(cases) = load_cases() else { return };
@@ -97,7 +97,7 @@ fn known_truth_accuracy_is_at_least_99_percent() {
 /// Agreement with the book's sympy grader on real model answers. Where we
 /// differ, the book cannot parse the ground truth (`\pi`, `\cup`, `\pm`, `=`,
 /// `\in`, `\frac 59`, `,\!`, units): those verdicts are ours on purpose and
-/// are listed, each with its reason, in GRADER.md. Every answer the book
+/// are listed, each with its reason, in ch03/README.md. Every answer the book
 /// accepts we must accept too (up to 1%), and overall agreement stays ≥ 95%.
 #[test]
 fn agreement_with_the_book_on_model_answers() {
