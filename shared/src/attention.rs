@@ -7,6 +7,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use crate::kernels::dot_f32;
 use crate::tensor::softmax_inplace;
 
 /// Keys and values of every layer for positions `0..len`, stored in buffers
@@ -152,7 +153,7 @@ pub fn attend(
         let kv_offset = (h / group) * hd;
         for (t, s) in scores.iter_mut().enumerate() {
             let k = &keys[t * row + kv_offset..t * row + kv_offset + hd];
-            *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
+            *s = dot_f32(q, k) * scale;
         }
         softmax_inplace(scores);
         let o = &mut out[h * hd..(h + 1) * hd];

@@ -779,3 +779,20 @@ fn integer_valued_bf16_products_are_exact_in_every_kernel() {
         assert_eq!(reference, want, "BF16 scalar {rows}×{cols}");
     }
 }
+
+#[test]
+fn dot_f32_kernel_equals_the_scalar_dot_within_reordering() {
+    let mut rng = Rng(0x5eed_d07);
+    for n in [0, 1, 7, 8, 31, 32, 33, 64, 128, 1000] {
+        let a: Vec<f32> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let b: Vec<f32> = (0..n).map(|_| rng.uniform(-2.0, 2.0)).collect();
+        let exact = dot_f64(&a, &b);
+        let magnitude: f64 = a.iter().zip(&b).map(|(x, y)| (x * y).abs() as f64).sum();
+        for got in [kernels::dot_f32(&a, &b), scalar::dot_f32(&a, &b)] {
+            assert!(
+                (got as f64 - exact).abs() <= reorder_bound(n, magnitude),
+                "n {n}: {got} vs {exact}"
+            );
+        }
+    }
+}

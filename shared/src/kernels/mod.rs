@@ -94,6 +94,18 @@ fn detect() -> Isa {
     Isa::Scalar
 }
 
+/// Σ a·b of two f32 vectors of the same length (attention scores): the AVX2
+/// kernel where the CPU has it, else the scalar one.
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot_f32: lengths differ");
+    match isa() {
+        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::dot_f32(a, b) },
+        _ => scalar::dot_f32(a, b),
+    }
+}
+
 /// `y[r] = w[r] · x` for consecutive f32 rows of `x.len()` elements (`w.len() = x.len()·y.len()`).
 pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), x.len() * y.len(), "dot_rows_f32: shape mismatch");
