@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use rayon::prelude::*;
 use shared::attention::KvCache;
 use shared::generate::{
     generate, generation_capacity, GenerateOptions, Generation, GenerationStats, StopReason,
@@ -77,22 +78,24 @@ pub fn sample_sequential(
     (0..n)
         .map(|i| {
             let mut sampler = Sampler::new(opts.sampling, sample_seed(opts.seed, i))?;
-            let (mut sum, mut last) = (0.0, 0.0);
+            // A chosen token counts once the next one is chosen (it was kept);
+            // the last one counts unless it was a stop token.
+            let (mut sum, mut pending) = (0.0, None);
             let generation = generate(
                 model,
                 prompt,
                 &gen_opts,
                 &mut |logits| {
                     let token = sampler.select(logits);
-                    last = token_logprob(logits, token);
-                    sum += last;
+                    if let Some(kept) = pending.replace(token_logprob(logits, token)) {
+                        sum += kept;
+                    }
                     token
                 },
                 &mut |_| {},
             )?;
-            // A stop token was chosen but is not part of the answer.
-            if generation.stop == StopReason::StopToken {
-                sum -= last;
+            if generation.stop != StopReason::StopToken {
+                sum += pending.unwrap_or(0.0);
             }
             Ok(Sample::new(generation, sum))
         })
@@ -165,15 +168,18 @@ pub fn sample_batched(
             break;
         }
         let logits = model.forward_batch_step(&tokens, &active, &mut state);
-        for (row, &i) in active.iter().enumerate() {
-            let row = logits.row(row);
-            let row = row
-                .as_slice()
-                .expect("rows of the batch logits are contiguous");
-            let lane = &mut lanes[i];
-            lane.next = lane.sampler.select(row);
-            lane.next_logprob = token_logprob(row, lane.next);
-        }
+        // Each lane samples from its own row; the lanes are independent, so
+        // they draw in parallel (`active` is sorted: row = position in it).
+        lanes.par_iter_mut().enumerate().for_each(|(i, lane)| {
+            if let Ok(row) = active.binary_search(&i) {
+                let row = logits.row(row);
+                let row = row
+                    .as_slice()
+                    .expect("rows of the batch logits are contiguous");
+                lane.next = lane.sampler.select(row);
+                lane.next_logprob = token_logprob(row, lane.next);
+            }
+        });
     }
     Ok(lanes
         .into_iter()

@@ -75,12 +75,12 @@ pub fn avg_logprob_answer(model: &Model, prompt: &[u32], answer: &[u32]) -> Resu
     Ok(total / answer.len() as f64)
 }
 
-/// `log softmax(logits)[token]`, in f64 and without allocating (it runs once
-/// per sampled token).
+/// `log softmax(logits)[token]` without allocating (it runs once per sampled
+/// token): f32 exponentials of the max-shifted logits, summed in f64.
 pub fn token_logprob(logits: &[f32], token: u32) -> f64 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let sum: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
-    logits[token as usize] as f64 - max - sum.ln()
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| (l - max).exp() as f64).sum();
+    (logits[token as usize] - max) as f64 - sum.ln()
 }
 
 /// The index of the best score (the first of equals); `None` when empty or

@@ -76,8 +76,8 @@ pub fn canonical_form(text: &str) -> String {
 /// string-level equality test (like the book's exact string check). A space
 /// that ends a command before a letter (`\cot x`) is kept: `\cotx` differs.
 fn compact(text: &str) -> String {
-    let mut cleaned = text.to_lowercase();
-    for noise in [
+    /// Formatting-only commands and symbols, dropped.
+    const NOISE: [&str; 8] = [
         "\\left",
         "\\right",
         "\\!",
@@ -86,19 +86,14 @@ fn compact(text: &str) -> String {
         "\\:",
         "\\displaystyle",
         "$",
-    ] {
-        cleaned = cleaned.replace(noise, "");
-    }
-    cleaned = cleaned
-        .replace("\\dfrac", "\\frac")
-        .replace("\\tfrac", "\\frac");
-    let mut out = String::with_capacity(cleaned.len());
-    let mut in_command = false;
-    let mut pending_space = false;
-    for c in cleaned.chars() {
+    ];
+    let lower = text.to_lowercase();
+    let mut out = String::with_capacity(lower.len());
+    let (mut in_command, mut pending_space) = (false, false);
+    let mut push = |c: char, out: &mut String| {
         if c.is_whitespace() {
             pending_space = in_command;
-            continue;
+            return;
         }
         if pending_space && c.is_alphabetic() {
             out.push(' ');
@@ -106,6 +101,21 @@ fn compact(text: &str) -> String {
         pending_space = false;
         in_command = c == '\\' || (in_command && c.is_ascii_alphabetic());
         out.push(c);
+    };
+    // One pass (inputs may be megabytes): drop noise, spell every fraction
+    // `\frac`, keep a space only where it ends a command before a letter.
+    let mut rest = lower.as_str();
+    while let Some(c) = rest.chars().next() {
+        let starts_noise = c == '\\' || c == '$';
+        if let Some(noise) = NOISE.iter().find(|n| starts_noise && rest.starts_with(**n)) {
+            rest = &rest[noise.len()..];
+        } else if rest.starts_with("\\dfrac") || rest.starts_with("\\tfrac") {
+            "\\frac".chars().for_each(|f| push(f, &mut out));
+            rest = &rest["\\dfrac".len()..];
+        } else {
+            push(c, &mut out);
+            rest = &rest[c.len_utf8()..];
+        }
     }
     out
 }
