@@ -117,6 +117,11 @@ pub struct MethodRecord {
     /// The problem's difficulty level.
     #[serde(default)]
     pub level: Option<u32>,
+    /// Each sample's average token log-probability (self-consistency and best-of-N;
+    /// `None` for a sample that generated nothing), so that a log can be ranked again
+    /// without generating.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logprobs: Vec<Option<f64>>,
 }
 
 /// Solves one problem with `config.method`.
@@ -148,6 +153,7 @@ pub fn solve_problem(
         tokens: outcome.tokens,
         seconds: start.elapsed().as_secs_f64(),
         level: problem.level,
+        logprobs: outcome.logprobs,
     })
 }
 
@@ -157,6 +163,7 @@ struct Outcome {
     final_answer: String,
     tie: bool,
     tokens: usize,
+    logprobs: Vec<Option<f64>>,
 }
 
 fn greedy(
@@ -177,6 +184,7 @@ fn greedy(
         final_answer: record.extracted,
         tie: false,
         tokens: record.tokens,
+        logprobs: Vec::new(),
     })
 }
 
@@ -208,7 +216,7 @@ fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         }
         _ => {
             let scores: Vec<f64> = match config.ranking {
-                Ranking::AvgLogprob => logprobs,
+                Ranking::AvgLogprob => logprobs.clone(),
                 Ranking::Heuristic => texts
                     .iter()
                     .map(|t| heuristic_score(t, &HeuristicWeights::default()))
@@ -223,6 +231,7 @@ fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         final_answer,
         tie,
         tokens,
+        logprobs: logprobs.iter().map(|&l| (!l.is_nan()).then_some(l)).collect(),
     })
 }
 
@@ -254,6 +263,28 @@ fn refined(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         final_answer: result.final_extracted,
         tie: false,
         tokens: result.tokens,
+        logprobs: Vec::new(),
+    })
+}
+
+/// Best-of-N by average log-probability over the samples a self-consistency record
+/// already holds: the same seeds give the same samples, so this is the record
+/// best-of-N would write, with the generation's tokens and seconds. `None` when
+/// `record` is not a self-consistency record with a log-probability per sample.
+pub fn best_of_n_from_self_consistency(record: &MethodRecord) -> Option<MethodRecord> {
+    if record.method != Method::SelfConsistency || record.logprobs.len() != record.answers.len() {
+        return None;
+    }
+    let scores: Vec<f64> = record.logprobs.iter().map(|l| l.unwrap_or(f64::NAN)).collect();
+    let final_answer = best_of_n(&scores)
+        .map(|i| record.answers[i].clone())
+        .unwrap_or_default();
+    Some(MethodRecord {
+        method: Method::BestOfN,
+        correct: !final_answer.is_empty() && grade_answer(&final_answer, &record.gtruth_answer),
+        final_answer,
+        tie: false,
+        ..record.clone()
     })
 }
 
@@ -268,12 +299,34 @@ pub fn evaluate_method(
     resume: bool,
     on_record: &mut dyn FnMut(&MethodRecord),
 ) -> Result<Vec<MethodRecord>> {
+    fill_method_log(
+        problems,
+        config.method,
+        out,
+        resume,
+        on_record,
+        &mut |i, problem| solve_problem(loaded, i, problem, config),
+    )
+}
+
+/// The log `out` of `method` over `problems`, completed: records already in it (with
+/// `resume`) are kept, and `solve(index, problem)` makes each missing one (1-based
+/// index), appended as it comes. A log written for other problems or another method
+/// is refused. `on_record` sees every record, old ones first. Returns all in order.
+pub fn fill_method_log(
+    problems: &[Problem],
+    method: Method,
+    out: &Path,
+    resume: bool,
+    on_record: &mut dyn FnMut(&MethodRecord),
+    solve: &mut dyn FnMut(usize, &Problem) -> Result<MethodRecord>,
+) -> Result<Vec<MethodRecord>> {
     let (mut log, mut records): (RecordLog, Vec<MethodRecord>) = RecordLog::open(out, resume)?;
     for r in &records {
         let same = problems
             .get(r.index.wrapping_sub(1))
             .is_some_and(|p| p.problem == r.problem);
-        if !same || r.method != config.method {
+        if !same || r.method != method {
             return Err(Error::InvalidArgument(format!(
                 "{}: record {} was written by another run (other dataset, seed, limit or method); \
                  choose another --out",
@@ -288,11 +341,64 @@ pub fn evaluate_method(
         if done.contains(&(i + 1)) {
             continue;
         }
-        let record = solve_problem(loaded, i + 1, problem, config)?;
+        let record = solve(i + 1, problem)?;
         log.append(&record)?;
         on_record(&record);
         records.push(record);
     }
     records.sort_by_key(|r| r.index);
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sc_record(answers: &[&str], logprobs: Vec<f64>) -> MethodRecord {
+        let logprobs = logprobs.into_iter().map(|l| (!l.is_nan()).then_some(l)).collect();
+        MethodRecord {
+            index: 1,
+            problem: "What is 1/2 + 0?".into(),
+            gtruth_answer: "\\frac{1}{2}".into(),
+            method: Method::SelfConsistency,
+            n: answers.len(),
+            answers: answers.iter().map(|a| a.to_string()).collect(),
+            final_answer: "7".into(),
+            correct: false,
+            tie: false,
+            tokens: 30,
+            seconds: 1.5,
+            level: Some(1),
+            logprobs,
+        }
+    }
+
+    #[test]
+    fn best_of_n_takes_the_most_likely_sample_and_keeps_the_cost() {
+        let sc = sc_record(&["7", "0.5", "7"], vec![-0.9, -0.2, -0.4]);
+        let best = best_of_n_from_self_consistency(&sc).unwrap();
+        assert_eq!(best.method, Method::BestOfN);
+        assert_eq!(best.final_answer, "0.5");
+        assert!(best.correct, "0.5 grades equal to \\frac{{1}}{{2}}");
+        assert_eq!(
+            (best.tokens, best.seconds, &best.answers),
+            (30, 1.5, &sc.answers)
+        );
+
+        let worse = sc_record(&["7", "0.5", ""], vec![-0.1, -0.2, f64::NAN]);
+        let best = best_of_n_from_self_consistency(&worse).unwrap();
+        assert_eq!((best.final_answer.as_str(), best.correct), ("7", false));
+        // A sample that generated nothing has no log-probability, and the log keeps it.
+        let line = serde_json::to_string(&worse).unwrap();
+        assert!(line.contains(r#""logprobs":[-0.1,-0.2,null]"#), "{line}");
+        assert_eq!(serde_json::from_str::<MethodRecord>(&line).unwrap(), worse);
+    }
+
+    #[test]
+    fn best_of_n_needs_a_self_consistency_record_with_every_logprob() {
+        assert!(best_of_n_from_self_consistency(&sc_record(&["1", "2"], vec![-0.1])).is_none());
+        let mut greedy = sc_record(&["1"], vec![-0.1]);
+        greedy.method = Method::Greedy;
+        assert!(best_of_n_from_self_consistency(&greedy).is_none());
+    }
 }

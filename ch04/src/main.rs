@@ -12,7 +12,10 @@ use ch03::{
     arith_test_problems, extract_final_candidate, load_dataset, Fallback, Problem, PromptStyle,
 };
 use ch04::batched::{sample_batched, SampleOptions};
-use ch04::evaluate::{evaluate_method, Method, MethodConfig, MethodRecord, Ranking};
+use ch04::evaluate::{
+    best_of_n_from_self_consistency, evaluate_method, fill_method_log, Method, MethodConfig,
+    MethodRecord, Ranking,
+};
 use ch04::plot::{save_line_plot, LinePlot, Series};
 use ch04::report::{
     format_distribution_chart, format_results_table, token_label, top_tokens, ResultRow,
@@ -90,8 +93,10 @@ struct EvalArgs {
     /// Levels for --dataset arith.
     #[arg(long, default_value = "1-5")]
     levels: String,
-    /// Methods to run, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [MethodArg::Greedy, MethodArg::Cot, MethodArg::SelfConsistency])]
+    /// Methods to run, comma-separated (run in this order: greedy, cot, self-consistency,
+    /// best-of-n, self-refine). Best-of-n by logprob ranks the self-consistency samples
+    /// of the same N when both run, instead of generating them again.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [MethodArg::Greedy, MethodArg::Cot, MethodArg::SelfConsistency, MethodArg::BestOfN])]
     method: Vec<MethodArg>,
     /// Samples (self-consistency, best-of-n) or rounds (self-refine), comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 3, 5, 9])]
@@ -262,8 +267,13 @@ fn eval(model: &str, args: &EvalArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut rows = Vec::new();
-    for &method in &args.method {
-        let method = method_of(method);
+    // Self-consistency records by N: best-of-N by log-probability reuses their samples.
+    let mut sc_records = std::collections::HashMap::new();
+    // In the enum's order, so that self-consistency runs before best-of-N.
+    let mut methods: Vec<Method> = args.method.iter().map(|&m| method_of(m)).collect();
+    methods.sort_by_key(|&m| m as u8);
+    methods.dedup();
+    for method in methods {
         let ns: Vec<usize> = if method.uses_n() {
             args.n.clone()
         } else {
@@ -275,8 +285,22 @@ fn eval(model: &str, args: &EvalArgs) -> Result<()> {
             }
             let config = method_config(args, method, n);
             let log = args.out.join(format!("{}-n{n}.jsonl", method.name()));
-            let records = run_method(&loaded, &problems, &config, &log, args.resume)?;
+            let reuse = match (method, config.ranking) {
+                (Method::BestOfN, Ranking::AvgLogprob) => {
+                    sc_records.get(&n).filter(|sc: &&Vec<MethodRecord>| {
+                        sc.iter().all(|r| r.logprobs.len() == r.answers.len())
+                    })
+                }
+                _ => None,
+            };
+            let records = match reuse {
+                Some(sc) => best_of_n_from_samples(&problems, sc, &log, args.resume)?,
+                None => run_method(&loaded, &problems, &config, &log, args.resume)?,
+            };
             rows.push(ResultRow::from_records(method, n, &records));
+            if method == Method::SelfConsistency {
+                sc_records.insert(n, records);
+            }
         }
     }
     let table = format_results_table(&rows);
@@ -316,6 +340,43 @@ fn run_method(
     bar.finish_and_clear();
     eprintln!(
         "{label}: {correct}/{} correct → {}",
+        records.len(),
+        log.display()
+    );
+    Ok(records)
+}
+
+/// Best-of-N by log-probability from the samples of this run's self-consistency
+/// records with the same N (the same seeds give the same samples bit for bit), so
+/// they are not generated twice; the records keep the generation's tokens and time.
+fn best_of_n_from_samples(
+    problems: &[Problem],
+    sc: &[MethodRecord],
+    log: &Path,
+    resume: bool,
+) -> Result<Vec<MethodRecord>> {
+    let n = sc.first().map_or(0, |r| r.n);
+    let records = fill_method_log(
+        problems,
+        Method::BestOfN,
+        log,
+        resume,
+        &mut |_| {},
+        &mut |i, _| {
+            sc.iter()
+                .find(|r| r.index == i)
+                .and_then(best_of_n_from_self_consistency)
+                .ok_or_else(|| {
+                    shared::Error::InvalidArgument(format!(
+                    "self-consistency N={n} has no samples with log-probabilities for problem {i}"
+                ))
+                })
+        },
+    )
+    .with_context(|| format!("best-of-n N={n} ({})", log.display()))?;
+    let correct = records.iter().filter(|r| r.correct).count();
+    eprintln!(
+        "best-of-n N={n}: {correct}/{} correct, ranked from the self-consistency N={n} samples → {}",
         records.len(),
         log.display()
     );

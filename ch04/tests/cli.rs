@@ -76,6 +76,28 @@ fn eval_writes_logs_table_and_plots_and_resumes() {
         std::fs::read_to_string(out.join("self-consistency-n2.jsonl")).unwrap(),
         log
     );
+    // Best-of-N ranked from the self-consistency samples is what best-of-N alone
+    // generates and picks (all but the time).
+    let alone = temp_dir("eval-best-of-n-alone");
+    let mut only_best: Vec<&str> = args.to_vec();
+    only_best[4] = "best-of-n";
+    only_best[10] = alone.to_str().unwrap();
+    assert!(ch04(&only_best).status.success());
+    let records = |path: PathBuf| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut r: serde_json::Value = serde_json::from_str(l).unwrap();
+                r["seconds"] = serde_json::Value::Null;
+                r
+            })
+            .collect()
+    };
+    assert_eq!(
+        records(out.join("best-of-n-n2.jsonl")),
+        records(alone.join("best-of-n-n2.jsonl"))
+    );
 }
 
 #[test]

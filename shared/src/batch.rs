@@ -9,6 +9,7 @@
 //! batched sample follows the same path as one decoded alone.
 
 use ndarray::{s, Array2, ArrayView2};
+use rayon::prelude::*;
 
 use crate::attention::{attend, KvCache};
 use crate::linear::{on_worker, WeightMatrix};
@@ -32,6 +33,18 @@ pub struct BatchDecodeState {
     up: Array2<f32>,
     delta: Array2<f32>,
     logits: Array2<f32>,
+    /// Per-sequence scratch for attention, beside `caches`.
+    lanes: Vec<LaneScratch>,
+}
+
+/// One sequence's attention buffers: its rotated query and key, its attention
+/// output and the scores over its positions. Each sequence attends on its own
+/// thread, so each has its own.
+#[derive(Debug, Clone)]
+struct LaneScratch {
+    q: Vec<f32>,
+    k: Vec<f32>,
+    out: Vec<f32>,
     scores: Vec<f32>,
 }
 
@@ -63,7 +76,14 @@ impl Model {
             up: m(c.intermediate_size),
             delta: m(c.hidden_size),
             logits: m(c.vocab_size),
-            scores: vec![0.0; capacity],
+            lanes: (0..batch)
+                .map(|_| LaneScratch {
+                    q: vec![0.0; q_dim],
+                    k: vec![0.0; kv_dim],
+                    out: vec![0.0; q_dim],
+                    scores: vec![0.0; capacity],
+                })
+                .collect(),
         }
     }
 
@@ -75,7 +95,8 @@ impl Model {
     ///
     /// # Panics
     /// If `tokens` and `seqs` differ in length, hold more rows than the state,
-    /// or name a sequence the state does not have.
+    /// name a sequence the state does not have, or `seqs` is not strictly
+    /// increasing.
     pub fn forward_batch_step<'s>(
         &self,
         tokens: &[u32],
@@ -87,6 +108,10 @@ impl Model {
             tokens.len() <= state.batch(),
             "more rows than the batch state holds"
         );
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]) && seqs.iter().all(|&s| s < state.batch()),
+            "seqs must be strictly increasing sequence indices of the state"
+        );
         on_worker(|| self.decode_batch(tokens, seqs, state));
         state.logits.slice(s![..tokens.len(), ..])
     }
@@ -95,7 +120,6 @@ impl Model {
     fn decode_batch(&self, tokens: &[u32], seqs: &[usize], st: &mut BatchDecodeState) {
         let n = tokens.len();
         let eps = self.config.rms_norm_eps;
-        let heads = self.heads();
         for (i, &t) in tokens.iter().enumerate() {
             self.embed_tokens
                 .row_to_f32(t as usize, row_mut(&mut st.x, i));
@@ -124,30 +148,13 @@ impl Model {
                 &mut st.v,
                 n,
             );
-            for (i, &seq) in seqs.iter().enumerate() {
-                let cache = &mut st.caches[seq];
-                let pos = cache.len();
-                let (q, k) = (row_mut(&mut st.q, i), row_mut(&mut st.k, i));
-                self.position_queries_and_keys(attn, q, k, pos);
-                cache.store(layer, pos, row(&st.k, i), row(&st.v, i));
-                attend(
-                    row(&st.q, i),
-                    cache.layer_keys(layer),
-                    cache.layer_values(layer),
-                    pos + 1,
-                    heads,
-                    &mut st.scores,
-                    row_mut(&mut st.attn_out, i),
-                );
-            }
+            self.attend_lanes(layer, seqs, st);
             product(&attn.o_proj, None, &st.attn_out, &mut st.delta, n);
             add_rows(&mut st.x, &st.delta, n);
             norm_rows(&st.x, &block.post_attention_norm, eps, &mut st.normed, n);
             product(&block.mlp.gate_proj, None, &st.normed, &mut st.gate, n);
             product(&block.mlp.up_proj, None, &st.normed, &mut st.up, n);
-            for i in 0..n {
-                swiglu_inplace(row_mut(&mut st.gate, i), row(&st.up, i));
-            }
+            swiglu_rows(&mut st.gate, &st.up, n);
             product(&block.mlp.down_proj, None, &st.gate, &mut st.delta, n);
             add_rows(&mut st.x, &st.delta, n);
         }
@@ -158,6 +165,43 @@ impl Model {
         norm_rows(&st.x, &self.final_norm, eps, &mut st.normed, n);
         product(self.output_layer(), None, &st.normed, &mut st.logits, n);
     }
+
+    /// One layer's attention for every sequence in `seqs` (row `i` of `st.q`, `st.k`,
+    /// `st.v` belongs to sequence `seqs[i]`), in parallel over the sequences: rotate
+    /// the query and key at the sequence's position, store the key and value in its
+    /// cache, attend over its positions, and leave the result in row `i` of
+    /// `st.attn_out`. Each sequence gets exactly the operations it gets decoded alone.
+    fn attend_lanes(&self, layer: usize, seqs: &[usize], st: &mut BatchDecodeState) {
+        let block = &self.blocks[layer];
+        let heads = self.heads();
+        let (q, k, v) = (&st.q, &st.k, &st.v);
+        st.caches
+            .par_iter_mut()
+            .zip(st.lanes.par_iter_mut())
+            .enumerate()
+            .for_each(|(seq, (cache, lane))| {
+                let Ok(i) = seqs.binary_search(&seq) else {
+                    return;
+                };
+                let pos = cache.len();
+                lane.q.copy_from_slice(row(q, i));
+                lane.k.copy_from_slice(row(k, i));
+                self.position_queries_and_keys(&block.attention, &mut lane.q, &mut lane.k, pos);
+                cache.store(layer, pos, &lane.k, row(v, i));
+                attend(
+                    &lane.q,
+                    cache.layer_keys(layer),
+                    cache.layer_values(layer),
+                    pos + 1,
+                    heads,
+                    &mut lane.scores,
+                    &mut lane.out,
+                );
+            });
+        for (i, &seq) in seqs.iter().enumerate() {
+            row_mut(&mut st.attn_out, i).copy_from_slice(&st.lanes[seq].out);
+        }
+    }
 }
 
 /// `y[..n] = x[..n] Wᵀ (+ b)`.
@@ -166,6 +210,17 @@ fn product(w: &WeightMatrix, bias: Option<&[f32]>, x: &Array2<f32>, y: &mut Arra
     for i in 0..n {
         add_bias(row_mut(y, i), bias);
     }
+}
+
+/// SwiGLU of the first `n` rows, `gate[i] = silu(gate[i]) · up[i]`, in parallel
+/// over the rows.
+fn swiglu_rows(gate: &mut Array2<f32>, up: &Array2<f32>, n: usize) {
+    let cols = gate.ncols();
+    let gate = &mut gate.as_slice_mut().expect("owned arrays are contiguous")[..n * cols];
+    let up = &up.as_slice().expect("owned arrays are contiguous")[..n * cols];
+    gate.par_chunks_mut(cols)
+        .zip(up.par_chunks(cols))
+        .for_each(|(g, u)| swiglu_inplace(g, u));
 }
 
 /// RMSNorm of the first `n` rows of `x` into `out`.

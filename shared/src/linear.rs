@@ -278,10 +278,10 @@ impl WeightMatrix {
                         let x_c = &x[i0 * self.cols..(i0 + m) * self.cols];
                         let dots = &mut dots[..t * m];
                         kernels::dot_rows_q_multi(*fmt, rows, self.cols, x_c, dots);
-                        for (r, mut col) in out.columns_mut().into_iter().enumerate() {
-                            col.iter_mut()
-                                .zip(&dots[r * m..(r + 1) * m])
-                                .for_each(|(d, s)| *d = *s);
+                        for (mut y_i, dots_i) in
+                            out.rows_mut().into_iter().zip(dots.chunks_exact(t))
+                        {
+                            y_i.iter_mut().zip(dots_i).for_each(|(d, s)| *d = *s);
                         }
                     }
                 };

@@ -236,16 +236,29 @@ fn assert_close(got: &[f32], want: &[f32], bound: impl Fn(usize) -> f64, what: &
 }
 
 #[test]
-fn dispatch_uses_avx2_when_the_cpu_has_it() {
+fn dispatch_takes_the_best_level_the_cpu_has_unless_rfs_isa_asks_lower() {
+    let best = kernels::detect();
     #[cfg(target_arch = "x86_64")]
     {
-        let has = is_x86_feature_detected!("avx2")
+        let avx2 = is_x86_feature_detected!("avx2")
             && is_x86_feature_detected!("fma")
             && is_x86_feature_detected!("f16c");
-        assert_eq!(kernels::isa() == Isa::Avx2, has);
+        let want = match (avx2, is_x86_feature_detected!("avx512f")) {
+            (false, _) => Isa::Scalar,
+            (true, false) => Isa::Avx2,
+            (true, true) => Isa::Avx512,
+        };
+        assert_eq!(best, want);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    assert_eq!(kernels::isa(), Isa::Scalar);
+    assert_eq!(best, Isa::Scalar);
+    // CI runs this file once per level: `RFS_ISA=avx2`, `RFS_ISA=scalar`, unset.
+    let asked = std::env::var("RFS_ISA").unwrap_or_default();
+    let want = [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .find(|isa| isa.name() == asked)
+        .map_or(best, |isa| isa.min(best));
+    assert_eq!(kernels::isa(), want, "RFS_ISA={asked:?}");
 }
 
 #[test]
@@ -522,7 +535,7 @@ fn multi_input_kernels_equal_the_single_input_kernels() {
                     kernels::dot_rows_q(fmt, &w, x_i, &mut one);
                     scalar::dot_rows_q(fmt, &w, x_i, &mut one_ref);
                     let what = format!("{fmt:?} {rows}×{cols} n={n} input {i}");
-                    let column = |y: &[f32]| (0..rows).map(|r| y[r * n + i]).collect::<Vec<_>>();
+                    let column = |y: &[f32]| y[i * rows..(i + 1) * rows].to_vec();
                     assert_eq!(column(&fast), one, "SIMD {what}");
                     assert_eq!(column(&reference), one_ref, "scalar {what}");
                     let bound = |r: usize| {

@@ -70,6 +70,26 @@ fn load_x_with_sum(xb: &[f32], sum: __m256) -> XBlock {
     XBlock { v, sum }
 }
 
+/// The 32 activations at `p` with their lane-wise `sum`: [`load_x_with_sum`] without
+/// the bounds check, for the multi-input kernels' inner loops.
+///
+/// # Safety
+/// `p` must point to 32 readable floats.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn load_x_at(p: *const f32, sum: __m256) -> XBlock {
+    // SAFETY: the caller guarantees 32 floats at `p`; `loadu` has no alignment requirement.
+    let v = unsafe {
+        [
+            _mm256_loadu_ps(p),
+            _mm256_loadu_ps(p.add(8)),
+            _mm256_loadu_ps(p.add(16)),
+            _mm256_loadu_ps(p.add(24)),
+        ]
+    };
+    XBlock { v, sum }
+}
+
 /// 16 packed bytes → the 32 nibbles as i32 lanes in element order: elements 0..8 and
 /// 8..16 are the low nibbles of bytes 0..8 and 8..16, elements 16..24 and 24..32 their
 /// high nibbles. Each half is widened straight from memory, then masked or shifted.
@@ -361,34 +381,44 @@ macro_rules! quantized_rows {
 
         $(#[$mdoc])*
         ///
-        /// `x` holds `n` inputs of `cols` values back to back and `y` is `rows × n`
-        /// (`y[r·n + i] = w[r] · x_i`); `w` holds `rows` rows of `cols / 32` blocks.
-        /// `y[r·n + i]` is bit-identical to what the single-input kernel gives for `x_i`.
+        /// `x` holds `n` inputs of `cols` values back to back and `y` is `n × rows`
+        /// (`y[i·rows + r] = w[r] · x_i`); `w` holds `rows` rows of `cols / 32` blocks.
+        /// `y[i·rows + r]` is bit-identical to what the single-input kernel gives for `x_i`.
         ///
         /// # Safety
         /// The CPU must support AVX2, FMA and F16C.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub unsafe fn $multi(w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
-            /// `out[i] = row · x_i` for the `N` inputs in `x` (`N · cols` values, their
+            /// `out[i · stride] = row · x_i` for the `N` inputs in `x` (`N · cols` values, their
             /// block sums in `sums` when the format reads them), one expansion per block.
             #[inline]
             #[target_feature(enable = "avx2,fma,f16c")]
-            fn row_times<const N: usize>(row: &[u8], x: &[f32], sums: &[__m256], out: &mut [f32]) {
+            fn row_times<const N: usize>(row: &[u8], x: &[f32], sums: &[__m256], out: &mut [f32], stride: usize) {
                 let blocks = row.len() / $bytes;
+                assert!(
+                    x.len() >= N * blocks * QK && (!$offset || sums.len() >= N * blocks) && out.len() > (N - 1) * stride,
+                    "row_times: inputs shorter than the row"
+                );
+                let (xp, sp) = (x.as_ptr(), sums.as_ptr());
                 let mut acc = [_mm256_setzero_ps(); N];
                 for (j, b) in row.chunks_exact($bytes).enumerate() {
                     let wb = $expand(b);
-                    for i in 0..N {
+                    for (i, acc_i) in acc.iter_mut().enumerate() {
                         let at = i * blocks + j;
-                        let sum = if $offset { sums[at] } else { _mm256_setzero_ps() };
-                        acc[i] = block_dot(&wb, &load_x_with_sum(&x[at * QK..], sum), acc[i]);
+                        // SAFETY: `at < N · blocks`, so the 32 floats at `at · 32` lie in
+                        // `x` and `sums[at]` in `sums` (both checked above).
+                        let xb = unsafe {
+                            let sum = if $offset { *sp.add(at) } else { _mm256_setzero_ps() };
+                            load_x_at(xp.add(at * QK), sum)
+                        };
+                        *acc_i = block_dot(&wb, &xb, *acc_i);
                     }
                 }
-                for (o, a) in out.iter_mut().zip(acc) {
-                    *o = hsum_ps(a);
+                for (k, a) in acc.into_iter().enumerate() {
+                    out[k * stride] = hsum_ps(a);
                 }
             }
-            const INPUTS: usize = 4;
+            const INPUTS: usize = 8;
             let n = x.len().checked_div(cols).unwrap_or(0);
             let row_bytes = cols / QK * $bytes;
             let rows = y.len().checked_div(n).unwrap_or(0);
@@ -413,12 +443,16 @@ macro_rules! quantized_rows {
                     let x_g = &x[i * cols..(i + m) * cols];
                     let sums_g = if $offset { &sums[i * blocks..(i + m) * blocks] } else { &sums[..] };
                     for (r, row) in w.chunks_exact(row_bytes).take(rows).enumerate() {
-                        let out = &mut y[r * n + i..];
+                        let out = &mut y[i * rows + r..];
                         match m {
-                            4 => row_times::<4>(row, x_g, sums_g, out),
-                            3 => row_times::<3>(row, x_g, sums_g, out),
-                            2 => row_times::<2>(row, x_g, sums_g, out),
-                            _ => row_times::<1>(row, x_g, sums_g, out),
+                            8 => row_times::<8>(row, x_g, sums_g, out, rows),
+                            7 => row_times::<7>(row, x_g, sums_g, out, rows),
+                            6 => row_times::<6>(row, x_g, sums_g, out, rows),
+                            5 => row_times::<5>(row, x_g, sums_g, out, rows),
+                            4 => row_times::<4>(row, x_g, sums_g, out, rows),
+                            3 => row_times::<3>(row, x_g, sums_g, out, rows),
+                            2 => row_times::<2>(row, x_g, sums_g, out, rows),
+                            _ => row_times::<1>(row, x_g, sums_g, out, rows),
                         }
                     }
                     i += m;

@@ -1,8 +1,10 @@
 //! Matrix–vector kernels: a plain scalar version beside each SIMD one.
 //!
 //! [`scalar`] is the reference; [`avx2`] (x86-64 with AVX2, FMA and F16C) computes the
-//! same math with wider registers. The functions at this level pick one of them at run
-//! time: the CPU is probed once and the answer cached. Other targets use [`scalar`].
+//! same math with wider registers, and [`avx512`] (AVX-512F) the quantized products
+//! with 16 lanes. The functions at this level pick one of them at run time: the CPU is
+//! probed once and the answer cached ([`isa`]; `RFS_ISA` can ask for a lower level).
+//! Other targets use [`scalar`].
 //!
 //! bf16 weights are widened to f32 exactly (`bits << 16`) as they are read, so a bf16
 //! product is the f32 product with the widened weights up to summation order.
@@ -19,6 +21,8 @@ use crate::io::DType;
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 pub mod scalar;
 
 /// Elements per ggml block of the Q8_0, Q4_0 and Q4_1 formats.
@@ -63,34 +67,69 @@ impl QFormat {
 }
 
 /// The instruction set the dispatching kernels use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Isa {
     /// Plain loops ([`scalar`]).
     Scalar,
     /// AVX2 + FMA + F16C (`avx2`).
     Avx2,
+    /// AVX-512F on top of [`Isa::Avx2`]: the quantized products use `avx512`, the
+    /// f32 and bf16 ones stay on `avx2`.
+    Avx512,
 }
 
-/// The instruction set of this CPU, probed on first use and cached.
-pub fn isa() -> Isa {
-    static ISA: OnceLock<Isa> = OnceLock::new();
-    *ISA.get_or_init(detect)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn detect() -> Isa {
-    if is_x86_feature_detected!("avx2")
-        && is_x86_feature_detected!("fma")
-        && is_x86_feature_detected!("f16c")
-    {
-        Isa::Avx2
-    } else {
-        Isa::Scalar
+impl Isa {
+    /// The name `RFS_ISA` accepts for this level.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
     }
 }
 
+/// The instruction set the kernels use, chosen on first use and cached: the best this
+/// CPU has, or a lower one named by the `RFS_ISA` environment variable (`scalar`,
+/// `avx2`, `avx512`), e.g. to compare their speeds or to test a path this CPU would
+/// not take. A level the CPU lacks is never used: the best available below it is.
+pub fn isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(|| {
+        let best = detect();
+        let asked = std::env::var("RFS_ISA").ok();
+        match asked.as_deref().and_then(parse_isa) {
+            Some(asked) => asked.min(best),
+            None => best,
+        }
+    })
+}
+
+/// The level named `name` (`scalar`, `avx2`, `avx512`), if any.
+fn parse_isa(name: &str) -> Option<Isa> {
+    [Isa::Scalar, Isa::Avx2, Isa::Avx512]
+        .into_iter()
+        .find(|isa| isa.name().eq_ignore_ascii_case(name.trim()))
+}
+
+/// The best level this CPU supports.
+#[cfg(target_arch = "x86_64")]
+pub fn detect() -> Isa {
+    let avx2 = is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c");
+    if !avx2 {
+        Isa::Scalar
+    } else if is_x86_feature_detected!("avx512f") {
+        Isa::Avx512
+    } else {
+        Isa::Avx2
+    }
+}
+
+/// The best level this CPU supports.
 #[cfg(not(target_arch = "x86_64"))]
-fn detect() -> Isa {
+pub fn detect() -> Isa {
     Isa::Scalar
 }
 
@@ -99,9 +138,9 @@ fn detect() -> Isa {
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "dot_f32: lengths differ");
     match isa() {
-        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c.
+        // SAFETY: `isa()` returns Avx2 or above only after detecting avx2, fma and f16c.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::dot_f32(a, b) },
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::dot_f32(a, b) },
         _ => scalar::dot_f32(a, b),
     }
 }
@@ -110,9 +149,9 @@ pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), x.len() * y.len(), "dot_rows_f32: shape mismatch");
     match isa() {
-        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c.
+        // SAFETY: `isa()` returns Avx2 or above only after detecting avx2, fma and f16c.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::dot_rows_f32(w, x, y) },
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::dot_rows_f32(w, x, y) },
         _ => scalar::dot_rows_f32(w, x, y),
     }
 }
@@ -123,10 +162,10 @@ pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
 pub fn dot_rows_bf16(w: &[u16], x: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), x.len() * y.len(), "dot_rows_bf16: shape mismatch");
     match isa() {
-        // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c;
-        // the lengths were checked above.
+        // SAFETY: `isa()` returns Avx2 or above only after detecting avx2, fma and
+        // f16c; the lengths were checked above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::dot_rows_bf16(w, x, y) },
+        Isa::Avx2 | Isa::Avx512 => unsafe { avx2::dot_rows_bf16(w, x, y) },
         _ => scalar::dot_rows_bf16(w, x, y),
     }
 }
@@ -155,12 +194,22 @@ pub fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
                 QFormat::Q4_1 => avx2::dot_rows_q4_1(w, x, y),
             }
         },
+        // SAFETY: `isa()` returned Avx512 only after detecting avx512f, avx2, fma and
+        // f16c; the lengths were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe {
+            match fmt {
+                QFormat::Q8_0 => avx512::dot_rows_q8_0(w, x, y),
+                QFormat::Q4_0 => avx512::dot_rows_q4_0(w, x, y),
+                QFormat::Q4_1 => avx512::dot_rows_q4_1(w, x, y),
+            }
+        },
         _ => scalar::dot_rows_q(fmt, w, x, y),
     }
 }
 
-/// `y[r·n + i] = w[r] · x_i` for `n` inputs of `cols` values held back to back in `x`
-/// and consecutive rows of `fmt` blocks (`y` is `rows × n`). Each weight block is
+/// `y[i·rows + r] = w[r] · x_i` for `n` inputs of `cols` values held back to back in `x`
+/// and consecutive rows of `fmt` blocks (`y` is `n × rows`). Each weight block is
 /// expanded once for several inputs; every output is bit-identical to
 /// [`dot_rows_q`] of its input.
 pub fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
@@ -172,7 +221,7 @@ pub fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut 
     let n = x.len().checked_div(cols).unwrap_or(0);
     assert_eq!(x.len(), n * cols, "dot_rows_q_multi: x is not n × cols");
     let rows = y.len().checked_div(n).unwrap_or(0);
-    assert_eq!(y.len(), rows * n, "dot_rows_q_multi: y is not rows × n");
+    assert_eq!(y.len(), rows * n, "dot_rows_q_multi: y is not n × rows");
     assert_eq!(
         w.len(),
         cols / QK * fmt.block_bytes() * rows,
@@ -189,6 +238,30 @@ pub fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut 
                 QFormat::Q4_1 => avx2::dot_rows_q4_1_multi(w, cols, x, y),
             }
         },
+        // SAFETY: `isa()` returned Avx512 only after detecting avx512f, avx2, fma and
+        // f16c; the lengths were checked above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe {
+            match fmt {
+                QFormat::Q8_0 => avx512::dot_rows_q8_0_multi(w, cols, x, y),
+                QFormat::Q4_0 => avx512::dot_rows_q4_0_multi(w, cols, x, y),
+                QFormat::Q4_1 => avx512::dot_rows_q4_1_multi(w, cols, x, y),
+            }
+        },
         _ => scalar::dot_rows_q_multi(fmt, w, cols, x, y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfs_isa_names_parse_in_any_case() {
+        assert_eq!(parse_isa("avx2"), Some(Isa::Avx2));
+        assert_eq!(parse_isa(" AVX512 "), Some(Isa::Avx512));
+        assert_eq!(parse_isa("Scalar"), Some(Isa::Scalar));
+        assert_eq!(parse_isa("sse"), None);
+        assert!(Isa::Scalar < Isa::Avx2 && Isa::Avx2 < Isa::Avx512);
     }
 }

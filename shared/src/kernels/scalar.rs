@@ -166,19 +166,17 @@ pub fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `y[r·n + i] = w[r] · x_i` for `n` inputs of `cols` values back to back in `x` and
-/// consecutive `fmt` rows (`y` is `rows × n`): [`dot_rows_q`] once per weight row and input.
+/// `y[i·rows + r] = w[r] · x_i` for `n` inputs of `cols` values back to back in `x` and
+/// consecutive `fmt` rows (`y` is `n × rows`): [`dot_rows_q`] once per input.
 pub fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
     if cols == 0 {
         y.fill(0.0);
         return;
     }
-    let row_bytes = cols / QK * fmt.block_bytes();
     let n = x.len() / cols;
-    for (row, out) in w.chunks_exact(row_bytes).zip(y.chunks_exact_mut(n.max(1))) {
-        for (x_i, y_i) in x.chunks_exact(cols).zip(out.iter_mut()) {
-            dot_rows_q(fmt, row, x_i, std::slice::from_mut(y_i));
-        }
+    let rows = y.len().checked_div(n).unwrap_or(0);
+    for (x_i, y_i) in x.chunks_exact(cols).zip(y.chunks_exact_mut(rows.max(1))) {
+        dot_rows_q(fmt, w, x_i, y_i);
     }
 }
 
