@@ -231,7 +231,10 @@ fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         final_answer,
         tie,
         tokens,
-        logprobs: logprobs.iter().map(|&l| (!l.is_nan()).then_some(l)).collect(),
+        logprobs: logprobs
+            .iter()
+            .map(|&l| (!l.is_nan()).then_some(l))
+            .collect(),
     })
 }
 
@@ -275,7 +278,11 @@ pub fn best_of_n_from_self_consistency(record: &MethodRecord) -> Option<MethodRe
     if record.method != Method::SelfConsistency || record.logprobs.len() != record.answers.len() {
         return None;
     }
-    let scores: Vec<f64> = record.logprobs.iter().map(|l| l.unwrap_or(f64::NAN)).collect();
+    let scores: Vec<f64> = record
+        .logprobs
+        .iter()
+        .map(|l| l.unwrap_or(f64::NAN))
+        .collect();
     let final_answer = best_of_n(&scores)
         .map(|i| record.answers[i].clone())
         .unwrap_or_default();
@@ -284,6 +291,29 @@ pub fn best_of_n_from_self_consistency(record: &MethodRecord) -> Option<MethodRe
         correct: !final_answer.is_empty() && grade_answer(&final_answer, &record.gtruth_answer),
         final_answer,
         tie: false,
+        ..record.clone()
+    })
+}
+
+/// A self-consistency record voted again with `tie_break`, from the short answers and
+/// log-probabilities it holds (no generation): what the run would have given with that
+/// tie rule. `None` when `record` is not a self-consistency record with a
+/// log-probability per sample.
+pub fn revote_self_consistency(record: &MethodRecord, tie_break: TieBreak) -> Option<MethodRecord> {
+    if record.method != Method::SelfConsistency || record.logprobs.len() != record.answers.len() {
+        return None;
+    }
+    let logprobs: Vec<f64> = record
+        .logprobs
+        .iter()
+        .map(|l| l.unwrap_or(f64::NAN))
+        .collect();
+    let vote = self_consistency_vote(&record.answers, Some(&logprobs), tie_break);
+    let final_answer = vote.final_answer.unwrap_or_default();
+    Some(MethodRecord {
+        correct: !final_answer.is_empty() && grade_answer(&final_answer, &record.gtruth_answer),
+        final_answer,
+        tie: vote.tie,
         ..record.clone()
     })
 }
@@ -355,7 +385,10 @@ mod tests {
     use super::*;
 
     fn sc_record(answers: &[&str], logprobs: Vec<f64>) -> MethodRecord {
-        let logprobs = logprobs.into_iter().map(|l| (!l.is_nan()).then_some(l)).collect();
+        let logprobs = logprobs
+            .into_iter()
+            .map(|l| (!l.is_nan()).then_some(l))
+            .collect();
         MethodRecord {
             index: 1,
             problem: "What is 1/2 + 0?".into(),
@@ -400,5 +433,25 @@ mod tests {
         let mut greedy = sc_record(&["1"], vec![-0.1]);
         greedy.method = Method::Greedy;
         assert!(best_of_n_from_self_consistency(&greedy).is_none());
+    }
+
+    #[test]
+    fn revoting_breaks_ties_by_log_probability_without_generating() {
+        let tied = sc_record(&["7", "0.5", "7", "1/2"], vec![-0.9, -0.2, -0.8, -0.3]);
+        let report = revote_self_consistency(&tied, TieBreak::Report).unwrap();
+        assert!(report.tie && report.final_answer.is_empty() && !report.correct);
+        let broken = revote_self_consistency(&tied, TieBreak::AvgLogprob).unwrap();
+        assert!(broken.tie, "the vote was still tied");
+        assert_eq!(
+            (broken.final_answer.as_str(), broken.correct),
+            ("0.5", true)
+        );
+        assert_eq!(
+            (broken.tokens, &broken.answers),
+            (tied.tokens, &tied.answers)
+        );
+        let mut greedy = tied.clone();
+        greedy.method = Method::Greedy;
+        assert!(revote_self_consistency(&greedy, TieBreak::AvgLogprob).is_none());
     }
 }

@@ -8,13 +8,14 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use ch03::records::{read_records_repairing, write_records_atomically};
 use ch03::{
     arith_test_problems, extract_final_candidate, load_dataset, Fallback, Problem, PromptStyle,
 };
 use ch04::batched::{sample_batched, SampleOptions};
 use ch04::evaluate::{
-    best_of_n_from_self_consistency, evaluate_method, fill_method_log, Method, MethodConfig,
-    MethodRecord, Ranking,
+    best_of_n_from_self_consistency, evaluate_method, fill_method_log, revote_self_consistency,
+    Method, MethodConfig, MethodRecord, Ranking,
 };
 use ch04::plot::{save_line_plot, LinePlot, Series};
 use ch04::report::{
@@ -46,6 +47,19 @@ struct Cli {
 enum Command {
     /// Evaluate methods on a dataset: JSON lines per method and N, a results table, plots.
     Eval(EvalArgs),
+    /// Vote a self-consistency log again with another tie rule, from the answers and
+    /// log-probabilities it holds (no generation).
+    Revote {
+        /// A self-consistency log written by `eval` (e.g. ch04-eval/self-consistency-n3.jsonl).
+        #[arg(long)]
+        log: PathBuf,
+        /// How to settle a tie.
+        #[arg(long, value_enum, default_value_t = TieBreakArg::Logprob)]
+        tie_break: TieBreakArg,
+        /// Also write the revoted records here (JSON lines; must not exist yet).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,7 +160,58 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         None => demo(&cli.model),
         Some(Command::Eval(args)) => eval(&cli.model, &args),
+        Some(Command::Revote {
+            log,
+            tie_break,
+            out,
+        }) => revote(&log, tie_break_of(tie_break), out.as_deref()),
     }
+}
+
+/// `ch04 revote`: the log's votes again with `tie_break`, and the accuracy before and after.
+fn revote(log: &Path, tie_break: TieBreak, out: Option<&Path>) -> Result<()> {
+    if !log.exists() {
+        bail!("--log {}: no such file", log.display());
+    }
+    if let Some(out) = out.filter(|o| o.exists()) {
+        bail!(
+            "--out {}: already exists; choose another path",
+            out.display()
+        );
+    }
+    let records: Vec<MethodRecord> = read_records_repairing(log)?;
+    let revoted = records
+        .iter()
+        .map(|r| {
+            revote_self_consistency(r, tie_break).with_context(|| {
+                format!(
+                    "{}: record {} is not a self-consistency record with a log-probability per sample \
+                     (logs written before log-probabilities were kept cannot be revoted)",
+                    log.display(),
+                    r.index
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let count =
+        |rs: &[MethodRecord], f: fn(&MethodRecord) -> bool| rs.iter().filter(|r| f(r)).count();
+    let n = records.first().map_or(0, |r| r.n);
+    println!(
+        "self-consistency N={n}, {} problems, {} tied votes: {} correct as logged, {} with ties {}",
+        records.len(),
+        count(&revoted, |r| r.tie),
+        count(&records, |r| r.correct),
+        count(&revoted, |r| r.correct),
+        match tie_break {
+            TieBreak::Report => "reported",
+            TieBreak::AvgLogprob => "broken by mean log-probability",
+        }
+    );
+    if let Some(out) = out {
+        write_records_atomically(out, &revoted)?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
 }
 
 /// The demo: temperature, top-p, and one vote.
@@ -437,10 +502,14 @@ fn method_config(args: &EvalArgs, method: Method, n: usize) -> MethodConfig {
             RankingArg::Logprob => Ranking::AvgLogprob,
             RankingArg::Heuristic => Ranking::Heuristic,
         },
-        tie_break: match args.tie_break {
-            TieBreakArg::Report => TieBreak::Report,
-            TieBreakArg::Logprob => TieBreak::AvgLogprob,
-        },
+        tie_break: tie_break_of(args.tie_break),
+    }
+}
+
+fn tie_break_of(t: TieBreakArg) -> TieBreak {
+    match t {
+        TieBreakArg::Report => TieBreak::Report,
+        TieBreakArg::Logprob => TieBreak::AvgLogprob,
     }
 }
 

@@ -86,7 +86,7 @@ pub fn self_consistency_vote(
         (_, TieBreak::Report) => None,
         (tied, TieBreak::AvgLogprob) => tied
             .iter()
-            .filter_map(|g| g.mean_logprob.map(|lp| (lp, g)))
+            .filter_map(|g| g.mean_logprob.filter(|lp| !lp.is_nan()).map(|lp| (lp, g)))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, g)| g.answer.clone()),
     };
@@ -98,8 +98,12 @@ pub fn self_consistency_vote(
     }
 }
 
+/// The mean of the values that are not NaN (a sample that generated nothing has
+/// no log-probability); NaN when there are none.
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
-    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    let (sum, n) = values
+        .filter(|v| !v.is_nan())
+        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     if n == 0 {
         f64::NAN
     } else {
@@ -146,5 +150,23 @@ mod tests {
         let none = self_consistency_vote(&[], None, TieBreak::AvgLogprob);
         assert_eq!(none.final_answer, None);
         assert!(none.groups.is_empty());
+    }
+
+    #[test]
+    fn samples_without_a_log_probability_never_win_a_tie() {
+        let a = answers(&["", "4", "", "4"]);
+        let lp = [f64::NAN, -0.9, f64::NAN, -0.5];
+        let r = self_consistency_vote(&a, Some(&lp), TieBreak::AvgLogprob);
+        assert!(r.tie);
+        assert_eq!(r.final_answer.as_deref(), Some("4"));
+        let mixed = answers(&["7", "4", "7", "4"]);
+        let lp = [f64::NAN, -0.9, -2.0, -0.5];
+        let r = self_consistency_vote(&mixed, Some(&lp), TieBreak::AvgLogprob);
+        assert_eq!(
+            r.groups[0].mean_logprob,
+            Some(-2.0),
+            "the NaN is left out of the mean"
+        );
+        assert_eq!(r.final_answer.as_deref(), Some("4"));
     }
 }

@@ -76,6 +76,33 @@ fn eval_writes_logs_table_and_plots_and_resumes() {
         std::fs::read_to_string(out.join("self-consistency-n2.jsonl")).unwrap(),
         log
     );
+    // Revoting a self-consistency log needs no model and keeps every record.
+    let revoted = out.join("revoted.jsonl");
+    let sc_log = out.join("self-consistency-n2.jsonl");
+    let revote = |log: &PathBuf| {
+        ch04(&[
+            "revote",
+            "--log",
+            log.to_str().unwrap(),
+            "--out",
+            revoted.to_str().unwrap(),
+        ])
+    };
+    let done = revote(&sc_log);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(String::from_utf8_lossy(&done.stdout).contains("self-consistency N=2, 2 problems"));
+    let lines = std::fs::read_to_string(&revoted).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+    let again = revote(&sc_log);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    std::fs::remove_file(&revoted).unwrap();
+    let wrong = revote(&out.join("greedy-n1.jsonl"));
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not a self-consistency record"));
     // Best-of-N ranked from the self-consistency samples is what best-of-N alone
     // generates and picks (all but the time).
     let alone = temp_dir("eval-best-of-n-alone");
