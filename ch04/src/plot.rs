@@ -89,24 +89,29 @@ fn draw<DB: DrawingBackend>(
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| e.to_string())?;
+    let count = plot.series.len();
     for (i, series) in plot.series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
+        // Earlier series are drawn wider, so a later one that lies on top of them
+        // (best-of-N equal to self-consistency at some N) leaves them visible.
+        let under = (count - 1 - i) as u32;
+        let width = 2 + 2 * under;
         chart
             .draw_series(LineSeries::new(
                 series.points.iter().copied(),
-                color.stroke_width(2),
+                color.stroke_width(width),
             ))
             .map_err(|e| e.to_string())?
             .label(series.name.as_str())
             .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
             });
         chart
             .draw_series(
                 series
                     .points
                     .iter()
-                    .map(|&p| Circle::new(p, 4, color.filled())),
+                    .map(|&p| Circle::new(p, 4 + 2 * under as i32, color.filled())),
             )
             .map_err(|e| e.to_string())?;
     }
