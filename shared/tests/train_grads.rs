@@ -48,16 +48,15 @@ fn ids(v: &Value) -> Vec<u32> {
 }
 
 fn l2(a: &ArrayViewD<f32>) -> f64 {
-    a.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt()
+    a.iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Compares loss, log-probs and every gradient of the fixture with ours at the
 /// issue's tolerances; the error names the first parameter that fails.
-fn compare(
-    reference: &Value,
-    report: &LossReport,
-    grads: &Grads,
-) -> Result<Deviation, String> {
+fn compare(reference: &Value, report: &LossReport, grads: &Grads) -> Result<Deviation, String> {
     let mut dev = Deviation {
         loss: (report.loss as f64 - reference["loss"].as_f64().unwrap()).abs(),
         ..Deviation::default()
@@ -159,7 +158,11 @@ fn the_comparison_fails_on_a_wrong_or_missing_gradient() {
     // A gradient scaled by 1.001 moves its L2 norm by 1e-3 relative.
     let name = "model.layers.0.mlp.down_proj.weight";
     let mut wrong = grads.clone();
-    wrong.tensors.get_mut(name).unwrap().mapv_inplace(|g| g * 1.001);
+    wrong
+        .tensors
+        .get_mut(name)
+        .unwrap()
+        .mapv_inplace(|g| g * 1.001);
     let err = compare(&reference, &report, &wrong).unwrap_err();
     assert!(err.contains(name) && err.contains("L2"), "{err}");
 
@@ -173,7 +176,9 @@ fn the_comparison_fails_on_a_wrong_or_missing_gradient() {
     // A loss off by 1e-4.
     let mut off = report.clone();
     off.loss += 1e-4;
-    assert!(compare(&reference, &off, &grads).unwrap_err().contains("loss"));
+    assert!(compare(&reference, &off, &grads)
+        .unwrap_err()
+        .contains("loss"));
 }
 
 /// The loss at `params`, computed in f32 by the training forward pass.
@@ -208,14 +213,16 @@ fn gradients_match_finite_differences() {
         };
         let ids = ids(&reference["input_ids"]);
         let (_, grads) = loss_and_grads(&params, &ids).unwrap();
+        let (mut worst_dir, mut worst_scalar) = (0.0f64, 0.0f64);
         for (name, g) in grads.tensors.named() {
             // Along the gradient of one parameter (unit direction), the slope is its L2 norm.
             let norm = l2(&g);
             let direction = g.mapv(|x| (x as f64 / norm) as f32);
             let slope = central_difference(&params, &ids, &name, &direction, 1e-2);
             let rel = (slope - norm).abs() / norm;
+            worst_dir = worst_dir.max(rel);
             assert!(
-                rel < 1e-2,
+                rel < 5e-3,
                 "{family} {name}: slope along the gradient {slope}, |g| = {norm} (relative error {rel:e})"
             );
             // One scalar: the entry with the largest gradient.
@@ -227,12 +234,16 @@ fn gradients_match_finite_differences() {
             unit[&at] = 1.0;
             let slope = central_difference(&params, &ids, &name, &unit, 1e-2);
             let diff = (slope - largest as f64).abs();
+            worst_scalar = worst_scalar.max(diff / (largest as f64).abs());
             assert!(
-                diff < 2e-3 + 1e-2 * (largest as f64).abs(),
+                diff < 1e-3 + 5e-3 * (largest as f64).abs(),
                 "{family} {name}{:?}: finite difference {slope}, gradient {largest}",
                 at.slice()
             );
         }
+        eprintln!(
+            "{family}: finite differences within {worst_dir:.1e} (along each gradient), {worst_scalar:.1e} (largest entries), relative"
+        );
     }
 }
 
@@ -247,7 +258,9 @@ fn the_training_forward_matches_the_inference_forward() {
         let ids = [3, 1, 4, 1, 5, 9, 2, 6];
         let (ours, _) = forward::forward(&params, &ids).unwrap();
         let theirs = model.forward(&ids).unwrap();
-        let diff = (&ours - &theirs).mapv(f32::abs).fold(0.0, |m: f32, &v| m.max(v));
+        let diff = (&ours - &theirs)
+            .mapv(f32::abs)
+            .fold(0.0, |m: f32, &v| m.max(v));
         assert!(diff < 1e-4, "{family}: logits differ by {diff}");
     }
 }

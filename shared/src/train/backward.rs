@@ -27,7 +27,12 @@ pub fn backward(params: &Params, tape: &Tape, dlogits: ArrayView2<f32>) -> Grads
         grads.output_layer_mut().view_mut(),
         None,
     );
-    let mut dx = rms_norm_backward(dhidden.view(), &tape.final_norm, &t.norm, &mut grads.tensors.norm);
+    let mut dx = rms_norm_backward(
+        dhidden.view(),
+        &tape.final_norm,
+        &t.norm,
+        &mut grads.tensors.norm,
+    );
     for ((layer, layer_tape), layer_grads) in t
         .layers
         .iter()
@@ -100,8 +105,18 @@ fn block_backward(
     );
     let dq = rope_backward(dq, rope, c.head_dim);
     let dk = rope_backward(dk, rope, c.head_dim);
-    let dq = qk_norm_backward(dq, tape.q_norm.as_ref(), layer.q_norm.as_ref(), grads.q_norm.as_mut());
-    let dk = qk_norm_backward(dk, tape.k_norm.as_ref(), layer.k_norm.as_ref(), grads.k_norm.as_mut());
+    let dq = qk_norm_backward(
+        dq,
+        tape.q_norm.as_ref(),
+        layer.q_norm.as_ref(),
+        grads.q_norm.as_mut(),
+    );
+    let dk = qk_norm_backward(
+        dk,
+        tape.k_norm.as_ref(),
+        layer.k_norm.as_ref(),
+        grads.k_norm.as_mut(),
+    );
     let h = tape.attn_normed.view();
     let mut dh = linear_backward(
         dq.view(),
@@ -124,7 +139,12 @@ fn block_backward(
         grads.v_proj.view_mut(),
         grads.v_bias.as_mut(),
     );
-    dx_mid += &rms_norm_backward(dh.view(), &tape.attn_norm, &layer.input_norm, &mut grads.input_norm);
+    dx_mid += &rms_norm_backward(
+        dh.view(),
+        &tape.attn_norm,
+        &layer.input_norm,
+        &mut grads.input_norm,
+    );
     dx_mid
 }
 
@@ -157,7 +177,10 @@ pub fn rms_norm_backward(
     let w = weight.as_slice().expect("a parameter vector is contiguous");
     let dy = dy.as_standard_layout();
     let dys = dy.as_slice().expect("standard layout");
-    let xs = tape.input.as_slice().expect("the tape's arrays are contiguous");
+    let xs = tape
+        .input
+        .as_slice()
+        .expect("the tape's arrays are contiguous");
     let rs = tape.inv_rms.as_slice().expect("contiguous");
     let mut dx = Array2::<f32>::zeros(tape.input.raw_dim());
     dx.as_slice_mut()
@@ -316,9 +339,16 @@ pub fn embedding_backward(ids: &[u32], dx: ArrayView2<f32>, mut dembed: ArrayVie
 /// Mean next-token cross-entropy over `n` tokens uses `n − 1` targets
 /// (`ids[1..]`) of weight `1/(n − 1)`; GRPO (book ch. 7) weighs each
 /// completion token by its advantage.
-pub fn cross_entropy_backward(logits: ArrayView2<f32>, targets: &[u32], weights: &[f32]) -> Array2<f32> {
+pub fn cross_entropy_backward(
+    logits: ArrayView2<f32>,
+    targets: &[u32],
+    weights: &[f32],
+) -> Array2<f32> {
     assert_eq!(targets.len(), weights.len(), "one weight per target");
-    assert!(targets.len() <= logits.nrows(), "more targets than rows of logits");
+    assert!(
+        targets.len() <= logits.nrows(),
+        "more targets than rows of logits"
+    );
     let mut d = Array2::<f32>::zeros(logits.raw_dim());
     d.axis_iter_mut(Axis(0))
         .into_par_iter()

@@ -140,7 +140,10 @@ fn block_forward(
     let v = linear_forward(attn_normed.view(), &layer.v_proj, layer.v_bias.as_ref());
     let (q, q_norm) = qk_norm_forward(q, layer.q_norm.as_ref(), c.head_dim, eps);
     let (k, k_norm) = qk_norm_forward(k, layer.k_norm.as_ref(), c.head_dim, eps);
-    let (q, k) = (rope_forward(q, rope, c.head_dim), rope_forward(k, rope, c.head_dim));
+    let (q, k) = (
+        rope_forward(q, rope, c.head_dim),
+        rope_forward(k, rope, c.head_dim),
+    );
     let (attn_out, probs) = attention_forward(&q, &k, &v, c.num_heads, c.num_kv_heads);
     let mut x = attn_norm.input.clone();
     x += &attn_out.dot(&layer.o_proj.t());
@@ -195,7 +198,11 @@ pub fn rms_norm_forward(x: Array2<f32>, weight: &Array1<f32>, eps: f32) -> (Arra
 }
 
 /// `Y = X Wᵀ (+ b)`.
-pub fn linear_forward(x: ArrayView2<f32>, w: &Array2<f32>, bias: Option<&Array1<f32>>) -> Array2<f32> {
+pub fn linear_forward(
+    x: ArrayView2<f32>,
+    w: &Array2<f32>,
+    bias: Option<&Array1<f32>>,
+) -> Array2<f32> {
     let mut y = x.dot(&w.t());
     if let Some(b) = bias {
         y += b;

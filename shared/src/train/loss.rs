@@ -7,7 +7,10 @@ use rayon::prelude::*;
 /// `log softmax(logits_t)[targets_t]` for each row `t` that has a target
 /// (`targets.len()` ≤ rows). The log-sum-exp is accumulated in f64.
 pub fn token_logprobs(logits: ArrayView2<f32>, targets: &[u32]) -> Vec<f32> {
-    assert!(targets.len() <= logits.nrows(), "more targets than rows of logits");
+    assert!(
+        targets.len() <= logits.nrows(),
+        "more targets than rows of logits"
+    );
     logits
         .axis_iter(Axis(0))
         .into_par_iter()

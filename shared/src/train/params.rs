@@ -155,14 +155,34 @@ impl LayerTensors {
     /// `(suffix, array)` pairs in PyTorch's `named_parameters()` order.
     fn named(&self) -> Vec<(&'static str, ArrayViewD<'_, f32>)> {
         let mut out = vec![("self_attn.q_proj.weight", self.q_proj.view().into_dyn())];
-        out.extend(self.q_bias.iter().map(|b| ("self_attn.q_proj.bias", b.view().into_dyn())));
+        out.extend(
+            self.q_bias
+                .iter()
+                .map(|b| ("self_attn.q_proj.bias", b.view().into_dyn())),
+        );
         out.push(("self_attn.k_proj.weight", self.k_proj.view().into_dyn()));
-        out.extend(self.k_bias.iter().map(|b| ("self_attn.k_proj.bias", b.view().into_dyn())));
+        out.extend(
+            self.k_bias
+                .iter()
+                .map(|b| ("self_attn.k_proj.bias", b.view().into_dyn())),
+        );
         out.push(("self_attn.v_proj.weight", self.v_proj.view().into_dyn()));
-        out.extend(self.v_bias.iter().map(|b| ("self_attn.v_proj.bias", b.view().into_dyn())));
+        out.extend(
+            self.v_bias
+                .iter()
+                .map(|b| ("self_attn.v_proj.bias", b.view().into_dyn())),
+        );
         out.push(("self_attn.o_proj.weight", self.o_proj.view().into_dyn()));
-        out.extend(self.q_norm.iter().map(|w| ("self_attn.q_norm.weight", w.view().into_dyn())));
-        out.extend(self.k_norm.iter().map(|w| ("self_attn.k_norm.weight", w.view().into_dyn())));
+        out.extend(
+            self.q_norm
+                .iter()
+                .map(|w| ("self_attn.q_norm.weight", w.view().into_dyn())),
+        );
+        out.extend(
+            self.k_norm
+                .iter()
+                .map(|w| ("self_attn.k_norm.weight", w.view().into_dyn())),
+        );
         out.push(("mlp.gate_proj.weight", self.gate_proj.view().into_dyn()));
         out.push(("mlp.up_proj.weight", self.up_proj.view().into_dyn()));
         out.push(("mlp.down_proj.weight", self.down_proj.view().into_dyn()));
@@ -176,10 +196,7 @@ impl LayerTensors {
 
     /// Mutable `(suffix, array)` pairs, in the same order as [`LayerTensors::named`].
     fn named_mut(&mut self) -> Vec<(&'static str, ArrayViewMutD<'_, f32>)> {
-        let mut out = vec![(
-            "self_attn.q_proj.weight",
-            self.q_proj.view_mut().into_dyn(),
-        )];
+        let mut out = vec![("self_attn.q_proj.weight", self.q_proj.view_mut().into_dyn())];
         out.extend(
             self.q_bias
                 .iter_mut()
