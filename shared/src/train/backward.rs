@@ -261,7 +261,7 @@ pub fn attention_backward(
     let group = num_heads / num_kv_heads;
     let n = q.nrows();
     let scale = 1.0 / (hd as f32).sqrt();
-    let per_kv: Vec<(Vec<Array2<f32>>, Array2<f32>, Array2<f32>)> = (0..num_kv_heads)
+    let per_kv: Vec<KvHeadGrads> = (0..num_kv_heads)
         .into_par_iter()
         .map(|g| {
             let kg = k.slice(s![.., g * hd..(g + 1) * hd]);
@@ -269,8 +269,7 @@ pub fn attention_backward(
             let mut dk = Array2::<f32>::zeros((n, hd));
             let mut dv = Array2::<f32>::zeros((n, hd));
             let mut dqs = Vec::with_capacity(group);
-            for h in g * group..(g + 1) * group {
-                let p = &probs[h];
+            for (h, p) in probs.iter().enumerate().skip(g * group).take(group) {
                 let doh = dout.slice(s![.., h * hd..(h + 1) * hd]);
                 let qh = q.slice(s![.., h * hd..(h + 1) * hd]);
                 general_mat_mul(1.0, &p.t(), &doh, 1.0, &mut dv);
@@ -284,13 +283,21 @@ pub fn attention_backward(
                 dqs.push(ds.dot(&kg));
                 general_mat_mul(1.0, &ds.t(), &qh, 1.0, &mut dk);
             }
-            (dqs, dk, dv)
+            KvHeadGrads { dqs, dk, dv }
         })
         .collect();
     let mut dq = Array2::<f32>::zeros(q.raw_dim());
     let mut dk = Array2::<f32>::zeros(k.raw_dim());
     let mut dv = Array2::<f32>::zeros(v.raw_dim());
-    for (g, (dqs, dkg, dvg)) in per_kv.into_iter().enumerate() {
+    for (
+        g,
+        KvHeadGrads {
+            dqs,
+            dk: dkg,
+            dv: dvg,
+        },
+    ) in per_kv.into_iter().enumerate()
+    {
         for (i, dqh) in dqs.into_iter().enumerate() {
             let h = g * group + i;
             dq.slice_mut(s![.., h * hd..(h + 1) * hd]).assign(&dqh);
@@ -299,6 +306,16 @@ pub fn attention_backward(
         dv.slice_mut(s![.., g * hd..(g + 1) * hd]).assign(&dvg);
     }
     (dq, dk, dv)
+}
+
+/// The gradients one key/value head's group computes in [`attention_backward`].
+struct KvHeadGrads {
+    /// `dQ_h` of each query head of the group.
+    dqs: Vec<Array2<f32>>,
+    /// `dK_g`.
+    dk: Array2<f32>,
+    /// `dV_g`.
+    dv: Array2<f32>,
 }
 
 /// SwiGLU's elementwise step `a = silu(g) · u` backwards: returns `(dg, du)`
