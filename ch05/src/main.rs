@@ -65,7 +65,13 @@ fn grads(model: &str, ids: &str, as_json: bool) -> Result<()> {
     let loaded = load_model_verbose(model)?;
     let params = Params::from_model(&loaded.model);
     drop(loaded);
+    let start = std::time::Instant::now();
     let (report, grads) = loss_and_grads(&params, &ids)?;
+    eprintln!(
+        "forward and backward over {} tokens in {:.2} s",
+        ids.len(),
+        start.elapsed().as_secs_f64()
+    );
     let named = grads.tensors.named();
     let l2 = |a: &ndarray::ArrayViewD<f32>| {
         a.iter()

@@ -6,13 +6,13 @@
 //! to the layer's input, and adds the parameters' gradients into [`Grads`]
 //! (adding, not assigning: a tied embedding matrix receives two contributions).
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip};
 use rayon::prelude::*;
 
 use crate::tensor::RopeTable;
 
 use super::forward::{LayerTape, NormTape, Tape};
+use super::matmul::{matmul, matmul_add};
 use super::params::{Grads, LayerTensors, Params};
 
 /// Gradients of every parameter, given the gradient of the loss with respect
@@ -154,14 +154,14 @@ pub fn linear_backward(
     dy: ArrayView2<f32>,
     x: ArrayView2<f32>,
     w: &Array2<f32>,
-    mut dw: ArrayViewMut2<f32>,
+    dw: ArrayViewMut2<f32>,
     db: Option<&mut Array1<f32>>,
 ) -> Array2<f32> {
-    general_mat_mul(1.0, &dy.t(), &x, 1.0, &mut dw);
+    matmul_add(dy.t(), x, dw);
     if let Some(db) = db {
         *db += &dy.sum_axis(Axis(0));
     }
-    dy.dot(w)
+    matmul(dy, w.view())
 }
 
 /// RMSNorm `y = x · r · w` (`r = 1/sqrt(mean(x²) + ε)`, per row) backwards.
@@ -272,16 +272,16 @@ pub fn attention_backward(
             for (h, p) in probs.iter().enumerate().skip(g * group).take(group) {
                 let doh = dout.slice(s![.., h * hd..(h + 1) * hd]);
                 let qh = q.slice(s![.., h * hd..(h + 1) * hd]);
-                general_mat_mul(1.0, &p.t(), &doh, 1.0, &mut dv);
-                let mut ds = doh.dot(&vg.t());
+                matmul_add(p.t(), doh, dv.view_mut());
+                let mut ds = matmul(doh, vg.t());
                 Zip::from(ds.rows_mut())
                     .and(p.rows())
                     .for_each(|mut dp, p| {
                         let dot: f32 = dp.iter().zip(p).map(|(a, b)| a * b).sum();
                         dp.zip_mut_with(&p, |d, &p| *d = p * (*d - dot) * scale);
                     });
-                dqs.push(ds.dot(&kg));
-                general_mat_mul(1.0, &ds.t(), &qh, 1.0, &mut dk);
+                dqs.push(matmul(ds.view(), kg));
+                matmul_add(ds.t(), qh, dk.view_mut());
             }
             KvHeadGrads { dqs, dk, dv }
         })

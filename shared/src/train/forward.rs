@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use crate::tensor::{silu, softmax_inplace, RopeTable};
 use crate::{Error, Result};
 
+use super::matmul::{matmul, matmul_add};
 use super::params::{LayerTensors, Params};
 
 /// What an RMSNorm over rows saves for its backward: its input and each row's
@@ -114,7 +115,7 @@ pub fn forward(params: &Params, ids: &[u32]) -> Result<(Array2<f32>, Tape)> {
         layers.push(tape);
     }
     let (hidden, final_norm) = rms_norm_forward(x, &t.norm, c.rms_norm_eps);
-    let logits = hidden.dot(&params.output_layer().t());
+    let logits = matmul(hidden.view(), params.output_layer().t());
     let tape = Tape {
         ids: ids.to_vec(),
         rope,
@@ -146,15 +147,15 @@ fn block_forward(
     );
     let (attn_out, probs) = attention_forward(&q, &k, &v, c.num_heads, c.num_kv_heads);
     let mut x = attn_norm.input.clone();
-    x += &attn_out.dot(&layer.o_proj.t());
+    matmul_add(attn_out.view(), layer.o_proj.t(), x.view_mut());
     let (mlp_normed, mlp_norm) = rms_norm_forward(x, &layer.post_attention_norm, eps);
-    let gate = mlp_normed.dot(&layer.gate_proj.t());
-    let up = mlp_normed.dot(&layer.up_proj.t());
+    let gate = matmul(mlp_normed.view(), layer.gate_proj.t());
+    let up = matmul(mlp_normed.view(), layer.up_proj.t());
     let act = ndarray::Zip::from(&gate)
         .and(&up)
         .map_collect(|&g, &u| silu(g) * u);
     let mut out = mlp_norm.input.clone();
-    out += &act.dot(&layer.down_proj.t());
+    matmul_add(act.view(), layer.down_proj.t(), out.view_mut());
     let tape = LayerTape {
         attn_norm,
         attn_normed,
@@ -203,7 +204,7 @@ pub fn linear_forward(
     w: &Array2<f32>,
     bias: Option<&Array1<f32>>,
 ) -> Array2<f32> {
-    let mut y = x.dot(&w.t());
+    let mut y = matmul(x, w.t());
     if let Some(b) = bias {
         y += b;
     }
@@ -268,7 +269,7 @@ fn attention_forward(
             let qh = q.slice(s![.., h * hd..(h + 1) * hd]);
             let kg = k.slice(s![.., g * hd..(g + 1) * hd]);
             let vg = v.slice(s![.., g * hd..(g + 1) * hd]);
-            let mut p = qh.dot(&kg.t());
+            let mut p = matmul(qh, kg.t());
             for (i, mut row) in p.axis_iter_mut(Axis(0)).enumerate() {
                 let row = row.as_slice_mut().expect("a fresh product is contiguous");
                 for s in &mut row[..=i] {
@@ -277,7 +278,7 @@ fn attention_forward(
                 softmax_inplace(&mut row[..=i]);
                 row[i + 1..].fill(0.0);
             }
-            let o = p.dot(&vg);
+            let o = matmul(p.view(), vg);
             (p, o)
         })
         .collect();

@@ -18,6 +18,7 @@
 pub mod backward;
 pub mod forward;
 pub mod loss;
+pub mod matmul;
 pub mod params;
 
 pub use params::{Grads, Params, Tensors};
