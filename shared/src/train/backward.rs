@@ -209,7 +209,7 @@ pub fn rms_norm_backward(
 
 /// Qwen3's QK-norm backwards (per head, see [`rms_norm_backward`]); without
 /// QK-norm the gradient passes through unchanged.
-fn qk_norm_backward(
+pub fn qk_norm_backward(
     dy: Array2<f32>,
     tape: Option<&NormTape>,
     weight: Option<&Array1<f32>>,
@@ -381,4 +381,127 @@ pub fn cross_entropy_backward(
             d[target as usize] -= weight;
         });
     d
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each layer's backward against central differences of its forward, on
+    //! small arrays: `L = Σ out ∘ R` for a fixed `R`, so `dL/dout = R`.
+
+    use super::*;
+    use crate::train::forward::{attention_forward, rms_norm_forward, rope_forward};
+    use crate::train::loss::next_token_loss;
+
+    /// Deterministic values in (−1, 1).
+    fn values(rows: usize, cols: usize, seed: f32) -> Array2<f32> {
+        Array2::from_shape_fn((rows, cols), |(i, j)| {
+            let t = (i * cols + j) as f32 + seed;
+            ((t * 12.9898).sin() * 43758.547).fract()
+        })
+    }
+
+    fn weighted_sum(out: &Array2<f32>, r: &Array2<f32>) -> f64 {
+        out.iter().zip(r).map(|(&o, &r)| o as f64 * r as f64).sum()
+    }
+
+    /// Checks every entry of `grad` against `(f(x + ε) − f(x − ε)) / 2ε`.
+    fn check(what: &str, x: &Array2<f32>, grad: &Array2<f32>, f: impl Fn(&Array2<f32>) -> f64) {
+        let eps = 1e-3;
+        for (idx, &g) in grad.indexed_iter() {
+            let mut plus = x.clone();
+            plus[idx] += eps;
+            let mut minus = x.clone();
+            minus[idx] -= eps;
+            let numeric = (f(&plus) - f(&minus)) / (2.0 * eps as f64);
+            assert!(
+                (numeric - g as f64).abs() < 2e-3 + 1e-2 * numeric.abs(),
+                "{what} {idx:?}: backward {g}, finite difference {numeric}"
+            );
+        }
+    }
+
+    #[test]
+    fn rms_norm_backward_matches_finite_differences() {
+        let (x, r) = (values(3, 8, 0.0), values(3, 8, 100.0));
+        let w = Array1::from_iter((0..8).map(|i| 0.5 + 0.1 * i as f32));
+        let (_, tape) = rms_norm_forward(x.clone(), &w, 1e-6);
+        let mut dw = Array1::zeros(8);
+        let dx = rms_norm_backward(r.view(), &tape, &w, &mut dw);
+        check("dx", &x, &dx, |x| {
+            weighted_sum(&rms_norm_forward(x.clone(), &w, 1e-6).0, &r)
+        });
+        let w2 = w.clone().insert_axis(Axis(0));
+        let dw2 = dw.insert_axis(Axis(0));
+        check("dw", &w2, &dw2, |w| {
+            let w = w.row(0).to_owned();
+            weighted_sum(&rms_norm_forward(x.clone(), &w, 1e-6).0, &r)
+        });
+    }
+
+    #[test]
+    fn rope_backward_matches_finite_differences() {
+        let (x, r) = (values(5, 8, 1.0), values(5, 8, 200.0));
+        let rope = RopeTable::new(4, 10000.0, 5);
+        let dx = rope_backward(r.clone(), &rope, 4);
+        check("dx", &x, &dx, |x| {
+            weighted_sum(&rope_forward(x.clone(), &rope, 4), &r)
+        });
+    }
+
+    #[test]
+    fn attention_backward_matches_finite_differences() {
+        // 4 query heads sharing 2 key/value heads of size 4, over 5 positions.
+        let (q, k, v) = (values(5, 16, 2.0), values(5, 8, 300.0), values(5, 8, 400.0));
+        let r = values(5, 16, 500.0);
+        let (_, probs) = attention_forward(&q, &k, &v, 4, 2);
+        let (dq, dk, dv) = attention_backward(r.view(), q.view(), k.view(), v.view(), &probs, 2);
+        let loss = |q: &Array2<f32>, k: &Array2<f32>, v: &Array2<f32>| {
+            weighted_sum(&attention_forward(q, k, v, 4, 2).0, &r)
+        };
+        check("dq", &q, &dq, |q| loss(q, &k, &v));
+        check("dk", &k, &dk, |k| loss(&q, k, &v));
+        check("dv", &v, &dv, |v| loss(&q, &k, v));
+    }
+
+    #[test]
+    fn swiglu_backward_matches_finite_differences() {
+        let (g, u, r) = (values(3, 6, 3.0), values(3, 6, 600.0), values(3, 6, 700.0));
+        let swiglu = |g: &Array2<f32>, u: &Array2<f32>| {
+            Zip::from(g)
+                .and(u)
+                .map_collect(|&g, &u| crate::tensor::silu(g) * u)
+        };
+        let (dg, du) = swiglu_backward(r.view(), g.view(), u.view());
+        check("dgate", &g, &dg, |g| weighted_sum(&swiglu(g, &u), &r));
+        check("dup", &u, &du, |u| weighted_sum(&swiglu(&g, u), &r));
+    }
+
+    #[test]
+    fn cross_entropy_backward_matches_finite_differences() {
+        let logits = values(4, 7, 4.0) * 3.0;
+        let ids = [2, 5, 0, 6];
+        let weights = [1.0 / 3.0; 3];
+        let d = cross_entropy_backward(logits.view(), &ids[1..], &weights);
+        assert!(
+            d.row(3).iter().all(|&v| v == 0.0),
+            "the last row predicts nothing"
+        );
+        check("dlogits", &logits, &d, |l| {
+            next_token_loss(l.view(), &ids).0 as f64
+        });
+    }
+
+    #[test]
+    fn a_wrong_gradient_fails_the_check() {
+        let (x, r) = (values(2, 4, 5.0), values(2, 4, 800.0));
+        let rope = RopeTable::new(4, 10000.0, 2);
+        // The forward rotation instead of the inverse one is wrong at position 1.
+        let wrong = rope_forward(r.clone(), &rope, 4);
+        let result = std::panic::catch_unwind(|| {
+            check("dx", &x, &wrong, |x| {
+                weighted_sum(&rope_forward(x.clone(), &rope, 4), &r)
+            })
+        });
+        assert!(result.is_err());
+    }
 }

@@ -213,7 +213,7 @@ pub fn linear_forward(
 
 /// Qwen3's QK-norm: RMSNorm over each head (`head_dim` values) of every row,
 /// when the model has it; otherwise `x` passes through.
-fn qk_norm_forward(
+pub fn qk_norm_forward(
     x: Array2<f32>,
     weight: Option<&Array1<f32>>,
     head_dim: usize,
@@ -234,7 +234,7 @@ fn qk_norm_forward(
 }
 
 /// RoPE on every head of every row (row `i` is position `i`).
-fn rope_forward(mut x: Array2<f32>, rope: &RopeTable, head_dim: usize) -> Array2<f32> {
+pub fn rope_forward(mut x: Array2<f32>, rope: &RopeTable, head_dim: usize) -> Array2<f32> {
     let width = x.ncols();
     x.as_slice_mut()
         .expect("contiguous")
@@ -251,7 +251,7 @@ fn rope_forward(mut x: Array2<f32>, rope: &RopeTable, head_dim: usize) -> Array2
 /// Causal grouped-query attention over the whole sequence: for each query head
 /// `h`, `softmax(Q_h K_gᵀ / sqrt(d), masked) V_g` with `g = h / group`. Returns
 /// the heads' outputs side by side and each head's attention weights.
-fn attention_forward(
+pub fn attention_forward(
     q: &Array2<f32>,
     k: &Array2<f32>,
     v: &Array2<f32>,
