@@ -282,3 +282,20 @@ fn bad_input_is_an_error_not_a_panic() {
     let err = loss_and_grads(&params, &too_long).unwrap_err().to_string();
     assert!(err.contains("longer than the context"), "{err}");
 }
+
+#[test]
+fn the_training_forward_matches_the_inference_forward_on_the_default_model() {
+    let Some(files) = shared::fixtures::default_model() else {
+        return;
+    };
+    let model = shared::loader::load_model_files(&files).unwrap().model;
+    let params = Params::from_model(&model);
+    let ids = [1, 504, 3458, 282, 1345, 314, 260, 2343];
+    let (ours, _) = forward::forward(&params, &ids).unwrap();
+    let theirs = model.forward(&ids).unwrap();
+    let diff = (&ours - &theirs)
+        .mapv(f32::abs)
+        .fold(0.0, |m: f32, &v| m.max(v));
+    eprintln!("default model: training and inference logits differ by at most {diff:.1e}");
+    assert!(diff < 1e-3, "logits differ by {diff}");
+}
