@@ -2,9 +2,8 @@
 //! from-scratch backward pass on a model: the loss of a token sequence and the
 //! gradient of every parameter (book ch. 6).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use clap::{Parser, Subcommand};
-use serde_json::{json, Map, Value};
 
 use shared::cli::{exit_code, load_model_verbose, parse_ids};
 use shared::models::DEFAULT_MODEL;
@@ -62,6 +61,12 @@ fn run(cli: Cli) -> Result<()> {
 
 fn grads(model: &str, ids: &str, as_json: bool) -> Result<()> {
     let ids = parse_ids(ids)?;
+    if ids.len() < 2 {
+        bail!(
+            "--ids: the next-token loss needs at least 2 token ids (each predicts the next), got {}",
+            ids.len()
+        );
+    }
     let loaded = load_model_verbose(model)?;
     let params = Params::from_model(&loaded.model);
     drop(loaded);
@@ -81,13 +86,21 @@ fn grads(model: &str, ids: &str, as_json: bool) -> Result<()> {
     };
     let head = |a: &ndarray::ArrayViewD<f32>| a.iter().take(HEAD).copied().collect::<Vec<f32>>();
     if as_json {
-        let mut map = Map::new();
+        // Written by hand to keep the parameters in Hugging Face order
+        // (serde_json's map would sort them).
+        let mut entries = Vec::with_capacity(named.len());
         for (name, g) in &named {
-            map.insert(name.clone(), json!({ "l2": l2(g), "head": head(g) }));
+            entries.push(format!(
+                "{}:{{\"l2\":{},\"head\":{}}}",
+                serde_json::to_string(name)?,
+                serde_json::to_string(&l2(g))?,
+                serde_json::to_string(&head(g))?
+            ));
         }
         println!(
-            "{}",
-            json!({ "loss": report.loss, "grads": Value::Object(map) })
+            "{{\"loss\":{},\"grads\":{{{}}}}}",
+            serde_json::to_string(&report.loss)?,
+            entries.join(",")
         );
         return Ok(());
     }

@@ -41,6 +41,12 @@ fn grads_json_matches_pytorch_on_a_tiny_model() {
         String::from_utf8_lossy(&out.stderr)
     );
     let got: Value = serde_json::from_slice(&out.stdout).expect("one JSON document on stdout");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("{\"loss\":6.45368")
+            && text.contains("\"grads\":{\"model.embed_tokens.weight\":"),
+        "loss first, then the gradients in Hugging Face order: {text}"
+    );
     let loss = got["loss"].as_f64().unwrap();
     assert!(
         (loss - reference["loss"].as_f64().unwrap()).abs() < 1e-5,
