@@ -13,6 +13,7 @@
 //! - [`rng`]: a seeded random number generator with a pinned algorithm
 //! - [`batch`]: decoding several sequences per step (batched sampling, chapter 4)
 //! - [`generate`]: greedy generation with and without the KV cache, streaming, statistics
+//! - [`train`]: parameters as plain arrays, the training forward pass, a hand-written backward pass, the loss
 //! - [`fixtures`] and [`cli`]: helpers for tests and the chapters' command lines
 
 pub mod attention;
@@ -31,6 +32,7 @@ pub mod models;
 pub mod rng;
 pub mod tensor;
 pub mod tokenizer;
+pub mod train;
 pub mod weights;
 
 pub use error::{Error, Result};

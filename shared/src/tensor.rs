@@ -125,6 +125,21 @@ impl RopeTable {
             second[i] = b * cos[i] + a * sin[i];
         }
     }
+
+    /// Rotates one head vector back by the angles of position `pos`: the
+    /// transpose (and inverse) of [`RopeTable::apply`]. A rotation's gradient
+    /// is the opposite rotation, so this is RoPE's backward pass (ch05).
+    pub fn apply_inverse(&self, head: &mut [f32], pos: usize) {
+        let half = self.head_dim / 2;
+        let cos = &self.cos[pos * half..(pos + 1) * half];
+        let sin = &self.sin[pos * half..(pos + 1) * half];
+        let (first, second) = head.split_at_mut(half);
+        for i in 0..half {
+            let (a, b) = (first[i], second[i]);
+            first[i] = a * cos[i] + b * sin[i];
+            second[i] = b * cos[i] - a * sin[i];
+        }
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +199,19 @@ mod tests {
         let n0: f32 = orig.iter().map(|x| x * x).sum();
         let n1: f32 = v.iter().map(|x| x * x).sum();
         assert!((n0 - n1).abs() < 1e-4);
+    }
+
+    #[test]
+    fn rope_inverse_undoes_apply() {
+        let rope = RopeTable::new(8, 10000.0, 16);
+        let orig: Vec<f32> = (0..8).map(|i| 0.3 * i as f32 - 1.0).collect();
+        let mut v = orig.clone();
+        rope.apply(&mut v, 11);
+        assert!(v.iter().zip(&orig).any(|(a, b)| (a - b).abs() > 1e-3));
+        rope.apply_inverse(&mut v, 11);
+        for (a, b) in v.iter().zip(&orig) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
     }
 
     #[test]
