@@ -141,6 +141,30 @@ fn gradients_match_pytorch_autograd_for_every_family() {
 }
 
 #[test]
+fn parameters_come_in_pytorch_order() {
+    for family in FAMILIES {
+        let Some(path) = fixture(&format!("tiny/{family}/grads.json")) else {
+            return;
+        };
+        // serde_json sorts object keys: find each name's place in the raw text.
+        let text = std::fs::read_to_string(path).unwrap();
+        let dir = fixture(&format!("tiny/{family}")).unwrap();
+        let params = Params::from_model(&load_hf_model(&dir).unwrap());
+        let mut last = 0;
+        for (name, _) in params.tensors.named() {
+            let at = text
+                .find(&format!("\"{name}\""))
+                .unwrap_or_else(|| panic!("{family}: {name} is not in the fixture"));
+            assert!(
+                at > last,
+                "{family}: {name} comes earlier in named_parameters()"
+            );
+            last = at;
+        }
+    }
+}
+
+#[test]
 fn the_comparison_fails_on_a_wrong_or_missing_gradient() {
     let Some((params, reference)) = load("qwen2-tiny") else {
         return;

@@ -356,6 +356,10 @@ pub fn embedding_backward(ids: &[u32], dx: ArrayView2<f32>, mut dembed: ArrayVie
 /// Mean next-token cross-entropy over `n` tokens uses `n − 1` targets
 /// (`ids[1..]`) of weight `1/(n − 1)`; GRPO (book ch. 7) weighs each
 /// completion token by its advantage.
+///
+/// # Panics
+/// If a target is outside the vocabulary, there are more targets than rows, or
+/// `weights` and `targets` differ in length.
 pub fn cross_entropy_backward(
     logits: ArrayView2<f32>,
     targets: &[u32],

@@ -6,6 +6,9 @@ use rayon::prelude::*;
 
 /// `log softmax(logits_t)[targets_t]` for each row `t` that has a target
 /// (`targets.len()` ≤ rows). The log-sum-exp is accumulated in f64.
+///
+/// # Panics
+/// If a target is outside the vocabulary or there are more targets than rows.
 pub fn token_logprobs(logits: ArrayView2<f32>, targets: &[u32]) -> Vec<f32> {
     assert!(
         targets.len() <= logits.nrows(),
