@@ -323,3 +323,36 @@ fn the_training_forward_matches_the_inference_forward_on_the_default_model() {
     eprintln!("default model: training and inference logits differ by at most {diff:.1e}");
     assert!(diff < 1e-3, "logits differ by {diff}");
 }
+
+#[test]
+fn a_few_clipped_adamw_steps_lower_the_loss() {
+    use shared::train::{clip_grad_norm, AdamW, AdamWConfig};
+    let Some((mut params, reference)) = load("qwen3-tiny") else {
+        return;
+    };
+    let ids = ids(&reference["input_ids"]);
+    let config = AdamWConfig {
+        lr: 1e-2,
+        ..AdamWConfig::default()
+    };
+    let mut opt = AdamW::new(&params.tensors, config);
+    let start = loss_at(&params, &ids);
+    let mut last = start;
+    for step in 0..3 {
+        let (report, mut grads) = loss_and_grads(&params, &ids).unwrap();
+        assert!((f64::from(report.loss) - last).abs() < 1e-5, "step {step}");
+        let norm = clip_grad_norm(&mut grads.tensors, 1.0);
+        assert!(norm > 0.0);
+        opt.step(&mut params.tensors, &grads.tensors);
+        let now = loss_at(&params, &ids);
+        assert!(
+            now < last,
+            "step {step}: the loss rose from {last} to {now}"
+        );
+        last = now;
+    }
+    assert!(
+        last < start - 0.1,
+        "3 steps moved the loss only from {start} to {last}"
+    );
+}

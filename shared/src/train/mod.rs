@@ -19,8 +19,10 @@ pub mod backward;
 pub mod forward;
 pub mod loss;
 pub mod matmul;
+pub mod optim;
 pub mod params;
 
+pub use optim::{clip_grad_norm, AdamW, AdamWConfig};
 pub use params::{Grads, Params, Tensors};
 
 use crate::{Error, Result};
