@@ -141,9 +141,6 @@ avx512! {
 /// How many groups of rows ahead the single-input kernels prefetch.
 const PREFETCH_GROUPS: usize = 2;
 
-/// How many rows ahead the multi-input kernels prefetch.
-const PREFETCH_ROWS: usize = 4;
-
 /// Defines `$name(w, x, y)`: `y[r] = w[r] · x` for consecutive rows of `$bytes`-byte
 /// blocks, four rows at a time (eight independent accumulator chains); and
 /// `$multi(w, cols, x, y)`, the same products for several inputs, each weight block
@@ -238,7 +235,6 @@ macro_rules! quantized_rows {
                 let m = (n - i).min(INPUTS);
                 let x_g = &x[i * cols..(i + m) * cols];
                 for (r, row) in w.chunks_exact(row_bytes).take(rows).enumerate() {
-                    prefetch(w.get((r + PREFETCH_ROWS) * row_bytes..).unwrap_or(&[]), row_bytes);
                     let out = &mut y[i * rows + r..];
                     match m {
                         8 => row_times::<8>(row, x_g, out, rows),
