@@ -18,8 +18,16 @@ use super::params::{Grads, LayerTensors, Params};
 /// Gradients of every parameter, given the gradient of the loss with respect
 /// to the logits (`tokens × vocab_size`, e.g. from [`cross_entropy_backward`]).
 pub fn backward(params: &Params, tape: &Tape, dlogits: ArrayView2<f32>) -> Grads {
-    let t = &params.tensors;
     let mut grads = Grads::zeros_like(params);
+    backward_into(params, tape, dlogits, &mut grads);
+    grads
+}
+
+/// [`backward`] that adds the gradients into `grads` instead of returning new
+/// ones: a loss summed over several sequences (GRPO's group, book ch. 6)
+/// accumulates one sequence at a time without a second set of gradients.
+pub fn backward_into(params: &Params, tape: &Tape, dlogits: ArrayView2<f32>, grads: &mut Grads) {
+    let t = &params.tensors;
     let dhidden = linear_backward(
         dlogits,
         tape.hidden.view(),
@@ -43,7 +51,6 @@ pub fn backward(params: &Params, tape: &Tape, dlogits: ArrayView2<f32>) -> Grads
         dx = block_backward(params, layer, layer_tape, &tape.rope, dx, layer_grads);
     }
     embedding_backward(&tape.ids, dx.view(), grads.tensors.embed_tokens.view_mut());
-    grads
 }
 
 /// One transformer block, backwards: the MLP half, then the attention half;

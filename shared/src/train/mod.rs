@@ -17,12 +17,14 @@
 
 pub mod backward;
 pub mod forward;
+pub mod lora;
 pub mod loss;
 pub mod matmul;
 pub mod optim;
 pub mod params;
 
-pub use optim::{clip_grad_norm, AdamW, AdamWConfig};
+pub use lora::{Lora, LoraConfig, LoraTensors};
+pub use optim::{clip_grad_norm, AdamW, AdamWConfig, Trainable};
 pub use params::{Grads, Params, Tensors};
 
 use crate::{Error, Result};

@@ -2,9 +2,32 @@
 //! clipping: the update the book's GRPO loop (ch. 6) applies after each backward pass.
 //! Both follow PyTorch (`torch.optim.AdamW`, `torch.nn.utils.clip_grad_norm_`) step for step.
 
-use ndarray::Zip;
+use ndarray::{ArrayViewD, ArrayViewMutD, Zip};
 
 use super::Tensors;
+
+/// A set of named f32 arrays an optimizer can update: the full model's
+/// [`Tensors`], or only the LoRA adapters ([`super::lora::LoraTensors`]).
+pub trait Trainable: Clone {
+    /// Every array with its name, in a fixed order.
+    fn named(&self) -> Vec<(String, ArrayViewD<'_, f32>)>;
+    /// Every array, mutable, in the order of [`Trainable::named`].
+    fn named_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f32>)>;
+    /// All-zero arrays of the same shapes.
+    fn zeros_like(&self) -> Self;
+}
+
+impl Trainable for Tensors {
+    fn named(&self) -> Vec<(String, ArrayViewD<'_, f32>)> {
+        Tensors::named(self)
+    }
+    fn named_mut(&mut self) -> Vec<(String, ArrayViewMutD<'_, f32>)> {
+        Tensors::named_mut(self)
+    }
+    fn zeros_like(&self) -> Self {
+        Tensors::zeros_like(self)
+    }
+}
 
 /// AdamW's settings; the defaults are PyTorch's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,20 +58,20 @@ impl Default for AdamWConfig {
 
 /// AdamW's state: the settings, the steps taken, and both moments of every parameter.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AdamW {
+pub struct AdamW<T = Tensors> {
     /// The settings.
     pub config: AdamWConfig,
     /// Steps taken so far.
     pub step: u64,
     /// First moments, shaped like the parameters.
-    pub m: Tensors,
+    pub m: T,
     /// Second moments, shaped like the parameters.
-    pub v: Tensors,
+    pub v: T,
 }
 
-impl AdamW {
+impl<T: Trainable> AdamW<T> {
     /// A fresh optimizer for parameters shaped like `params` (zero moments, step 0).
-    pub fn new(params: &Tensors, config: AdamWConfig) -> AdamW {
+    pub fn new(params: &T, config: AdamWConfig) -> AdamW<T> {
         AdamW {
             config,
             step: 0,
@@ -63,7 +86,7 @@ impl AdamW {
     ///
     /// # Panics
     /// If `grads` is not shaped like `params` and the state (a programmer error).
-    pub fn step(&mut self, params: &mut Tensors, grads: &Tensors) {
+    pub fn step(&mut self, params: &mut T, grads: &T) {
         self.step += 1;
         let c = self.config;
         let t = self.step as i32;
@@ -96,7 +119,7 @@ impl AdamW {
 /// Scales every gradient by `max_norm / (‖g‖ + 1e-6)` when that is below 1, as
 /// `torch.nn.utils.clip_grad_norm_` does, where `‖g‖` is the L2 norm of all gradients
 /// together. Returns `‖g‖` before clipping (the "grad norm" a training log reports).
-pub fn clip_grad_norm(grads: &mut Tensors, max_norm: f32) -> f32 {
+pub fn clip_grad_norm<T: Trainable>(grads: &mut T, max_norm: f32) -> f32 {
     let total = grads
         .named()
         .iter()
