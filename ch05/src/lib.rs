@@ -1,8 +1,18 @@
-//! Chapter 5: reinforcement learning with verifiable rewards: a from-scratch backward pass, AdamW and GRPO (book ch. 6, 7).
+//! Chapter 5: reinforcement learning with verifiable rewards (book ch. 6, 7).
 //!
-//! In progress. The backward pass is built, in [`shared::train`] (so later
-//! chapters and experiments can use it), and runs from `ch05 grads`; AdamW and
-//! GRPO are still to come. [`COMING`] says what the chapter will contain.
+//! - [`reward`]: the verifiable reward (ch03's verifier on the boxed answer) and the format reward
+//! - [`grpo`]: group-normalized advantages and the GRPO loss, basic and clipped, with a KL penalty
+//! - [`policy`]: what is trained (every weight, or LoRA adapters) and its AdamW
+//! - [`step`]: one GRPO step: rollouts, rewards, advantages, updates
+//! - [`evaluate`]: held-out accuracy, several problems decoded as one batch
+//!
+//! The backward pass, AdamW and LoRA live in `shared::train` so that later
+//! chapters and experiments can use them.
 
-/// What this chapter will build, printed by `cargo run -p ch05`.
-pub const COMING: &str = "Chapter 5 is coming: reinforcement learning with verifiable rewards: a from-scratch backward pass, AdamW and GRPO (book ch. 6, 7).";
+pub mod evaluate;
+pub mod grpo;
+pub mod policy;
+pub mod reward;
+pub mod run;
+pub mod step;
+pub mod trainer;

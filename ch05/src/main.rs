@@ -1,10 +1,16 @@
-//! `cargo run -p ch05`: says what this chapter will hold. `ch05 grads` runs the
-//! from-scratch backward pass on a model: the loss of a token sequence and the
-//! gradient of every parameter (book ch. 6).
+//! `cargo run -p ch05`: a short GRPO run on the default model (a few steps
+//! on level-1 arith problems, G = 4) printing each step's metrics and one
+//! response. `ch05 train` is the full training run with logs, plots and
+//! checkpoints; `ch05 grads` runs the from-scratch backward pass on a model
+//! (book ch. 6, 7).
+
+use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
+use ch05::run::{format_step, new_policy, run_problems, run_train, TrainOptions};
+use ch05::trainer::Trainer;
 use shared::cli::{exit_code, load_model_verbose, parse_ids};
 use shared::models::DEFAULT_MODEL;
 use shared::train::{loss_and_grads, Params};
@@ -12,16 +18,20 @@ use shared::train::{loss_and_grads, Params};
 /// How many leading values of each gradient are printed.
 const HEAD: usize = 8;
 
+/// Steps of the demo.
+const DEMO_STEPS: u64 = 4;
+
 #[derive(Parser)]
 #[command(
     name = "ch05",
-    about = "Chapter 5: reinforcement learning with verifiable rewards (a from-scratch backward pass so far)",
-    long_about = "Without a subcommand, says what the chapter will hold. `ch05 grads` computes the \
-                  mean next-token cross-entropy of a token sequence and the gradient of every \
-                  parameter with the hand-written backward pass."
+    about = "Chapter 5: reinforcement learning with verifiable rewards (GRPO) and the from-scratch backward pass",
+    long_about = "Without a subcommand, runs a few GRPO steps on level-1 arith problems and prints each \
+                  step's metrics and one response. `ch05 train` trains with GRPO (logs, plots, \
+                  checkpoints, --resume); `ch05 grads` prints the loss of a token sequence and the \
+                  gradient of every parameter from the hand-written backward pass."
 )]
 struct Cli {
-    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
+    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder (e.g. a checkpoint, DIR/step-000100).
     #[arg(long, global = true, default_value = DEFAULT_MODEL)]
     model: String,
     #[command(subcommand)]
@@ -39,6 +49,119 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Train with GRPO on arith problems (train split), evaluating on held-out ones (test split).
+    Train(TrainArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Training data: `arith` (generated problems of the train split; the held-out ones come from the test split).
+    #[arg(long, default_value = "arith")]
+    dataset: String,
+    /// Difficulty levels of the problems, e.g. 1-2 or 1,3.
+    #[arg(long, default_value = "1-2")]
+    levels: String,
+    /// Training steps (one problem and G responses each).
+    #[arg(long, default_value_t = 200)]
+    steps: u64,
+    /// G: responses sampled per problem.
+    #[arg(long, default_value_t = 4)]
+    group: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 1e-5)]
+    lr: f32,
+    /// AdamW decoupled weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    /// The most tokens per response (rollouts and held-out answers).
+    #[arg(long, default_value_t = 128)]
+    max_new_tokens: usize,
+    /// Seed of the training problems and the rollouts.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder: metrics.csv, held_out.csv, rollouts.jsonl, plots, checkpoints step-NNNNNN/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Train LoRA adapters of this rank on every attention and MLP projection instead of every weight.
+    #[arg(long)]
+    lora: Option<usize>,
+    /// Continue the run in --out from its last checkpoint (same settings; --steps may grow).
+    #[arg(long)]
+    resume: bool,
+    /// Rollout temperature.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Rollout top-p (1 keeps the whole distribution).
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    /// Policy objective: basic (ch. 6: −A·Σ log π) or clipped (ch. 7: clipped importance ratio).
+    #[arg(long, default_value = "basic")]
+    objective: String,
+    /// Clip range ε of the clipped objective.
+    #[arg(long, default_value_t = 0.2)]
+    clip_eps: f32,
+    /// Optimizer steps per group of rollouts (use with --objective clipped).
+    #[arg(long, default_value_t = 1)]
+    inner_epochs: usize,
+    /// β of the KL penalty to the starting model (0: the KL is tracked, not penalized).
+    #[arg(long, default_value_t = 0.0)]
+    kl_beta: f32,
+    /// Weight of the format reward (a boxed answer, right or wrong); 0 turns it off.
+    #[arg(long, default_value_t = 0.0)]
+    format_weight: f32,
+    /// Update even when every advantage of a group is 0 (by default such groups are skipped).
+    #[arg(long)]
+    no_skip_zero_advantage: bool,
+    /// Global gradient-norm clip.
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f32,
+    /// Held-out evaluation every this many steps (0: only before and after training).
+    #[arg(long, default_value_t = 25)]
+    eval_every: u64,
+    /// Held-out problems (test split, seed 0, the training levels).
+    #[arg(long, default_value_t = 100)]
+    eval_n: usize,
+    /// Save a checkpoint every this many steps (and at the end, and on Ctrl-C).
+    #[arg(long, default_value_t = 50)]
+    checkpoint_every: u64,
+    /// Checkpoints kept on disk; older ones are deleted.
+    #[arg(long, default_value_t = 2)]
+    keep_checkpoints: usize,
+}
+
+impl TrainArgs {
+    fn options(&self, model: &str) -> Result<TrainOptions> {
+        if self.dataset != "arith" {
+            bail!(
+                "--dataset {}: training supports `arith` (its train and test splits never share a problem)",
+                self.dataset
+            );
+        }
+        Ok(TrainOptions {
+            model: model.to_string(),
+            levels: self.levels.clone(),
+            steps: self.steps,
+            group: self.group,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            max_new_tokens: self.max_new_tokens,
+            seed: self.seed,
+            lora: self.lora,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            objective: self.objective.clone(),
+            clip_eps: self.clip_eps,
+            inner_epochs: self.inner_epochs,
+            kl_beta: self.kl_beta,
+            format_weight: self.format_weight,
+            skip_zero_advantage: !self.no_skip_zero_advantage,
+            max_grad_norm: self.max_grad_norm,
+            eval_every: self.eval_every,
+            eval_n: self.eval_n,
+            checkpoint_every: self.checkpoint_every,
+            keep_checkpoints: self.keep_checkpoints,
+        })
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,17 +169,74 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        None => {
-            println!("{}", ch05::COMING);
+    match &cli.command {
+        None => demo(&cli.model),
+        Some(Command::Grads { ids, json }) => grads(&cli.model, ids, *json),
+        Some(Command::Train(args)) => {
+            let opts = args.options(&cli.model)?;
+            let last = run_train(&opts, &args.out, args.resume)?;
             println!(
-                "Built so far: `cargo run -p ch05 -- grads --ids 1,2,3` runs the from-scratch backward pass \
-                 (loss and every parameter's gradient)."
+                "done: the last checkpoint is {} (try: cargo run --release -p ch03 -- eval --dataset arith --levels {} --model {})",
+                last.display(),
+                opts.levels,
+                last.display()
             );
             Ok(())
         }
-        Some(Command::Grads { ids, json }) => grads(&cli.model, &ids, json),
     }
+}
+
+/// A few GRPO steps on level-1 problems with G = 4, printed as they go.
+fn demo(model: &str) -> Result<()> {
+    let opts = TrainOptions {
+        model: model.to_string(),
+        levels: "1".into(),
+        steps: DEMO_STEPS,
+        group: 4,
+        lr: 1e-4,
+        weight_decay: 0.0,
+        max_new_tokens: 64,
+        seed: 0,
+        lora: Some(8),
+        temperature: 1.0,
+        top_p: 1.0,
+        objective: "basic".into(),
+        clip_eps: 0.2,
+        inner_epochs: 1,
+        kl_beta: 0.0,
+        format_weight: 0.0,
+        skip_zero_advantage: false,
+        max_grad_norm: 1.0,
+        eval_every: 0,
+        eval_n: 0,
+        checkpoint_every: 0,
+        keep_checkpoints: 1,
+    };
+    println!("== GRPO on the default model (book ch. 6): {DEMO_STEPS} steps, level-1 arith, G = 4, LoRA rank 8 ==");
+    println!("Each step samples 4 answers to one problem, rewards a boxed correct answer with 1,");
+    println!("and pushes up the log-probability of answers that beat the group's mean.\n");
+    let loaded = load_model_verbose(model)?;
+    let (problems, _) = run_problems(&loaded, &opts)?;
+    let config = opts.step_config(loaded.stop_ids())?;
+    let policy = new_policy(Params::from_model(&loaded.model), &opts)?;
+    let mut trainer = Trainer::new(policy, loaded, problems, config, opts.seed, 0)?;
+    for _ in 0..DEMO_STEPS {
+        let (metrics, rollouts, index) = trainer.train_step()?;
+        let problem = &trainer.problems[index].problem;
+        println!("{}", format_step(&metrics, opts.group));
+        println!("  problem: {}  (answer {})", problem.problem, problem.answer);
+        let best = rollouts
+            .iter()
+            .max_by(|a, b| a.reward.total.total_cmp(&b.reward.total))
+            .expect("a group has responses");
+        println!(
+            "  a response (reward {}): {}\n",
+            best.reward.total,
+            best.text.trim().replace('\n', "\n  │ ")
+        );
+    }
+    println!("Train for real with: cargo run --release -p ch05 -- train --out runs/grpo (see ch05/README.md)");
+    Ok(())
 }
 
 fn grads(model: &str, ids: &str, as_json: bool) -> Result<()> {

@@ -39,3 +39,39 @@ pub fn next_token_loss(logits: ArrayView2<f32>, ids: &[u32]) -> (f32, Vec<f32>) 
     let sum: f64 = logprobs.iter().map(|&l| l as f64).sum();
     ((-sum / logprobs.len() as f64) as f32, logprobs)
 }
+
+/// The entropy `−Σ p log p` of the next-token distribution of each row of
+/// `logits`, in nats (a GRPO metric, book ch. 7: it falls as the policy
+/// grows sure of itself). Sums in f64.
+pub fn token_entropies(logits: ArrayView2<f32>) -> Vec<f32> {
+    logits
+        .axis_iter(Axis(0))
+        .into_par_iter()
+        .map(|row| {
+            let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let (mut sum, mut weighted) = (0.0f64, 0.0f64);
+            for &v in row {
+                let z = (v - max) as f64;
+                let e = z.exp();
+                sum += e;
+                weighted += e * z;
+            }
+            // H = log Σe^z − Σ e^z·z / Σ e^z.
+            (sum.ln() - weighted / sum) as f32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn entropy_of_uniform_and_peaked_rows() {
+        let logits = array![[0.0f32, 0.0, 0.0, 0.0], [100.0, 0.0, 0.0, 0.0]];
+        let h = token_entropies(logits.view());
+        assert!((h[0] - 4f32.ln()).abs() < 1e-6, "{h:?}");
+        assert!(h[1].abs() < 1e-6, "{h:?}");
+    }
+}

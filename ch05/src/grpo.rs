@@ -1,0 +1,310 @@
+//! Group Relative Policy Optimization: advantages within a group of responses
+//! to one prompt, and the policy loss with ch. 7's options (book ch. 6, 7).
+//!
+//! For a group of `G` responses with rewards `rᵢ`, the advantage of response
+//! `i` is `Aᵢ = (rᵢ − mean r) / (std r + 1e-4)`. The loss of the group is
+//!
+//! ```text
+//! basic (ch. 6):    L = −1/G · Σᵢ Aᵢ · Σₜ log π(yᵢₜ)
+//! clipped (ch. 7):  L = −1/G · Σᵢ Σₜ min(ρᵢₜ·Aᵢ, clip(ρᵢₜ, 1 − ε, 1 + ε)·Aᵢ),  ρ = π / π_old
+//! KL (ch. 7):         + β/G · Σᵢ Σₜ (e^(log π_ref − log π) − (log π_ref − log π) − 1)
+//! ```
+//!
+//! Every term depends on the model only through the log-probabilities of the
+//! response tokens, so [`grpo_sequence_loss`] returns, with the loss, its
+//! derivative with respect to each of them: the backward pass then needs only
+//! [`shared::train::backward::cross_entropy_backward`] with those as weights.
+
+/// The group-normalized advantages `(r − mean) / (std + 1e-4)`, with the
+/// sample standard deviation (divisor `G − 1`, as `torch.std`). A group of
+/// one, or a group whose rewards are all equal, has all-zero advantages.
+pub fn compute_advantages(rewards: &[f32]) -> Vec<f32> {
+    let n = rewards.len();
+    if n < 2 {
+        return vec![0.0; n];
+    }
+    let mean = rewards.iter().map(|&r| f64::from(r)).sum::<f64>() / n as f64;
+    let var = rewards
+        .iter()
+        .map(|&r| (f64::from(r) - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1) as f64;
+    let std = var.sqrt();
+    rewards
+        .iter()
+        .map(|&r| ((f64::from(r) - mean) / (std + 1e-4)) as f32)
+        .collect()
+}
+
+/// Which policy objective to use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PolicyObjective {
+    /// Book ch. 6: `−A · Σ log π`.
+    Basic,
+    /// Book ch. 7: PPO's clipped importance ratio `ρ = π / π_old` with `ρ` kept
+    /// in `[1 − eps, 1 + eps]` (several inner epochs reuse one set of rollouts).
+    Clipped {
+        /// The clip range ε.
+        eps: f32,
+    },
+}
+
+/// The loss's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GrpoLossConfig {
+    /// Basic or clipped.
+    pub objective: PolicyObjective,
+    /// β, the weight of the KL penalty to the reference model (0: none).
+    pub kl_beta: f32,
+}
+
+/// One response of a group, as the loss sees it: log-probabilities of its
+/// tokens under the policy now, under the policy that sampled it, and under the
+/// frozen reference.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseLogprobs<'a> {
+    /// `log π(yₜ)` now.
+    pub logprobs: &'a [f32],
+    /// `log π_old(yₜ)` when the rollouts were scored (first inner epoch).
+    pub old_logprobs: &'a [f32],
+    /// `log π_ref(yₜ)`, when a KL penalty is used.
+    pub ref_logprobs: Option<&'a [f32]>,
+    /// The response's advantage.
+    pub advantage: f32,
+}
+
+/// One response's share of the group loss.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceLoss {
+    /// Its term of `L` (already divided by `G`).
+    pub loss: f64,
+    /// `∂L/∂ log π(yₜ)` for each token.
+    pub dlogprobs: Vec<f32>,
+    /// Tokens whose ratio was clipped (the clipped branch of the min was taken).
+    pub clipped: usize,
+    /// `Σₜ` of the KL estimate `e^(ref − log π) − (ref − log π) − 1` (0 without a reference).
+    pub kl_sum: f64,
+}
+
+/// The loss terms of one response in a group of `group_size` (see the module
+/// docs for the formulas) and their derivatives.
+///
+/// # Panics
+/// If the log-probability slices differ in length.
+pub fn grpo_sequence_loss(
+    response: &ResponseLogprobs,
+    group_size: usize,
+    config: &GrpoLossConfig,
+) -> SequenceLoss {
+    let n = response.logprobs.len();
+    assert_eq!(response.old_logprobs.len(), n, "one old log-prob per token");
+    let g = group_size as f64;
+    let a = f64::from(response.advantage);
+    let (mut loss, mut clipped, mut kl_sum) = (0.0, 0, 0.0);
+    let mut dlogprobs = Vec::with_capacity(n);
+    for t in 0..n {
+        let logp = f64::from(response.logprobs[t]);
+        let d = match config.objective {
+            PolicyObjective::Basic => {
+                loss -= a * logp / g;
+                -a / g
+            }
+            PolicyObjective::Clipped { eps } => {
+                let ratio = (logp - f64::from(response.old_logprobs[t])).exp();
+                let bounded = ratio.clamp(1.0 - f64::from(eps), 1.0 + f64::from(eps));
+                // min(ρA, clip(ρ)A): the clipped branch is flat in log π.
+                if bounded * a < ratio * a {
+                    clipped += 1;
+                    loss -= bounded * a / g;
+                    0.0
+                } else {
+                    loss -= ratio * a / g;
+                    -ratio * a / g
+                }
+            }
+        };
+        let d_kl = match response.ref_logprobs {
+            Some(reference) if config.kl_beta != 0.0 => {
+                let beta = f64::from(config.kl_beta);
+                let diff = f64::from(reference[t]) - logp;
+                let kl = diff.exp() - diff - 1.0;
+                kl_sum += kl;
+                loss += beta * kl / g;
+                beta * (1.0 - diff.exp()) / g
+            }
+            Some(reference) => {
+                let diff = f64::from(reference[t]) - logp;
+                kl_sum += diff.exp() - diff - 1.0;
+                0.0
+            }
+            None => 0.0,
+        };
+        dlogprobs.push((d + d_kl) as f32);
+    }
+    SequenceLoss {
+        loss,
+        dlogprobs,
+        clipped,
+        kl_sum,
+    }
+}
+
+/// The whole group's loss, clip fraction and mean per-token KL (what a
+/// training log reports): [`grpo_sequence_loss`] summed over the responses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrpoLoss {
+    /// `L`.
+    pub loss: f64,
+    /// Per response, `∂L/∂ log π` of each token.
+    pub dlogprobs: Vec<Vec<f32>>,
+    /// Clipped tokens / all tokens (0 for the basic objective).
+    pub clip_fraction: f64,
+    /// Mean KL estimate per token (0 without a reference).
+    pub kl: f64,
+}
+
+/// [`grpo_sequence_loss`] for every response of one group (the book's `compute_grpo_loss`).
+pub fn compute_grpo_loss(responses: &[ResponseLogprobs], config: &GrpoLossConfig) -> GrpoLoss {
+    let parts: Vec<SequenceLoss> = responses
+        .iter()
+        .map(|r| grpo_sequence_loss(r, responses.len(), config))
+        .collect();
+    let tokens: usize = responses.iter().map(|r| r.logprobs.len()).sum();
+    let per_token = |x: f64| if tokens == 0 { 0.0 } else { x / tokens as f64 };
+    GrpoLoss {
+        loss: parts.iter().map(|p| p.loss).sum(),
+        clip_fraction: per_token(parts.iter().map(|p| p.clipped as f64).sum()),
+        kl: per_token(parts.iter().map(|p| p.kl_sum).sum()),
+        dlogprobs: parts.into_iter().map(|p| p.dlogprobs).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6 * (1.0 + b.abs())
+    }
+
+    #[test]
+    fn advantages_are_group_normalized_with_the_sample_std() {
+        // mean 0.5, sample std √(1/3) ≈ 0.57735.
+        let a = compute_advantages(&[1.0, 0.0, 0.0, 1.0]);
+        let want = 0.5 / ((1.0f64 / 3.0).sqrt() + 1e-4);
+        assert!(close(a[0] as f64, want), "{a:?}");
+        assert!(close(a[1] as f64, -want), "{a:?}");
+        assert_eq!(compute_advantages(&[1.0, 1.0, 1.0]), vec![0.0; 3]);
+        assert_eq!(compute_advantages(&[1.0]), vec![0.0]);
+        assert!(compute_advantages(&[]).is_empty());
+    }
+
+    /// A hand-made group of two responses.
+    fn batch<'a>(
+        logprobs: &'a [Vec<f32>; 2],
+        old: &'a [Vec<f32>; 2],
+        reference: &'a [Vec<f32>; 2],
+    ) -> Vec<ResponseLogprobs<'a>> {
+        vec![
+            ResponseLogprobs {
+                logprobs: &logprobs[0],
+                old_logprobs: &old[0],
+                ref_logprobs: Some(&reference[0]),
+                advantage: 1.0,
+            },
+            ResponseLogprobs {
+                logprobs: &logprobs[1],
+                old_logprobs: &old[1],
+                ref_logprobs: Some(&reference[1]),
+                advantage: -1.0,
+            },
+        ]
+    }
+
+    #[test]
+    fn the_basic_loss_is_minus_mean_advantage_times_sequence_logprob() {
+        let logprobs = [vec![-0.5, -1.0], vec![-2.0]];
+        let responses = batch(&logprobs, &logprobs, &logprobs);
+        let config = GrpoLossConfig {
+            objective: PolicyObjective::Basic,
+            kl_beta: 0.0,
+        };
+        let out = compute_grpo_loss(&responses, &config);
+        // −(1·(−1.5) + (−1)·(−2)) / 2 = −0.25.
+        assert!(close(out.loss, -0.25), "{}", out.loss);
+        assert_eq!(out.dlogprobs, vec![vec![-0.5, -0.5], vec![0.5]]);
+        assert_eq!((out.clip_fraction, out.kl), (0.0, 0.0));
+    }
+
+    #[test]
+    fn the_clipped_loss_flattens_outside_the_trust_region() {
+        let ln = |x: f64| x.ln() as f32;
+        // Response 0 (A = +1): ratios 1.5 (clipped at 1.2) and 0.9.
+        // Response 1 (A = −1): ratio 0.5 (clipped at 0.8).
+        let logprobs = [vec![ln(0.3), ln(0.18)], vec![ln(0.1)]];
+        let old = [vec![ln(0.2), ln(0.2)], vec![ln(0.2)]];
+        let responses = batch(&logprobs, &old, &logprobs);
+        let config = GrpoLossConfig {
+            objective: PolicyObjective::Clipped { eps: 0.2 },
+            kl_beta: 0.0,
+        };
+        let out = compute_grpo_loss(&responses, &config);
+        // −(1.2 + 0.9 − 0.8) / 2.
+        assert!(close(out.loss, -0.65), "{}", out.loss);
+        let d = &out.dlogprobs;
+        assert_eq!(d[0][0], 0.0);
+        assert!(close(d[0][1] as f64, -0.45), "{d:?}");
+        assert_eq!(d[1][0], 0.0);
+        assert!(close(out.clip_fraction, 2.0 / 3.0));
+    }
+
+    #[test]
+    fn the_kl_penalty_and_its_derivative() {
+        let logprobs = [vec![-1.0, -1.0], vec![-1.0]];
+        let reference = [vec![-1.0, -2.0], vec![-0.5]];
+        let responses = batch(&logprobs, &logprobs, &reference);
+        let config = GrpoLossConfig {
+            objective: PolicyObjective::Basic,
+            kl_beta: 0.1,
+        };
+        let out = compute_grpo_loss(&responses, &config);
+        let k3 = |d: f64| d.exp() - d - 1.0;
+        let kl = [k3(0.0), k3(-1.0), k3(0.5)];
+        let policy = -(1.0 * -2.0 + -1.0 * -1.0) / 2.0;
+        let want = policy + 0.1 * kl.iter().sum::<f64>() / 2.0;
+        assert!(close(out.loss, want), "{} vs {want}", out.loss);
+        assert!(close(out.kl, kl.iter().sum::<f64>() / 3.0));
+        // ∂/∂log π of β·k3/G is β(1 − e^(ref − log π))/G.
+        let d_kl = |d: f64| 0.1 * (1.0 - d.exp()) / 2.0;
+        assert!(close(out.dlogprobs[0][1] as f64, -0.5 + d_kl(-1.0)));
+        assert!(close(out.dlogprobs[1][0] as f64, 0.5 + d_kl(0.5)));
+    }
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        let logprobs = [vec![-0.7f32, -1.3], vec![-0.4]];
+        let old = [vec![-0.6f32, -1.5], vec![-0.45]];
+        let reference = [vec![-0.9f32, -1.1], vec![-0.2]];
+        for objective in [PolicyObjective::Basic, PolicyObjective::Clipped { eps: 0.2 }] {
+            let config = GrpoLossConfig {
+                objective,
+                kl_beta: 0.3,
+            };
+            let loss_at = |lp: &[Vec<f32>; 2]| {
+                compute_grpo_loss(&batch(lp, &old, &reference), &config).loss
+            };
+            let d = compute_grpo_loss(&batch(&logprobs, &old, &reference), &config).dlogprobs;
+            for (i, t) in [(0, 0), (0, 1), (1, 0)] {
+                let (mut up, mut down) = (logprobs.clone(), logprobs.clone());
+                up[i][t] += 1e-3;
+                down[i][t] -= 1e-3;
+                let slope = (loss_at(&up) - loss_at(&down)) / 2e-3;
+                assert!(
+                    (slope - d[i][t] as f64).abs() < 1e-4,
+                    "{objective:?} ({i},{t}): {slope} vs {}",
+                    d[i][t]
+                );
+            }
+        }
+    }
+}

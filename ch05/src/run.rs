@@ -1,0 +1,619 @@
+//! `ch05 train`: a GRPO run on disk. Each step appends a row to
+//! `metrics.csv` (and its rollouts to `rollouts.jsonl`) as soon as it ends;
+//! held-out accuracy goes to `held_out.csv`; checkpoints are Hugging Face
+//! folders `step-000100/` (written to a temporary name, then renamed) that
+//! every chapter loads with `--model`, plus the optimizer state that
+//! `--resume` needs; the reward and accuracy curves are drawn as SVG and PNG.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Once;
+
+use ch03::arith::{generate_arith, parse_levels, ArithConfig, Split};
+use ch03::dataset::arith_test_problems;
+use ch04::plot::{save_line_plot, LinePlot, Series};
+use ch04::sampling::SamplingConfig;
+use serde::{Deserialize, Serialize};
+use shared::io::{write_atomically, write_safetensors_f32, SafeTensors};
+use shared::loader::{load_model, LoadedModel};
+use shared::train::checkpoint::save_model_dir;
+use shared::train::{AdamWConfig, LoraConfig, Params};
+use shared::{Error, Result};
+
+use crate::evaluate::accuracy;
+use crate::grpo::{GrpoLossConfig, PolicyObjective};
+use crate::policy::{Policy, Trained};
+use crate::step::{Rollout, StepConfig, StepMetrics};
+use crate::trainer::{pose_problems, PosedProblem, Trainer};
+
+/// Training problems generated per run (visited in order, then again).
+const TRAIN_PROBLEMS: usize = 10_000;
+
+/// Steps averaged in the reward plot's smoothed line.
+const REWARD_WINDOW: usize = 20;
+
+/// Every setting of a run; saved as `train_config.json` so `--resume`
+/// continues with the same ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// The model to start from (name or path).
+    pub model: String,
+    /// Difficulty levels of the arith problems, e.g. `1-2`.
+    pub levels: String,
+    /// Steps to train (one problem per step).
+    pub steps: u64,
+    /// G: responses per problem.
+    pub group: usize,
+    /// AdamW's learning rate.
+    pub lr: f32,
+    /// AdamW's decoupled weight decay.
+    pub weight_decay: f32,
+    /// The most tokens per response (rollouts and held-out answers).
+    pub max_new_tokens: usize,
+    /// Seed of the training problems and the rollouts.
+    pub seed: u64,
+    /// LoRA rank; `None` for a full fine-tune.
+    pub lora: Option<usize>,
+    /// Rollout temperature.
+    pub temperature: f32,
+    /// Rollout top-p.
+    pub top_p: f32,
+    /// `basic` (ch. 6) or `clipped` (ch. 7).
+    pub objective: String,
+    /// Clip range ε of the clipped objective.
+    pub clip_eps: f32,
+    /// Optimizer steps per group of rollouts.
+    pub inner_epochs: usize,
+    /// β of the KL penalty (0: tracked, not penalized).
+    pub kl_beta: f32,
+    /// Weight of the format reward (0: off).
+    pub format_weight: f32,
+    /// Skip updates whose advantages are all 0.
+    pub skip_zero_advantage: bool,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f32,
+    /// Held-out evaluation every this many steps (0: only before and after).
+    pub eval_every: u64,
+    /// Held-out problems (test split, seed 0, the training levels).
+    pub eval_n: usize,
+    /// A checkpoint every this many steps (and at the end).
+    pub checkpoint_every: u64,
+    /// Checkpoints kept on disk (older ones are deleted).
+    pub keep_checkpoints: usize,
+}
+
+impl TrainOptions {
+    /// The step settings these options give, with the model's stop ids.
+    pub fn step_config(&self, stop_ids: Vec<u32>) -> Result<StepConfig> {
+        let objective = match self.objective.as_str() {
+            "basic" => PolicyObjective::Basic,
+            "clipped" => PolicyObjective::Clipped { eps: self.clip_eps },
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "--objective {other}: expected basic or clipped"
+                )))
+            }
+        };
+        if self.group < 2 {
+            return Err(Error::InvalidArgument(format!(
+                "--group {}: GRPO compares responses within a group, so it needs at least 2",
+                self.group
+            )));
+        }
+        if self.max_new_tokens == 0 || self.inner_epochs == 0 {
+            return Err(Error::InvalidArgument(
+                "--max-new-tokens and --inner-epochs must be at least 1".into(),
+            ));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "--lr {}: the learning rate must be a positive number",
+                self.lr
+            )));
+        }
+        let sampling = SamplingConfig {
+            temperature: self.temperature,
+            top_k: None,
+            top_p: Some(self.top_p),
+        };
+        sampling.validate()?;
+        Ok(StepConfig {
+            group_size: self.group,
+            max_new_tokens: self.max_new_tokens,
+            sampling,
+            stop_ids,
+            loss: GrpoLossConfig {
+                objective,
+                kl_beta: self.kl_beta,
+            },
+            inner_epochs: self.inner_epochs,
+            format_weight: self.format_weight,
+            skip_zero_advantage: self.skip_zero_advantage,
+            max_grad_norm: self.max_grad_norm,
+        })
+    }
+
+    /// AdamW with these options' learning rate and weight decay.
+    pub fn adamw(&self) -> AdamWConfig {
+        AdamWConfig {
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            ..AdamWConfig::default()
+        }
+    }
+}
+
+/// Set by Ctrl-C: the loop saves a checkpoint after the current step and stops.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler once: the first Ctrl-C asks the loop to stop
+/// after saving, a second one exits at once.
+fn install_interrupt_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nCtrl-C: finishing this step, then saving a checkpoint (Ctrl-C again to quit now)");
+        });
+    });
+}
+
+/// The files of a run directory.
+struct RunFiles {
+    dir: PathBuf,
+}
+
+impl RunFiles {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Appends one line to `name`, creating it with `header` first if new.
+    fn append_line(&self, name: &str, header: Option<&str>, line: &str) -> Result<()> {
+        let path = self.path(name);
+        let new = !path.exists();
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let mut text = String::new();
+        if let (true, Some(header)) = (new, header) {
+            text.push_str(header);
+            text.push('\n');
+        }
+        text.push_str(line);
+        text.push('\n');
+        file.write_all(text.as_bytes())
+            .map_err(|e| Error::io(&path, e))
+    }
+
+    /// Keeps only the lines of `name` whose step (found by `step_of`) is at
+    /// most `last`, and lines without a step (the header).
+    fn truncate_after(&self, name: &str, last: u64, step_of: fn(&str) -> Option<u64>) -> Result<()> {
+        let path = self.path(name);
+        if !path.exists() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let kept: String = text
+            .lines()
+            .filter(|line| step_of(line).is_none_or(|s| s <= last))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        write_atomically(&path, kept.as_bytes())
+    }
+}
+
+/// The step of a CSV row (its first field), if it is a number.
+fn csv_step(line: &str) -> Option<u64> {
+    line.split(',').next()?.parse().ok()
+}
+
+/// The step of a `rollouts.jsonl` line.
+fn jsonl_step(line: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(line).ok()?["step"].as_u64()
+}
+
+const METRICS_HEADER: &str = "step,loss,reward_mean,correct_frac,format_frac,response_len,kl,clip_fraction,grad_norm,adv_mean,adv_std,entropy,skipped,seconds";
+
+/// One `metrics.csv` row.
+fn metrics_row(m: &StepMetrics) -> String {
+    format!(
+        "{},{:.6},{:.4},{:.4},{:.4},{:.2},{:.6},{:.4},{:.6},{:.6},{:.6},{:.4},{},{:.2}",
+        m.step,
+        m.loss,
+        m.reward_mean,
+        m.correct_frac,
+        m.format_frac,
+        m.response_len,
+        m.kl,
+        m.clip_fraction,
+        m.grad_norm,
+        m.adv_mean,
+        m.adv_std,
+        m.entropy,
+        u8::from(m.skipped),
+        m.seconds
+    )
+}
+
+/// The numbers of a `metrics.csv` row that the plots need: step and reward mean.
+fn parse_reward(line: &str) -> Option<(f64, f64)> {
+    let mut fields = line.split(',');
+    let step = fields.next()?.parse().ok()?;
+    let reward = fields.nth(1)?.parse().ok()?;
+    Some((step, reward))
+}
+
+/// One `rollouts.jsonl` line: the problem and every response with its reward.
+fn rollouts_line(step: u64, posed: &PosedProblem, rollouts: &[Rollout]) -> String {
+    serde_json::json!({
+        "step": step,
+        "problem": posed.problem.problem,
+        "answer": posed.problem.answer,
+        "responses": rollouts.iter().map(|r| serde_json::json!({
+            "text": r.text,
+            "tokens": r.ids.len(),
+            "reward": r.reward.total,
+            "correct": r.reward.correct,
+        })).collect::<Vec<_>>(),
+    })
+    .to_string()
+}
+
+/// What `trainer_state.json` in a checkpoint holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrainerState {
+    step: u64,
+    optimizer_steps: u64,
+}
+
+/// `step-000100`.
+fn checkpoint_name(step: u64) -> String {
+    format!("step-{step:06}")
+}
+
+/// The checkpoints in `dir`, oldest first.
+fn checkpoints(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let step = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("step-"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(step) = step {
+            if path.join("trainer_state.json").is_file() {
+                found.push((step, path));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Saves the policy at the trainer's step: the effective weights as a Hugging
+/// Face folder, the optimizer state (and LoRA adapters) and the step count.
+/// Written under a temporary name and renamed, then older checkpoints beyond
+/// `keep` are deleted.
+fn save_checkpoint(trainer: &Trainer, dir: &Path, keep: usize) -> Result<PathBuf> {
+    let name = checkpoint_name(trainer.step);
+    let tmp = dir.join(format!(".{name}.part"));
+    let done = dir.join(&name);
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
+    save_model_dir(&tmp, &trainer.policy.params, Some(trainer.tokenizer()?))?;
+    let state = trainer.policy.training_state();
+    let shapes: Vec<Vec<usize>> = state.iter().map(|(_, a)| a.shape().to_vec()).collect();
+    let tensors: Vec<(&str, &[usize], &[f32])> = state
+        .iter()
+        .zip(&shapes)
+        .map(|((n, a), shape)| {
+            let values = a.as_slice().expect("parameter arrays are contiguous");
+            (n.as_str(), shape.as_slice(), values)
+        })
+        .collect();
+    write_safetensors_f32(
+        &tmp.join("training_state.safetensors"),
+        &tensors,
+        &BTreeMap::new(),
+    )?;
+    let state = TrainerState {
+        step: trainer.step,
+        optimizer_steps: trainer.policy.optimizer_steps(),
+    };
+    write_atomically(
+        &tmp.join("trainer_state.json"),
+        serde_json::to_string_pretty(&state)
+            .expect("the state serializes")
+            .as_bytes(),
+    )?;
+    if done.exists() {
+        std::fs::remove_dir_all(&done).map_err(|e| Error::io(&done, e))?;
+    }
+    std::fs::rename(&tmp, &done).map_err(|e| Error::io(&done, e))?;
+    let all = checkpoints(dir)?;
+    for (_, old) in all.iter().take(all.len().saturating_sub(keep.max(1))) {
+        std::fs::remove_dir_all(old).map_err(|e| Error::io(old, e))?;
+    }
+    Ok(done)
+}
+
+/// Loads `checkpoint`'s optimizer state (and LoRA adapters) into `policy`.
+fn restore_training_state(policy: &mut Policy, checkpoint: &Path) -> Result<u64> {
+    let path = checkpoint.join("trainer_state.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let state: TrainerState = serde_json::from_str(&text)
+        .map_err(|e| Error::format(&path, format!("not a trainer state: {e}")))?;
+    let file = SafeTensors::open(checkpoint.join("training_state.safetensors"))?;
+    for (name, mut array) in policy.training_state_mut() {
+        let values = file.tensor_f32(&name)?;
+        if values.len() != array.len() {
+            return Err(Error::format(
+                file.path(),
+                format!(
+                    "{name} holds {} values, the policy needs {} (was it saved by another model or LoRA rank?)",
+                    values.len(),
+                    array.len()
+                ),
+            ));
+        }
+        array
+            .iter_mut()
+            .zip(values)
+            .for_each(|(slot, value)| *slot = value);
+    }
+    policy.restore(state.optimizer_steps);
+    Ok(state.step)
+}
+
+/// A fresh policy on `params`: LoRA or full, as the options say.
+pub fn new_policy(params: Params, opts: &TrainOptions) -> Result<Policy> {
+    match opts.lora {
+        Some(rank) => Policy::lora(params, LoraConfig::with_rank(rank), opts.seed, opts.adamw()),
+        None => Ok(Policy::full(params, opts.adamw())),
+    }
+}
+
+/// The training and held-out problems of a run.
+pub fn run_problems(
+    loaded: &LoadedModel,
+    opts: &TrainOptions,
+) -> Result<(Vec<PosedProblem>, Vec<PosedProblem>)> {
+    let train = generate_arith(&ArithConfig {
+        n: TRAIN_PROBLEMS,
+        seed: opts.seed,
+        levels: parse_levels(&opts.levels)?,
+        split: Split::Train,
+    })?;
+    let held_out = arith_test_problems(opts.eval_n, 0, &opts.levels)?;
+    Ok((pose_problems(loaded, train)?, pose_problems(loaded, held_out)?))
+}
+
+/// Opens a run: a fresh one in an empty (or new) `dir`, or with `resume` the
+/// one there from its last checkpoint. Returns the trainer and held-out problems.
+fn open_run(opts: &TrainOptions, files: &RunFiles, resume: bool) -> Result<(Trainer, Vec<PosedProblem>)> {
+    let config_path = files.path("train_config.json");
+    let latest = checkpoints(&files.dir)?.pop();
+    if resume {
+        let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
+        let saved: TrainOptions = serde_json::from_str(&text)
+            .map_err(|e| Error::format(&config_path, format!("not a training config: {e}")))?;
+        let same = TrainOptions {
+            steps: opts.steps,
+            ..saved.clone()
+        };
+        if &same != opts {
+            return Err(Error::InvalidArgument(format!(
+                "--resume: {} was started with other settings (only --steps may change):\n  saved: {}\n  given: {}",
+                files.dir.display(),
+                serde_json::to_string(&saved).unwrap_or_default(),
+                serde_json::to_string(opts).unwrap_or_default()
+            )));
+        }
+    } else if config_path.exists() {
+        return Err(Error::InvalidArgument(format!(
+            "--out {} already holds a run: pass --resume to continue it, or choose another --out",
+            files.dir.display()
+        )));
+    }
+    let reference = load_model(&opts.model)?;
+    let stop_ids = reference.stop_ids();
+    let (problems, held_out) = run_problems(&reference, opts)?;
+    let (policy, step) = match (resume, latest) {
+        (true, Some((_, checkpoint))) => {
+            let params = match opts.lora {
+                None => Params::from_model(&load_model(&checkpoint.to_string_lossy())?.model),
+                Some(_) => Params::from_model(&reference.model),
+            };
+            let mut policy = new_policy(params, opts)?;
+            let step = restore_training_state(&mut policy, &checkpoint)?;
+            (policy, step)
+        }
+        _ => (new_policy(Params::from_model(&reference.model), opts)?, 0),
+    };
+    for (name, step_of) in [
+        ("metrics.csv", csv_step as fn(&str) -> Option<u64>),
+        ("held_out.csv", csv_step),
+        ("rollouts.jsonl", jsonl_step),
+    ] {
+        if step == 0 && !resume {
+            continue;
+        }
+        files.truncate_after(name, step, step_of)?;
+    }
+    if !resume {
+        write_atomically(
+            &config_path,
+            serde_json::to_string_pretty(opts)
+                .expect("options serialize")
+                .as_bytes(),
+        )?;
+    }
+    let config = opts.step_config(stop_ids)?;
+    let trainer = Trainer::new(policy, reference, problems, config, opts.seed, step)?;
+    Ok((trainer, held_out))
+}
+
+/// Evaluates the policy on the held-out problems, appends the row to
+/// `held_out.csv` and returns the accuracy.
+fn evaluate_and_log(trainer: &Trainer, held_out: &[PosedProblem], files: &RunFiles, max_new_tokens: usize) -> Result<f64> {
+    let results = trainer.evaluate(held_out, max_new_tokens)?;
+    let correct = results.iter().filter(|r| r.correct).count();
+    let acc = accuracy(&results);
+    files.append_line(
+        "held_out.csv",
+        Some("step,correct,n,accuracy"),
+        &format!("{},{correct},{},{acc:.4}", trainer.step, results.len()),
+    )?;
+    Ok(acc)
+}
+
+/// Draws `reward.{svg,png}` and `held_out_accuracy.{svg,png}` from the logs.
+fn draw_plots(files: &RunFiles) -> Result<()> {
+    let read = |name: &str| std::fs::read_to_string(files.path(name)).unwrap_or_default();
+    let rewards: Vec<(f64, f64)> = read("metrics.csv").lines().filter_map(parse_reward).collect();
+    let smoothed: Vec<(f64, f64)> = rewards
+        .iter()
+        .enumerate()
+        .map(|(i, &(step, _))| {
+            let window = &rewards[i.saturating_sub(REWARD_WINDOW - 1)..=i];
+            (step, window.iter().map(|p| p.1).sum::<f64>() / window.len() as f64)
+        })
+        .collect();
+    save_line_plot(
+        &files.path("reward"),
+        &LinePlot {
+            title: "GRPO: mean reward of each step's group".into(),
+            x_label: "step".into(),
+            y_label: "reward".into(),
+            series: vec![
+                Series {
+                    name: "group mean".into(),
+                    points: rewards,
+                },
+                Series {
+                    name: format!("mean of the last {REWARD_WINDOW} steps"),
+                    points: smoothed,
+                },
+            ],
+        },
+    )?;
+    let held_out: Vec<(f64, f64)> = read("held_out.csv")
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some((f.first()?.parse().ok()?, 100.0 * f.get(3)?.parse::<f64>().ok()?))
+        })
+        .collect();
+    save_line_plot(
+        &files.path("held_out_accuracy"),
+        &LinePlot {
+            title: "Held-out accuracy (greedy, test split)".into(),
+            x_label: "step".into(),
+            y_label: "accuracy (%)".into(),
+            series: vec![Series {
+                name: "held-out accuracy".into(),
+                points: held_out,
+            }],
+        },
+    )?;
+    Ok(())
+}
+
+/// One line about a finished step, for the terminal.
+pub fn format_step(m: &StepMetrics, group: usize) -> String {
+    format!(
+        "step {:>4}  reward {:.2}  correct {}/{group}  len {:>5.1}  loss {:>+8.4}  kl {:.4}  clip {:.2}  |g| {:>7.3}  H {:.2}{}  {:.1} s",
+        m.step,
+        m.reward_mean,
+        (m.correct_frac * group as f64).round(),
+        m.response_len,
+        m.loss,
+        m.kl,
+        m.clip_fraction,
+        m.grad_norm,
+        m.entropy,
+        if m.skipped { "  (skipped: all advantages 0)" } else { "" },
+        m.seconds
+    )
+}
+
+/// Runs (or, with `resume`, continues) the training described by `opts`
+/// into `dir`. Returns the path of the last checkpoint.
+pub fn run_train(opts: &TrainOptions, dir: &Path, resume: bool) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let files = RunFiles {
+        dir: dir.to_path_buf(),
+    };
+    let (mut trainer, held_out) = open_run(opts, &files, resume)?;
+    install_interrupt_handler();
+    let what = match &trainer.policy.trained {
+        Trained::Full(_) => "full fine-tune".to_string(),
+        Trained::Lora { lora, .. } => format!("LoRA rank {}", lora.config.rank),
+    };
+    eprintln!(
+        "{what}: {} trainable parameters; {} held-out problems; starting at step {}",
+        trainer.policy.trainable_scalars(),
+        held_out.len(),
+        trainer.step
+    );
+    if trainer.step == 0 && !held_out.is_empty() {
+        let acc = evaluate_and_log(&trainer, &held_out, &files, opts.max_new_tokens)?;
+        eprintln!("held-out accuracy before training: {:.1}%", 100.0 * acc);
+    }
+    let bar = indicatif::ProgressBar::new(opts.steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps, {elapsed} elapsed, ~{eta} left  {msg}")
+            .expect("the template is valid"),
+    );
+    bar.set_position(trainer.step);
+    let mut last = None;
+    while trainer.step < opts.steps {
+        let (metrics, rollouts, index) = trainer.train_step()?;
+        files.append_line("metrics.csv", Some(METRICS_HEADER), &metrics_row(&metrics))?;
+        files.append_line(
+            "rollouts.jsonl",
+            None,
+            &rollouts_line(trainer.step, &trainer.problems[index], &rollouts),
+        )?;
+        bar.println(format_step(&metrics, opts.group));
+        bar.set_position(trainer.step);
+        let at_end = trainer.step == opts.steps;
+        if (opts.eval_every > 0 && trainer.step % opts.eval_every == 0 || at_end) && !held_out.is_empty() {
+            let acc = evaluate_and_log(&trainer, &held_out, &files, opts.max_new_tokens)?;
+            bar.println(format!("held-out accuracy at step {}: {:.1}%", trainer.step, 100.0 * acc));
+            bar.set_message(format!("held-out {:.1}%", 100.0 * acc));
+            draw_plots(&files)?;
+        }
+        let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+        if at_end || interrupted || trainer.step % opts.checkpoint_every.max(1) == 0 {
+            let path = save_checkpoint(&trainer, dir, opts.keep_checkpoints)?;
+            bar.println(format!("saved {}", path.display()));
+            last = Some(path);
+        }
+        if interrupted {
+            bar.abandon();
+            draw_plots(&files)?;
+            return Err(Error::InvalidArgument(format!(
+                "interrupted at step {}: saved {}; continue with --resume",
+                trainer.step,
+                last.map(|p| p.display().to_string()).unwrap_or_default()
+            )));
+        }
+    }
+    bar.finish();
+    draw_plots(&files)?;
+    match last {
+        Some(path) => Ok(path),
+        None => Ok(save_checkpoint(&trainer, dir, opts.keep_checkpoints)?),
+    }
+}

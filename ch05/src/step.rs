@@ -1,0 +1,286 @@
+//! One GRPO step (book ch. 6, with ch. 7's options): sample a group of
+//! responses to one problem, reward them with the verifier, turn the rewards
+//! into advantages, and take one or more optimizer steps on the GRPO loss.
+
+use std::time::Instant;
+
+use ch04::batched::{sample_batched, SampleOptions};
+use ch04::sampling::SamplingConfig;
+use ndarray::s;
+use shared::model::Model;
+use shared::tokenizer::Tokenizer;
+use shared::train::backward::{backward_into, cross_entropy_backward};
+use shared::train::forward::forward;
+use shared::train::loss::{token_entropies, token_logprobs};
+use shared::train::{Grads, Params};
+use shared::Result;
+
+use crate::grpo::{compute_advantages, grpo_sequence_loss, GrpoLossConfig, ResponseLogprobs};
+use crate::policy::Policy;
+use crate::reward::{compute_reward, Reward};
+
+/// Everything one step needs to know besides the policy and the problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepConfig {
+    /// G: responses sampled per problem.
+    pub group_size: usize,
+    /// The most tokens per response.
+    pub max_new_tokens: usize,
+    /// Temperature and top-p of the rollouts.
+    pub sampling: SamplingConfig,
+    /// Ids that end a response.
+    pub stop_ids: Vec<u32>,
+    /// Basic or clipped objective, KL weight.
+    pub loss: GrpoLossConfig,
+    /// Optimizer steps on each group of rollouts (ch. 7; 1 for the basic loss).
+    pub inner_epochs: usize,
+    /// Weight of the format reward (0: only the verifiable reward).
+    pub format_weight: f32,
+    /// Skip the update when every advantage is 0 (ch. 7): nothing to learn.
+    pub skip_zero_advantage: bool,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f32,
+}
+
+/// One sampled response and its reward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    /// The response's token ids (without a stop token).
+    pub ids: Vec<u32>,
+    /// Its text.
+    pub text: String,
+    /// What the verifier gave it.
+    pub reward: Reward,
+}
+
+/// What one step measured: the row of the training log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepMetrics {
+    /// 1-based step number.
+    pub step: u64,
+    /// The GRPO loss of the group at the first inner epoch (0 when skipped).
+    pub loss: f64,
+    /// Mean reward of the group.
+    pub reward_mean: f64,
+    /// Fraction of the group whose boxed answer was correct.
+    pub correct_frac: f64,
+    /// Fraction of the group that boxed an answer.
+    pub format_frac: f64,
+    /// Mean response length in tokens.
+    pub response_len: f64,
+    /// Mean per-token KL estimate to the reference (0 without one).
+    pub kl: f64,
+    /// Fraction of tokens whose ratio was clipped, over all inner epochs.
+    pub clip_fraction: f64,
+    /// Gradient norm before clipping, at the last inner epoch (0 when skipped).
+    pub grad_norm: f64,
+    /// Mean of the advantages (0 up to rounding).
+    pub adv_mean: f64,
+    /// Standard deviation of the advantages (0 when all rewards are equal).
+    pub adv_std: f64,
+    /// Mean per-token entropy of the policy on the responses, nats.
+    pub entropy: f64,
+    /// Whether the update was skipped (all advantages 0).
+    pub skipped: bool,
+    /// Wall-clock seconds of the step.
+    pub seconds: f64,
+}
+
+/// Samples `config.group_size` responses to `prompt` from `model` (the
+/// policy's current weights) with ch04's batched sampler and rewards each.
+pub fn sample_rollouts(
+    model: &Model,
+    tokenizer: &Tokenizer,
+    prompt: &[u32],
+    answer: &str,
+    config: &StepConfig,
+    seed: u64,
+) -> Result<Vec<Rollout>> {
+    let opts = SampleOptions {
+        max_new_tokens: config.max_new_tokens,
+        stop_ids: config.stop_ids.clone(),
+        sampling: config.sampling,
+        seed,
+    };
+    sample_batched(model, prompt, config.group_size, &opts)?
+        .into_iter()
+        .map(|sample| {
+            let ids = sample.generation.ids;
+            let text = tokenizer.decode(&ids)?;
+            let reward = compute_reward(&text, answer, config.format_weight);
+            Ok(Rollout { ids, text, reward })
+        })
+        .collect()
+}
+
+/// The log-probabilities of `response`'s tokens after `prompt` under
+/// `params`, their entropies, and what the backward pass needs.
+struct Scored {
+    logits: ndarray::Array2<f32>,
+    tape: shared::train::forward::Tape,
+    ids: Vec<u32>,
+    logprobs: Vec<f32>,
+    entropy_sum: f64,
+}
+
+/// Runs the training forward over `prompt ++ response` and scores the response.
+fn score_response(params: &Params, prompt: &[u32], response: &[u32]) -> Result<Scored> {
+    let ids = [prompt, response].concat();
+    let (logits, tape) = forward(params, &ids)?;
+    // Row t predicts ids[t + 1]: the response is predicted by rows P − 1 ….
+    let rows = logits.slice(s![prompt.len() - 1..ids.len() - 1, ..]);
+    let logprobs = token_logprobs(rows, response);
+    let entropy_sum = token_entropies(rows).iter().map(|&h| f64::from(h)).sum();
+    Ok(Scored {
+        logits,
+        tape,
+        ids,
+        logprobs,
+        entropy_sum,
+    })
+}
+
+/// The log-probabilities of `response` under the frozen reference model.
+fn reference_logprobs(reference: &Model, prompt: &[u32], response: &[u32]) -> Result<Vec<f32>> {
+    let ids = [prompt, response].concat();
+    let logits = reference.forward(&ids)?;
+    Ok(token_logprobs(
+        logits.slice(s![prompt.len() - 1..ids.len() - 1, ..]),
+        response,
+    ))
+}
+
+/// One GRPO step on one problem: rollouts from `rollout_model` (the policy's
+/// current weights as an inference model), rewards, then [`grpo_update`].
+#[allow(clippy::too_many_arguments)]
+pub fn grpo_step(
+    policy: &mut Policy,
+    rollout_model: &Model,
+    reference: &Model,
+    tokenizer: &Tokenizer,
+    prompt: &[u32],
+    answer: &str,
+    config: &StepConfig,
+    step: u64,
+    seed: u64,
+) -> Result<(StepMetrics, Vec<Rollout>)> {
+    let start = Instant::now();
+    let rollouts = sample_rollouts(rollout_model, tokenizer, prompt, answer, config, seed)?;
+    let mut metrics = grpo_update(policy, reference, prompt, &rollouts, config)?;
+    metrics.step = step;
+    metrics.seconds = start.elapsed().as_secs_f64();
+    Ok((metrics, rollouts))
+}
+
+/// The update half of a GRPO step: advantages from the rollouts' rewards, then
+/// `inner_epochs` optimizer steps on the GRPO loss (skipped when every
+/// advantage is 0 and the config says so, or when no response has a token).
+/// `reference` is the frozen model the KL is measured against (and penalized
+/// when the loss has a β). The metrics' `step` and `seconds` are left 0.
+pub fn grpo_update(
+    policy: &mut Policy,
+    reference: &Model,
+    prompt: &[u32],
+    rollouts: &[Rollout],
+    config: &StepConfig,
+) -> Result<StepMetrics> {
+    let rewards: Vec<f32> = rollouts.iter().map(|r| r.reward.total).collect();
+    let advantages = compute_advantages(&rewards);
+    let mut metrics = group_metrics(rollouts, &advantages);
+    let trainable: Vec<usize> = (0..rollouts.len())
+        .filter(|&i| !rollouts[i].ids.is_empty())
+        .collect();
+    if trainable.is_empty() || (config.skip_zero_advantage && advantages.iter().all(|&a| a == 0.0))
+    {
+        metrics.skipped = true;
+        return Ok(metrics);
+    }
+    let refs = trainable
+        .iter()
+        .map(|&i| reference_logprobs(reference, prompt, &rollouts[i].ids))
+        .collect::<Result<Vec<_>>>()?;
+    let mut old: Vec<Vec<f32>> = Vec::new();
+    let (mut clipped, mut tokens) = (0usize, 0usize);
+    let tokens_per_epoch: usize = trainable.iter().map(|&i| rollouts[i].ids.len()).sum();
+    for epoch in 0..config.inner_epochs.max(1) {
+        let mut grads = Grads::zeros_like(&policy.params);
+        let (mut loss, mut kl_sum, mut entropy_sum) = (0.0, 0.0, 0.0);
+        for (k, &i) in trainable.iter().enumerate() {
+            let scored = score_response(&policy.params, prompt, &rollouts[i].ids)?;
+            if epoch == 0 {
+                old.push(scored.logprobs.clone());
+            }
+            let part = grpo_sequence_loss(
+                &ResponseLogprobs {
+                    logprobs: &scored.logprobs,
+                    old_logprobs: &old[k],
+                    ref_logprobs: Some(&refs[k]),
+                    advantage: advantages[i],
+                },
+                rollouts.len(),
+                &config.loss,
+            );
+            loss += part.loss;
+            kl_sum += part.kl_sum;
+            entropy_sum += scored.entropy_sum;
+            clipped += part.clipped;
+            backpropagate(&policy.params, scored, prompt.len(), &part.dlogprobs, &mut grads);
+        }
+        tokens += tokens_per_epoch;
+        if epoch == 0 {
+            metrics.loss = loss;
+            metrics.kl = kl_sum / tokens_per_epoch as f64;
+            metrics.entropy = entropy_sum / tokens_per_epoch as f64;
+        }
+        metrics.grad_norm = f64::from(policy.update(&mut grads, config.max_grad_norm));
+    }
+    metrics.clip_fraction = clipped as f64 / tokens as f64;
+    Ok(metrics)
+}
+
+/// The metrics a group has before any update: rewards, lengths, advantage statistics.
+fn group_metrics(rollouts: &[Rollout], advantages: &[f32]) -> StepMetrics {
+    let g = rollouts.len().max(1) as f64;
+    let mean = |f: &dyn Fn(&Rollout) -> f64| rollouts.iter().map(f).sum::<f64>() / g;
+    let adv_mean = advantages.iter().map(|&a| f64::from(a)).sum::<f64>() / g;
+    let adv_var = advantages
+        .iter()
+        .map(|&a| (f64::from(a) - adv_mean).powi(2))
+        .sum::<f64>()
+        / g;
+    StepMetrics {
+        step: 0,
+        loss: 0.0,
+        reward_mean: mean(&|r| f64::from(r.reward.total)),
+        correct_frac: mean(&|r| f64::from(u8::from(r.reward.correct))),
+        format_frac: mean(&|r| f64::from(u8::from(r.reward.formatted))),
+        response_len: mean(&|r| r.ids.len() as f64),
+        kl: 0.0,
+        clip_fraction: 0.0,
+        grad_norm: 0.0,
+        adv_mean,
+        adv_std: adv_var.sqrt(),
+        entropy: 0.0,
+        skipped: false,
+        seconds: 0.0,
+    }
+}
+
+/// Adds the gradient of `Σₜ dlogprobs[t] · log π(yₜ)` to `grads`: the
+/// cross-entropy backward with weight `−dlogprobs[t]` on each response token
+/// and 0 on the prompt.
+fn backpropagate(
+    params: &Params,
+    scored: Scored,
+    prompt_len: usize,
+    dlogprobs: &[f32],
+    grads: &mut Grads,
+) {
+    let mut weights = vec![0.0f32; scored.ids.len() - 1];
+    for (w, &d) in weights[prompt_len - 1..].iter_mut().zip(dlogprobs) {
+        *w = -d;
+    }
+    let dlogits = cross_entropy_backward(scored.logits.view(), &scored.ids[1..], &weights);
+    drop(scored.logits);
+    backward_into(params, &scored.tape, dlogits.view(), grads);
+}

@@ -1,0 +1,148 @@
+//! The GRPO training loop's state (book ch. 6): the policy, the frozen
+//! reference, the inference copy of the policy that samples the rollouts, and
+//! the training problems, stepped one problem at a time.
+
+use ch03::prompts::render_prompt;
+use ch03::Problem;
+use shared::loader::LoadedModel;
+use shared::model::Model;
+use shared::tokenizer::Tokenizer;
+use shared::Result;
+
+use crate::evaluate::{evaluate_held_out, HeldOutResult};
+use crate::policy::Policy;
+use crate::step::{grpo_step, Rollout, StepConfig, StepMetrics};
+
+/// A problem posed to the model: its text and answer, and its prompt as ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PosedProblem {
+    /// The problem and its ground-truth answer.
+    pub problem: Problem,
+    /// The book's prompt (ch. 3's `render_prompt`) in the model's chat template, as ids.
+    pub prompt_ids: Vec<u32>,
+}
+
+/// Renders and encodes every problem with the book's prompt, as a chat
+/// message (the default model is an instruct model).
+pub fn pose_problems(loaded: &LoadedModel, problems: Vec<Problem>) -> Result<Vec<PosedProblem>> {
+    problems
+        .into_iter()
+        .map(|problem| {
+            let prompt_ids = loaded.encode_prompt(&render_prompt(&problem.problem), true)?;
+            Ok(PosedProblem {
+                problem,
+                prompt_ids,
+            })
+        })
+        .collect()
+}
+
+/// The seed of step `step`'s rollouts: the run's seed mixed with the step, so
+/// a resumed run samples what the uninterrupted run would have.
+pub fn step_seed(seed: u64, step: u64) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(step.wrapping_mul(0xBF58_476D_1CE4_E5B9))
+}
+
+/// Everything the loop holds between steps.
+pub struct Trainer {
+    /// The policy being trained.
+    pub policy: Policy,
+    /// The model as loaded (frozen): the KL reference, with the tokenizer and chat template.
+    pub reference: LoadedModel,
+    /// The policy's current weights as an inference model, for sampling and evaluation.
+    rollout_model: Model,
+    /// Training problems, visited in order (and again from the start when they run out).
+    pub problems: Vec<PosedProblem>,
+    /// How each step samples, rewards and updates.
+    pub config: StepConfig,
+    /// The run's seed.
+    pub seed: u64,
+    /// Steps taken so far.
+    pub step: u64,
+}
+
+impl Trainer {
+    /// A loop at step `step` (0 for a fresh run) over `problems`.
+    pub fn new(
+        policy: Policy,
+        reference: LoadedModel,
+        problems: Vec<PosedProblem>,
+        config: StepConfig,
+        seed: u64,
+        step: u64,
+    ) -> Result<Trainer> {
+        if problems.is_empty() {
+            return Err(shared::Error::InvalidArgument(
+                "no training problems".into(),
+            ));
+        }
+        let rollout_model = policy.params.to_model()?;
+        Ok(Trainer {
+            policy,
+            reference,
+            rollout_model,
+            problems,
+            config,
+            seed,
+            step,
+        })
+    }
+
+    /// The tokenizer (the loaded model always has one here).
+    pub fn tokenizer(&self) -> Result<&Tokenizer> {
+        self.reference.tokenizer()
+    }
+
+    /// Takes the next step: the next problem, its rollouts and the updates.
+    /// Returns the step's metrics, the rollouts and the problem's index.
+    pub fn train_step(&mut self) -> Result<(StepMetrics, Vec<Rollout>, usize)> {
+        self.step += 1;
+        let index = ((self.step - 1) % self.problems.len() as u64) as usize;
+        let posed = &self.problems[index];
+        let tokenizer = self
+            .reference
+            .tokenizer
+            .as_ref()
+            .ok_or_else(|| shared::Error::InvalidArgument("the model has no tokenizer".into()))?;
+        let (metrics, rollouts) = grpo_step(
+            &mut self.policy,
+            &self.rollout_model,
+            &self.reference.model,
+            tokenizer,
+            &posed.prompt_ids,
+            &posed.problem.answer,
+            &self.config,
+            self.step,
+            step_seed(self.seed, self.step),
+        )?;
+        if !metrics.skipped {
+            self.refresh_rollout_model()?;
+        }
+        Ok((metrics, rollouts, index))
+    }
+
+    /// Rebuilds the inference copy from the policy's weights.
+    pub fn refresh_rollout_model(&mut self) -> Result<()> {
+        self.rollout_model = self.policy.params.to_model()?;
+        Ok(())
+    }
+
+    /// Greedy answers of the current policy to `problems`, graded as ch03 does.
+    pub fn evaluate(
+        &self,
+        problems: &[PosedProblem],
+        max_new_tokens: usize,
+    ) -> Result<Vec<HeldOutResult>> {
+        let plain: Vec<Problem> = problems.iter().map(|p| p.problem.clone()).collect();
+        let prompts: Vec<Vec<u32>> = problems.iter().map(|p| p.prompt_ids.clone()).collect();
+        evaluate_held_out(
+            &self.rollout_model,
+            self.tokenizer()?,
+            &plain,
+            &prompts,
+            max_new_tokens,
+            &self.config.stop_ids,
+        )
+    }
+}
