@@ -14,14 +14,20 @@
 //! every gradient formula sits next to its layer where a reader can check it.
 //! The gradients are checked against PyTorch autograd on tiny models of every
 //! family (`shared/tests/train_grads.rs`) and by finite differences.
+//!
+//! [`Params::to_model`] turns trained parameters back into an inference model, and
+//! [`checkpoint::save_model_dir`] saves them as a Hugging Face folder that
+//! `--model DIR` loads.
 
 pub mod backward;
+pub mod checkpoint;
 pub mod forward;
 pub mod loss;
 pub mod matmul;
 pub mod optim;
 pub mod params;
 
+pub use checkpoint::save_model_dir;
 pub use optim::{clip_grad_norm, AdamW, AdamWConfig};
 pub use params::{Grads, Params, Tensors};
 
