@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::io::GgufFile;
 use crate::{Error, Result};
@@ -145,6 +145,61 @@ impl ModelConfig {
     }
 }
 
+impl ModelConfig {
+    /// This config as a Hugging Face `config.json` ([`ModelConfig::from_hf_json`] reads it
+    /// back to an equal config): the family's `architectures` and `model_type`, every size,
+    /// `rope_theta`, `rms_norm_eps`, `tie_word_embeddings`, `attention_bias` (the q/k/v
+    /// biases; Qwen2 always has them), `eos_token_id` and `torch_dtype` `"float32"`.
+    ///
+    /// Qwen2 without biases, and QK-norm outside Qwen3, cannot be written: those switches
+    /// follow from the family when the file is read.
+    pub fn to_hf_json(&self) -> Value {
+        let architecture = match self.family {
+            Family::Llama => "LlamaForCausalLM",
+            Family::Qwen2 => "Qwen2ForCausalLM",
+            Family::Qwen3 => "Qwen3ForCausalLM",
+        };
+        let eos = match self.eos_token_ids.as_slice() {
+            [] => Value::Null,
+            [one] => json!(one),
+            many => json!(many),
+        };
+        json!({
+            "architectures": [architecture],
+            "model_type": self.family.name(),
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_hidden_layers": self.num_layers,
+            "num_attention_heads": self.num_heads,
+            "num_key_value_heads": self.num_kv_heads,
+            "head_dim": self.head_dim,
+            "hidden_act": "silu",
+            "rope_theta": f32_to_json(self.rope_theta),
+            "rms_norm_eps": f32_to_json(self.rms_norm_eps),
+            "max_position_embeddings": self.max_position_embeddings,
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "attention_bias": self.qkv_bias,
+            "eos_token_id": eos,
+            "torch_dtype": "float32",
+            "use_cache": true,
+        })
+    }
+}
+
+/// An f32 as a JSON number that reads back (as f64, then rounded to f32) to the same
+/// value: its shortest decimal form (`1e-6`, not `9.99999997e-7`) when that reads back
+/// exactly, else the exact f64 of the f32.
+fn f32_to_json(x: f32) -> Value {
+    let short: f64 = x.to_string().parse().unwrap_or(f64::from(x));
+    let value = if short as f32 == x {
+        short
+    } else {
+        f64::from(x)
+    };
+    json!(value)
+}
+
 fn parse_hf_config(json: &Value) -> std::result::Result<ModelConfig, String> {
     let model_type = json["model_type"]
         .as_str()
@@ -258,7 +313,6 @@ impl ModelConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn base() -> Value {
         json!({
@@ -307,5 +361,81 @@ mod tests {
         let mut c = base();
         c.as_object_mut().unwrap().remove("head_dim");
         assert_eq!(parse_hf_config(&c).unwrap().head_dim, 16);
+    }
+
+    /// `to_hf_json` then the parser gives back `config`, bit for bit in the f32 fields.
+    fn assert_round_trip(config: &ModelConfig) {
+        let back = parse_hf_config(&config.to_hf_json()).unwrap();
+        assert_eq!(&back, config);
+        assert_eq!(back.rope_theta.to_bits(), config.rope_theta.to_bits());
+        assert_eq!(back.rms_norm_eps.to_bits(), config.rms_norm_eps.to_bits());
+    }
+
+    #[test]
+    fn hf_json_round_trips_every_fixture_config() {
+        for name in [
+            "qwen3-tiny",
+            "qwen3-tiny-untied",
+            "qwen2-tiny",
+            "llama-tiny",
+        ] {
+            let Some(path) = crate::fixtures::fixture(&format!("tiny/{name}/config.json")) else {
+                return;
+            };
+            assert_round_trip(&ModelConfig::from_hf_json(&path).unwrap());
+        }
+    }
+
+    #[test]
+    fn hf_json_round_trips_switches_eos_lists_and_awkward_floats() {
+        let mut config = parse_hf_config(&base()).unwrap();
+        for (theta, eps) in [
+            (1e6, 1e-6),
+            (10_000.0, 1e-5),
+            (500_000.0, 9.9e-6),
+            (0.1, 1e-45),
+        ] {
+            config.rope_theta = theta;
+            config.rms_norm_eps = eps;
+            assert_round_trip(&config);
+        }
+        for ids in [vec![], vec![7], vec![7, 9, 11]] {
+            config.eos_token_ids = ids;
+            assert_round_trip(&config);
+        }
+        config.family = Family::Llama;
+        config.qk_norm = false;
+        config.qkv_bias = true;
+        config.tie_word_embeddings = false;
+        assert_round_trip(&config);
+        assert_eq!(
+            config.to_hf_json()["architectures"],
+            json!(["LlamaForCausalLM"])
+        );
+    }
+
+    #[test]
+    fn hf_json_round_trips_every_f32_exponent() {
+        for bits in (0..=255u32).map(|e| (e << 23) | 0x0012_3457) {
+            let x = f32::from_bits(bits);
+            if x.is_finite() {
+                let back = f32_to_json(x).as_f64().unwrap() as f32;
+                assert_eq!(back.to_bits(), bits, "{x:e}");
+            }
+        }
+        assert_eq!(f32_to_json(1e-6), json!(1e-6));
+    }
+
+    #[test]
+    fn hf_json_round_trips_the_default_models_gguf_config() {
+        let Some(files) = crate::fixtures::cached_default_model() else {
+            return;
+        };
+        let crate::models::ModelFiles::Gguf(path) = files else {
+            eprintln!("skipping: the default model on disk is not a GGUF");
+            return;
+        };
+        let file = GgufFile::open(&path).unwrap();
+        assert_round_trip(&ModelConfig::from_gguf(&file).unwrap());
     }
 }

@@ -1,10 +1,13 @@
-//! The safetensors reader on the team's tiny models (f32 and their bf16 twins).
+//! The safetensors reader on the team's tiny models (f32 and their bf16 twins), and the
+//! writer read back by the reader.
 
 mod io_support;
 
 use io_support::{safetensors_file, TempDir};
 use shared::fixtures::fixture;
-use shared::io::{DType, SafeTensors, SafetensorsModel};
+use std::collections::BTreeMap;
+
+use shared::io::{write_safetensors_f32, DType, SafeTensors, SafetensorsModel};
 
 #[test]
 fn llama_tiny_f32_shapes_and_dtypes() {
@@ -202,4 +205,58 @@ fn f16_tensors_convert_exactly() {
         .map(|&x| half::f16::from_f32(x).to_f32())
         .collect();
     assert_eq!(file.tensor_f32("h").unwrap(), expected);
+}
+
+#[test]
+fn written_f32_tensors_read_back_identically() {
+    let dir = TempDir::new("write");
+    let path = dir.path().join("out.safetensors");
+    let matrix: Vec<f32> = (0..15).map(|i| i as f32 * 0.37 - 2.0).collect();
+    let odd = [f32::MIN_POSITIVE, -0.0, f32::MAX, 1e-45, f32::INFINITY];
+    let scalar = [7.5f32];
+    let tensors: [(&str, &[usize], &[f32]); 4] = [
+        ("b.matrix", &[3, 5], &matrix),
+        ("a.odd", &[5], &odd),
+        ("c.scalar", &[], &scalar),
+        ("d.empty", &[0, 4], &[]),
+    ];
+    let metadata = BTreeMap::from([("format".to_string(), "pt".to_string())]);
+    write_safetensors_f32(&path, &tensors, &metadata).unwrap();
+
+    let bytes = std::fs::read(&path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    assert_eq!(header_len % 8, 0, "the header is padded to 8 bytes");
+    let file = SafeTensors::open(&path).unwrap();
+    assert_eq!(file.metadata(), &metadata);
+    assert_eq!(file.names().count(), tensors.len());
+    for (name, shape, values) in tensors {
+        let info = file.info(name).unwrap();
+        assert_eq!((info.dtype, info.shape.as_slice()), (DType::F32, shape));
+        let read: Vec<u32> = file
+            .tensor_f32(name)
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        let written: Vec<u32> = values.iter().map(|v| v.to_bits()).collect();
+        assert_eq!(read, written, "{name}");
+    }
+    let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(leftovers, 1, "no temporary file is left behind");
+}
+
+#[test]
+fn writer_rejects_a_shape_that_does_not_fit_and_a_repeated_name() {
+    let dir = TempDir::new("write-bad");
+    let path = dir.path().join("bad.safetensors");
+    let none = BTreeMap::new();
+    let err = write_safetensors_f32(&path, &[("w", &[2, 3], &[1.0; 5])], &none).unwrap_err();
+    assert!(
+        err.to_string().contains("`w`") && err.to_string().contains("bad.safetensors"),
+        "{err}"
+    );
+    let twice: [(&str, &[usize], &[f32]); 2] = [("w", &[1], &[1.0]), ("w", &[1], &[2.0])];
+    let err = write_safetensors_f32(&path, &twice, &none).unwrap_err();
+    assert!(err.to_string().contains("repeated"), "{err}");
+    assert!(!path.exists(), "nothing is written on error");
 }

@@ -6,7 +6,11 @@
 //! `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {..}}`,
 //! then the data buffer; offsets are relative to the start of that buffer and
 //! tensors are stored row-major, outermost dimension first.
-//! Supported dtypes: F32, F16, BF16.
+//! Supported dtypes: F32, F16, BF16. [`write_safetensors_f32`] writes F32 files.
+
+mod write;
+
+pub use write::write_safetensors_f32;
 
 use super::mapped::map_file;
 use super::quant::dequantize_to_vec;

@@ -33,6 +33,21 @@ impl Merges {
         self.rules.len()
     }
 
+    /// The rules as `(left, right, merged)` ids, best rank first: pushing them into a new
+    /// rule set in this order rebuilds this one.
+    pub fn by_rank(&self) -> Vec<(u32, u32, u32)> {
+        let mut ranked: Vec<_> = self
+            .rules
+            .iter()
+            .map(|(&(left, right), &(rank, merged))| (rank, left, right, merged))
+            .collect();
+        ranked.sort_unstable();
+        ranked
+            .into_iter()
+            .map(|(_, left, right, merged)| (left, right, merged))
+            .collect()
+    }
+
     /// Merges `ids` (one token per byte of a piece) into the piece's final tokens.
     pub fn apply(&self, ids: &[u32]) -> Vec<u32> {
         let mut symbols: Vec<Symbol> = ids
@@ -144,6 +159,12 @@ mod tests {
         assert_eq!(merges.apply(&[0, 0, 0]), [7]);
         assert_eq!(merges.apply(&[0, 0, 0, 0]), [6, 6]);
         assert_eq!(merges.apply(&[0, 0, 0, 0, 0]), [6, 7]);
+    }
+
+    #[test]
+    fn by_rank_lists_distinct_rules_in_rank_order() {
+        let merges = rules(&[(1, 2, 4), (0, 1, 3), (1, 2, 9), (3, 2, 5)]);
+        assert_eq!(merges.by_rank(), [(1, 2, 4), (0, 1, 3), (3, 2, 5)]);
     }
 
     #[test]

@@ -101,6 +101,7 @@ pub struct Tokenizer {
     normalizer: Normalizer,
     pre_tokenizer: PreTokenizer,
     ignore_merges: bool,
+    unk_id: Option<u32>,
     bos_id: Option<u32>,
     eos_id: Option<u32>,
     /// Piece → ids, so repeated words skip BPE.
@@ -158,6 +159,7 @@ impl Tokenizer {
             normalizer: spec.normalizer,
             pre_tokenizer: spec.pre_tokenizer,
             ignore_merges: spec.ignore_merges,
+            unk_id: spec.unk_id,
             bos_id: spec.bos_id,
             eos_id: spec.eos_id,
             cache: Mutex::new(HashMap::new()),
@@ -227,6 +229,37 @@ impl Tokenizer {
     /// The end-of-sequence token, if the source names one.
     pub fn eos_id(&self) -> Option<u32> {
         self.eos_id
+    }
+
+    /// The token that stands for a byte the vocabulary lacks, if any.
+    pub fn unk_id(&self) -> Option<u32> {
+        self.unk_id
+    }
+
+    /// Whether a piece that is itself a token skips merging (Hugging Face `ignore_merges`).
+    pub fn ignore_merges(&self) -> bool {
+        self.ignore_merges
+    }
+
+    /// Every vocabulary entry, by id (ids no entry uses are skipped).
+    pub fn entries(&self) -> impl Iterator<Item = Entry> + '_ {
+        self.tokens.iter().enumerate().filter_map(|(id, token)| {
+            token.as_ref().map(|(text, kind)| Entry {
+                text: text.clone(),
+                id: id as u32,
+                kind: *kind,
+            })
+        })
+    }
+
+    /// The merge rules as `(left, right)` token texts, best first (as [`Spec::merges`]).
+    pub fn merges(&self) -> Vec<(&str, &str)> {
+        let text = |id: u32| self.id_to_token(id).unwrap_or_default();
+        self.merges
+            .by_rank()
+            .into_iter()
+            .map(|(left, right, _)| (text(left), text(right)))
+            .collect()
     }
 
     /// The split rule in use.

@@ -2,7 +2,8 @@
 //! (book ch. 2).
 //!
 //! - [`Tokenizer`]: text ↔ ids; built from a Hugging Face `tokenizer.json`
-//!   ([`Tokenizer::from_tokenizer_json`]) or from GGUF metadata ([`Tokenizer::from_gguf_vocab`])
+//!   ([`Tokenizer::from_tokenizer_json`]) or from GGUF metadata ([`Tokenizer::from_gguf_vocab`]),
+//!   and written back as one ([`Tokenizer::to_tokenizer_json`])
 //! - [`PreTokenizer`]: the split rules (GPT-2, SmolLM2, Qwen2, Llama 3) as hand-written scanners
 //! - [`StreamDecoder`]: text released token by token during generation
 //! - [`ChatTemplate`]: ChatML for SmolLM2, Qwen3 with and without thinking
@@ -14,6 +15,7 @@ mod chat;
 mod codec;
 mod gguf_vocab;
 mod hf_json;
+mod hf_json_write;
 mod pretokenize;
 mod stream;
 

@@ -14,8 +14,13 @@
 //! every gradient formula sits next to its layer where a reader can check it.
 //! The gradients are checked against PyTorch autograd on tiny models of every
 //! family (`shared/tests/train_grads.rs`) and by finite differences.
+//!
+//! [`Params::to_model`] turns trained parameters back into an inference model, and
+//! [`checkpoint::save_model_dir`] saves them as a Hugging Face folder that
+//! `--model DIR` loads.
 
 pub mod backward;
+pub mod checkpoint;
 pub mod forward;
 pub mod lora;
 pub mod loss;
@@ -23,6 +28,7 @@ pub mod matmul;
 pub mod optim;
 pub mod params;
 
+pub use checkpoint::save_model_dir;
 pub use lora::{Lora, LoraConfig, LoraTensors};
 pub use optim::{clip_grad_norm, AdamW, AdamWConfig, Trainable};
 pub use params::{Grads, Params, Tensors};

@@ -9,7 +9,10 @@
 use ndarray::{Array1, Array2, ArrayViewD, ArrayViewMutD};
 
 use crate::config::ModelConfig;
+use crate::linear::WeightMatrix;
 use crate::model::{Model, TransformerBlock};
+use crate::weights::{build_model, WeightSource};
+use crate::{Error, Result};
 
 /// The arrays of one transformer block.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,6 +114,26 @@ impl Params {
     pub fn output_layer(&self) -> &Array2<f32> {
         let t = &self.tensors;
         t.lm_head.as_ref().unwrap_or(&t.embed_tokens)
+    }
+
+    /// An inference [`Model`] holding exactly these parameters, as f32 weight matrices.
+    /// Every shape is checked against the config as when loading a file; an `lm_head`
+    /// beside a config that ties the embeddings is an error (it would be ignored).
+    pub fn to_model(&self) -> Result<Model> {
+        self.check_output_layer()?;
+        build_model(&self.config, &self.tensors)
+    }
+
+    /// Fails when the config ties the output layer to the embedding but there is an `lm_head`.
+    pub(crate) fn check_output_layer(&self) -> Result<()> {
+        if self.config.tie_word_embeddings && self.tensors.lm_head.is_some() {
+            return Err(Error::InvalidArgument(
+                "the parameters hold a separate lm_head.weight, but the config ties the output \
+                 layer to the embedding (tie_word_embeddings)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -315,5 +338,32 @@ impl Tensors {
     /// How many scalars all the arrays hold together.
     pub fn num_scalars(&self) -> usize {
         self.named().iter().map(|(_, a)| a.len()).sum()
+    }
+
+    /// The values of array `name`, row-major.
+    fn values(&self, name: &str) -> Result<Vec<f32>> {
+        let array = self.get(name).ok_or_else(|| {
+            Error::InvalidArgument(format!("the parameters have no array named `{name}`"))
+        })?;
+        Ok(array.iter().copied().collect())
+    }
+}
+
+/// The arrays as a weight source, so [`build_model`] checks and assembles them.
+impl WeightSource for Tensors {
+    fn location(&self) -> String {
+        "the training parameters".into()
+    }
+
+    fn shape(&self, hf_name: &str) -> Option<Vec<usize>> {
+        self.get(hf_name).map(|a| a.shape().to_vec())
+    }
+
+    fn matrix(&self, hf_name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
+        WeightMatrix::from_f32(rows, cols, self.values(hf_name)?)
+    }
+
+    fn vector(&self, hf_name: &str) -> Result<Vec<f32>> {
+        self.values(hf_name)
     }
 }
