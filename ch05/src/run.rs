@@ -116,8 +116,8 @@ impl TrainOptions {
         }
         let sampling = SamplingConfig {
             temperature: self.temperature,
-            top_k: None,
-            top_p: Some(self.top_p),
+            top_k: 0,
+            top_p: self.top_p,
         };
         sampling.validate()?;
         Ok(StepConfig {

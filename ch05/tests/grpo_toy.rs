@@ -38,8 +38,8 @@ fn config(objective: PolicyObjective, inner_epochs: usize, kl_beta: f32) -> Step
         max_new_tokens: 4,
         sampling: SamplingConfig {
             temperature: 1.0,
-            top_k: None,
-            top_p: None,
+            top_k: 0,
+            top_p: 1.0,
         },
         stop_ids: Vec::new(),
         loss: GrpoLossConfig { objective, kl_beta },
@@ -109,15 +109,20 @@ fn reward_rises_within_50_steps() {
             config(PolicyObjective::Basic, 1, 0.0),
         ),
         (
-            "LoRA r=4, clipped, 2 inner epochs, KL",
+            "full, clipped, 2 inner epochs, KL penalty",
+            Policy::full(Params::from_model(&model), adamw),
+            config(PolicyObjective::Clipped { eps: 0.2 }, 2, 0.01),
+        ),
+        (
+            "LoRA r=4, basic",
             Policy::lora(
                 Params::from_model(&model),
                 LoraConfig::with_rank(4),
                 1,
-                AdamWConfig { lr: 3e-2, ..adamw },
+                AdamWConfig { lr: 1e-1, ..adamw },
             )
             .unwrap(),
-            config(PolicyObjective::Clipped { eps: 0.2 }, 2, 0.01),
+            config(PolicyObjective::Basic, 1, 0.0),
         ),
     ];
     for (name, policy, config) in runs {
@@ -127,12 +132,14 @@ fn reward_rises_within_50_steps() {
         let (first, last) = (mean_reward(&metrics[..10]), mean_reward(&metrics[40..]));
         eprintln!("{name}: reward {first:.2} (steps 1–10) → {last:.2} (steps 41–50) in {seconds:.1} s");
         assert!(
-            last >= 0.9 && last > first + 0.2,
+            last >= 0.8 && last > first + 0.3,
             "{name}: reward {first:.2} → {last:.2}"
         );
         assert!(seconds < 30.0, "{name}: 50 steps took {seconds:.1} s");
-        // The KL to the starting model grows as the policy moves away from it.
-        assert!(metrics[49].kl > metrics[0].kl, "{name}: KL {} → {}", metrics[0].kl, metrics[49].kl);
+        // The KL to the starting model grows as the policy moves away from it
+        // (a skipped step computes none).
+        let last_kl = metrics.iter().rev().find(|m| !m.skipped).unwrap().kl;
+        assert!(last_kl > metrics[0].kl, "{name}: KL {} → {last_kl}", metrics[0].kl);
     }
 }
 
@@ -156,7 +163,7 @@ fn seeded_toy_run_metrics() {
             m.reward_mean,
             m.adv_std,
             m.response_len,
-            m.loss,
+            if m.loss.abs() < 5e-5 { 0.0 } else { m.loss },
             m.kl,
             m.clip_fraction,
             m.grad_norm,
