@@ -121,6 +121,8 @@ enum PromptArg {
     Plain,
     /// render_prompt + "Explain step by step."
     Cot,
+    /// render_prompt with one worked example first (what ch05 trains with).
+    OneShot,
 }
 
 #[derive(clap::Args)]
@@ -312,6 +314,7 @@ fn eval(model: &str, args: &EvalArgs) -> Result<()> {
     let prompt = match args.prompt {
         PromptArg::Plain => PromptStyle::Plain,
         PromptArg::Cot => PromptStyle::Cot,
+        PromptArg::OneShot => PromptStyle::OneShot,
     };
     let out = args
         .out

@@ -19,6 +19,19 @@ pub fn render_prompt_cot(problem: &str) -> String {
     render_prompt(problem) + COT_SUFFIX
 }
 
+/// The worked example that [`render_prompt_one_shot`] shows before the question.
+pub const ONE_SHOT_EXAMPLE: &str = "Example:\nQuestion:\nTom has 3 apples. He gets 5 more apples. \
+How many apples does Tom have now?\n\nAnswer:\nTom has 3 + 5 = 8 apples.\n\\boxed{8}\n\n";
+
+/// [`render_prompt`] with one worked example before the question (one-shot
+/// prompting). Small models copy the book's placeholder `\boxed{ANSWER}`
+/// literally; an example with a real boxed number shows what is meant. Chapter
+/// 5 trains with it: with the book's prompt the default model almost never
+/// boxes a number, so the verifiable reward would never be earned.
+pub fn render_prompt_one_shot(problem: &str) -> String {
+    render_prompt(problem).replacen("Question:\n", &format!("{ONE_SHOT_EXAMPLE}Question:\n"), 1)
+}
+
 /// Which template to wrap a problem in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromptStyle {
@@ -26,6 +39,8 @@ pub enum PromptStyle {
     Plain,
     /// [`render_prompt_cot`]: explain step by step first.
     Cot,
+    /// [`render_prompt_one_shot`]: one worked example first.
+    OneShot,
 }
 
 impl PromptStyle {
@@ -34,6 +49,7 @@ impl PromptStyle {
         match self {
             PromptStyle::Plain => render_prompt(problem),
             PromptStyle::Cot => render_prompt_cot(problem),
+            PromptStyle::OneShot => render_prompt_one_shot(problem),
         }
     }
 
@@ -42,6 +58,7 @@ impl PromptStyle {
         match self {
             PromptStyle::Plain => "plain",
             PromptStyle::Cot => "cot",
+            PromptStyle::OneShot => "one-shot",
         }
     }
 }
@@ -59,5 +76,11 @@ mod tests {
             PromptStyle::Cot.render("q"),
             format!("{} \n\nExplain step by step.", render_prompt("q"))
         );
+        let one_shot = PromptStyle::OneShot.render("What is 1+1?");
+        assert!(one_shot.starts_with("You are a helpful math assistant."));
+        assert!(one_shot.contains(
+            "Tom has 3 + 5 = 8 apples.\n\\boxed{8}\n\nQuestion:\nWhat is 1+1?\n\nAnswer:"
+        ));
+        assert_eq!(one_shot.matches("Question:").count(), 2);
     }
 }

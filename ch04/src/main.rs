@@ -75,6 +75,7 @@ enum MethodArg {
 enum PromptArg {
     Plain,
     Cot,
+    OneShot,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -489,6 +490,7 @@ fn method_config(args: &EvalArgs, method: Method, n: usize) -> MethodConfig {
         prompt: match args.prompt {
             PromptArg::Plain => PromptStyle::Plain,
             PromptArg::Cot => PromptStyle::Cot,
+            PromptArg::OneShot => PromptStyle::OneShot,
         },
         chat: args.chat,
         max_new_tokens: args.max_new_tokens,

@@ -285,14 +285,16 @@ mod tests {
         let logprobs = [vec![-0.7f32, -1.3], vec![-0.4]];
         let old = [vec![-0.6f32, -1.5], vec![-0.45]];
         let reference = [vec![-0.9f32, -1.1], vec![-0.2]];
-        for objective in [PolicyObjective::Basic, PolicyObjective::Clipped { eps: 0.2 }] {
+        for objective in [
+            PolicyObjective::Basic,
+            PolicyObjective::Clipped { eps: 0.2 },
+        ] {
             let config = GrpoLossConfig {
                 objective,
                 kl_beta: 0.3,
             };
-            let loss_at = |lp: &[Vec<f32>; 2]| {
-                compute_grpo_loss(&batch(lp, &old, &reference), &config).loss
-            };
+            let loss_at =
+                |lp: &[Vec<f32>; 2]| compute_grpo_loss(&batch(lp, &old, &reference), &config).loss;
             let d = compute_grpo_loss(&batch(&logprobs, &old, &reference), &config).dlogprobs;
             for (i, t) in [(0, 0), (0, 1), (1, 0)] {
                 let (mut up, mut down) = (logprobs.clone(), logprobs.clone());

@@ -50,7 +50,7 @@ enum Command {
         json: bool,
     },
     /// Train with GRPO on arith problems (train split), evaluating on held-out ones (test split).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
 }
 
 #[derive(Args)]
@@ -61,6 +61,10 @@ struct TrainArgs {
     /// Difficulty levels of the problems, e.g. 1-2 or 1,3.
     #[arg(long, default_value = "1-2")]
     levels: String,
+    /// Prompt: one-shot (the book's prompt with one worked example; the default model
+    /// rarely boxes a number without it) or plain (the book's render_prompt) or cot.
+    #[arg(long, default_value = "one-shot")]
+    prompt: String,
     /// Training steps (one problem and G responses each).
     #[arg(long, default_value_t = 200)]
     steps: u64,
@@ -140,6 +144,7 @@ impl TrainArgs {
         Ok(TrainOptions {
             model: model.to_string(),
             levels: self.levels.clone(),
+            prompt: self.prompt.clone(),
             steps: self.steps,
             group: self.group,
             lr: self.lr,
@@ -191,6 +196,7 @@ fn demo(model: &str) -> Result<()> {
     let opts = TrainOptions {
         model: model.to_string(),
         levels: "1".into(),
+        prompt: "one-shot".into(),
         steps: DEMO_STEPS,
         group: 4,
         lr: 1e-4,
@@ -224,7 +230,10 @@ fn demo(model: &str) -> Result<()> {
         let (metrics, rollouts, index) = trainer.train_step()?;
         let problem = &trainer.problems[index].problem;
         println!("{}", format_step(&metrics, opts.group));
-        println!("  problem: {}  (answer {})", problem.problem, problem.answer);
+        println!(
+            "  problem: {}  (answer {})",
+            problem.problem, problem.answer
+        );
         let best = rollouts
             .iter()
             .max_by(|a, b| a.reward.total.total_cmp(&b.reward.total))

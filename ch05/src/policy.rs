@@ -13,7 +13,7 @@ use shared::Result;
 #[derive(Debug, Clone)]
 pub enum Trained {
     /// Every weight, with AdamW's moments for every weight.
-    Full(AdamW<Tensors>),
+    Full(Box<AdamW<Tensors>>),
     /// Only the adapters: the frozen base weights, the adapters and their AdamW.
     Lora {
         /// The weights the adapters are added to.
@@ -41,12 +41,17 @@ impl Policy {
         let optimizer = AdamW::new(&params.tensors, adamw);
         Policy {
             params,
-            trained: Trained::Full(optimizer),
+            trained: Trained::Full(Box::new(optimizer)),
         }
     }
 
     /// LoRA adapters (fresh: the policy starts equal to `params`) with AdamW on them.
-    pub fn lora(params: Params, config: LoraConfig, seed: u64, adamw: AdamWConfig) -> Result<Policy> {
+    pub fn lora(
+        params: Params,
+        config: LoraConfig,
+        seed: u64,
+        adamw: AdamWConfig,
+    ) -> Result<Policy> {
         let lora = Lora::new(&params.tensors, config, seed)?;
         let optimizer = AdamW::new(&lora.tensors, adamw);
         Ok(Policy {
@@ -113,7 +118,9 @@ impl Policy {
         }
         match &self.trained {
             Trained::Full(o) => [prefixed("m", o.m.named()), prefixed("v", o.v.named())].concat(),
-            Trained::Lora { lora, optimizer, .. } => [
+            Trained::Lora {
+                lora, optimizer, ..
+            } => [
                 prefixed("lora", lora.tensors.named()),
                 prefixed("m", optimizer.m.named()),
                 prefixed("v", optimizer.v.named()),

@@ -11,12 +11,13 @@ pub fn reward_rlvr(response: &str, answer: &str) -> f32 {
     f32::from(u8::from(!boxed.is_empty() && grade_answer(&boxed, answer)))
 }
 
-/// 1 when the response ends its answer in a non-empty `\boxed{…}`, right or
-/// wrong (book ch. 7's format reward), else 0.
+/// 1 when the response's last `\boxed{…}` holds an answer with a digit in
+/// it, right or wrong, else 0 (book ch. 7's format reward). The digit rule
+/// keeps the prompt's placeholder `\boxed{ANSWER}`, which small models copy,
+/// from earning it.
 pub fn format_reward(response: &str) -> f32 {
-    f32::from(u8::from(
-        !extract_final_candidate(response, Fallback::None).is_empty(),
-    ))
+    let boxed = extract_final_candidate(response, Fallback::None);
+    f32::from(u8::from(boxed.chars().any(|c| c.is_ascii_digit())))
 }
 
 /// A response's reward and what it is made of.
@@ -24,7 +25,7 @@ pub fn format_reward(response: &str) -> f32 {
 pub struct Reward {
     /// [`reward_rlvr`] was 1.
     pub correct: bool,
-    /// [`format_reward`] was 1.
+    /// [`format_reward`] was 1 (a boxed answer with a digit).
     pub formatted: bool,
     /// `reward_rlvr + format_weight · format_reward`.
     pub total: f32,
@@ -55,6 +56,8 @@ mod tests {
         assert_eq!(reward_rlvr("\\boxed{}", "7"), 0.0);
         assert_eq!(format_reward("\\boxed{8}"), 1.0);
         assert_eq!(format_reward("8"), 0.0);
+        assert_eq!(format_reward("\\boxed{ANSWER}"), 0.0);
+        assert_eq!(format_reward("\\boxed{\\frac{1}{2}}"), 1.0);
         let r = compute_reward("\\boxed{8}", "7", 0.1);
         assert_eq!((r.correct, r.formatted, r.total), (false, true, 0.1));
         let r = compute_reward("\\boxed{7}", "7", 0.0);

@@ -14,6 +14,7 @@ use std::sync::Once;
 
 use ch03::arith::{generate_arith, parse_levels, ArithConfig, Split};
 use ch03::dataset::arith_test_problems;
+use ch03::prompts::PromptStyle;
 use ch04::plot::{save_line_plot, LinePlot, Series};
 use ch04::sampling::SamplingConfig;
 use serde::{Deserialize, Serialize};
@@ -43,6 +44,8 @@ pub struct TrainOptions {
     pub model: String,
     /// Difficulty levels of the arith problems, e.g. `1-2`.
     pub levels: String,
+    /// The prompt template: `one-shot`, `plain` (the book's) or `cot`.
+    pub prompt: String,
     /// Steps to train (one problem per step).
     pub steps: u64,
     /// G: responses per problem.
@@ -136,6 +139,26 @@ impl TrainOptions {
         })
     }
 
+    /// Checks every setting (before anything is loaded or written).
+    pub fn validate(&self) -> Result<()> {
+        self.step_config(Vec::new())?;
+        self.prompt_style()?;
+        parse_levels(&self.levels)?;
+        Ok(())
+    }
+
+    /// The prompt template these options name.
+    pub fn prompt_style(&self) -> Result<PromptStyle> {
+        match self.prompt.as_str() {
+            "one-shot" => Ok(PromptStyle::OneShot),
+            "plain" => Ok(PromptStyle::Plain),
+            "cot" => Ok(PromptStyle::Cot),
+            other => Err(Error::InvalidArgument(format!(
+                "--prompt {other}: expected one-shot, plain or cot"
+            ))),
+        }
+    }
+
     /// AdamW with these options' learning rate and weight decay.
     pub fn adamw(&self) -> AdamWConfig {
         AdamWConfig {
@@ -195,7 +218,12 @@ impl RunFiles {
 
     /// Keeps only the lines of `name` whose step (found by `step_of`) is at
     /// most `last`, and lines without a step (the header).
-    fn truncate_after(&self, name: &str, last: u64, step_of: fn(&str) -> Option<u64>) -> Result<()> {
+    fn truncate_after(
+        &self,
+        name: &str,
+        last: u64,
+        step_of: fn(&str) -> Option<u64>,
+    ) -> Result<()> {
         let path = self.path(name);
         if !path.exists() {
             return Ok(());
@@ -395,12 +423,20 @@ pub fn run_problems(
         split: Split::Train,
     })?;
     let held_out = arith_test_problems(opts.eval_n, 0, &opts.levels)?;
-    Ok((pose_problems(loaded, train)?, pose_problems(loaded, held_out)?))
+    let style = opts.prompt_style()?;
+    Ok((
+        pose_problems(loaded, train, style)?,
+        pose_problems(loaded, held_out, style)?,
+    ))
 }
 
 /// Opens a run: a fresh one in an empty (or new) `dir`, or with `resume` the
 /// one there from its last checkpoint. Returns the trainer and held-out problems.
-fn open_run(opts: &TrainOptions, files: &RunFiles, resume: bool) -> Result<(Trainer, Vec<PosedProblem>)> {
+fn open_run(
+    opts: &TrainOptions,
+    files: &RunFiles,
+    resume: bool,
+) -> Result<(Trainer, Vec<PosedProblem>)> {
     let config_path = files.path("train_config.json");
     let latest = checkpoints(&files.dir)?.pop();
     if resume {
@@ -465,7 +501,12 @@ fn open_run(opts: &TrainOptions, files: &RunFiles, resume: bool) -> Result<(Trai
 
 /// Evaluates the policy on the held-out problems, appends the row to
 /// `held_out.csv` and returns the accuracy.
-fn evaluate_and_log(trainer: &Trainer, held_out: &[PosedProblem], files: &RunFiles, max_new_tokens: usize) -> Result<f64> {
+fn evaluate_and_log(
+    trainer: &Trainer,
+    held_out: &[PosedProblem],
+    files: &RunFiles,
+    max_new_tokens: usize,
+) -> Result<f64> {
     let results = trainer.evaluate(held_out, max_new_tokens)?;
     let correct = results.iter().filter(|r| r.correct).count();
     let acc = accuracy(&results);
@@ -480,13 +521,19 @@ fn evaluate_and_log(trainer: &Trainer, held_out: &[PosedProblem], files: &RunFil
 /// Draws `reward.{svg,png}` and `held_out_accuracy.{svg,png}` from the logs.
 fn draw_plots(files: &RunFiles) -> Result<()> {
     let read = |name: &str| std::fs::read_to_string(files.path(name)).unwrap_or_default();
-    let rewards: Vec<(f64, f64)> = read("metrics.csv").lines().filter_map(parse_reward).collect();
+    let rewards: Vec<(f64, f64)> = read("metrics.csv")
+        .lines()
+        .filter_map(parse_reward)
+        .collect();
     let smoothed: Vec<(f64, f64)> = rewards
         .iter()
         .enumerate()
         .map(|(i, &(step, _))| {
             let window = &rewards[i.saturating_sub(REWARD_WINDOW - 1)..=i];
-            (step, window.iter().map(|p| p.1).sum::<f64>() / window.len() as f64)
+            (
+                step,
+                window.iter().map(|p| p.1).sum::<f64>() / window.len() as f64,
+            )
         })
         .collect();
     save_line_plot(
@@ -511,7 +558,10 @@ fn draw_plots(files: &RunFiles) -> Result<()> {
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            Some((f.first()?.parse().ok()?, 100.0 * f.get(3)?.parse::<f64>().ok()?))
+            Some((
+                f.first()?.parse().ok()?,
+                100.0 * f.get(3)?.parse::<f64>().ok()?,
+            ))
         })
         .collect();
     save_line_plot(
@@ -527,6 +577,11 @@ fn draw_plots(files: &RunFiles) -> Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// Prints a line above the progress bar (or plainly when stderr is not a terminal).
+fn say(bar: &indicatif::ProgressBar, line: String) {
+    bar.suspend(|| eprintln!("{line}"));
 }
 
 /// One line about a finished step, for the terminal.
@@ -550,6 +605,7 @@ pub fn format_step(m: &StepMetrics, group: usize) -> String {
 /// Runs (or, with `resume`, continues) the training described by `opts`
 /// into `dir`. Returns the path of the last checkpoint.
 pub fn run_train(opts: &TrainOptions, dir: &Path, resume: bool) -> Result<PathBuf> {
+    opts.validate()?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let files = RunFiles {
         dir: dir.to_path_buf(),
@@ -572,8 +628,10 @@ pub fn run_train(opts: &TrainOptions, dir: &Path, resume: bool) -> Result<PathBu
     }
     let bar = indicatif::ProgressBar::new(opts.steps);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} steps, {elapsed} elapsed, ~{eta} left  {msg}")
-            .expect("the template is valid"),
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps, {elapsed} elapsed, ~{eta} left  {msg}",
+        )
+        .expect("the template is valid"),
     );
     bar.set_position(trainer.step);
     let mut last = None;
@@ -585,19 +643,28 @@ pub fn run_train(opts: &TrainOptions, dir: &Path, resume: bool) -> Result<PathBu
             None,
             &rollouts_line(trainer.step, &trainer.problems[index], &rollouts),
         )?;
-        bar.println(format_step(&metrics, opts.group));
+        say(&bar, format_step(&metrics, opts.group));
         bar.set_position(trainer.step);
         let at_end = trainer.step == opts.steps;
-        if (opts.eval_every > 0 && trainer.step % opts.eval_every == 0 || at_end) && !held_out.is_empty() {
+        if (opts.eval_every > 0 && trainer.step % opts.eval_every == 0 || at_end)
+            && !held_out.is_empty()
+        {
             let acc = evaluate_and_log(&trainer, &held_out, &files, opts.max_new_tokens)?;
-            bar.println(format!("held-out accuracy at step {}: {:.1}%", trainer.step, 100.0 * acc));
+            say(
+                &bar,
+                format!(
+                    "held-out accuracy at step {}: {:.1}%",
+                    trainer.step,
+                    100.0 * acc
+                ),
+            );
             bar.set_message(format!("held-out {:.1}%", 100.0 * acc));
             draw_plots(&files)?;
         }
         let interrupted = INTERRUPTED.load(Ordering::SeqCst);
         if at_end || interrupted || trainer.step % opts.checkpoint_every.max(1) == 0 {
             let path = save_checkpoint(&trainer, dir, opts.keep_checkpoints)?;
-            bar.println(format!("saved {}", path.display()));
+            say(&bar, format!("saved {}", path.display()));
             last = Some(path);
         }
         if interrupted {

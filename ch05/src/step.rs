@@ -224,7 +224,13 @@ pub fn grpo_update(
             kl_sum += part.kl_sum;
             entropy_sum += scored.entropy_sum;
             clipped += part.clipped;
-            backpropagate(&policy.params, scored, prompt.len(), &part.dlogprobs, &mut grads);
+            backpropagate(
+                &policy.params,
+                scored,
+                prompt.len(),
+                &part.dlogprobs,
+                &mut grads,
+            );
         }
         tokens += tokens_per_epoch;
         if epoch == 0 {

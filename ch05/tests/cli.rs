@@ -104,12 +104,121 @@ fn grads_rejects_bad_ids_cleanly() {
 }
 
 #[test]
-fn without_a_subcommand_it_points_to_grads() {
-    let out = ch05(&[]);
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+fn train_rejects_bad_settings_cleanly() {
+    let out_dir = std::env::temp_dir().join(format!("ch05-bad-{}", std::process::id()));
+    let out = out_dir.to_str().unwrap();
+    for (args, says) in [
+        (vec!["--group", "1"], "--group 1"),
+        (vec!["--objective", "ppo"], "--objective ppo"),
+        (vec!["--dataset", "math500"], "--dataset math500"),
+        (vec!["--lr", "0"], "--lr 0"),
+        (vec!["--prompt", "fancy"], "--prompt fancy"),
+        (vec!["--top-p", "0"], "top-p"),
+        (vec!["--levels", "7"], "level"),
+    ] {
+        let mut all = vec!["train", "--out", out, "--steps", "1"];
+        all.extend(&args);
+        let result = ch05(&all);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+/// Rows of a CSV file below its header.
+fn csv_rows(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn train_logs_checkpoints_and_resumes_on_the_default_model() {
+    let Some(shared::models::ModelFiles::Gguf(model)) = shared::fixtures::cached_default_model()
+    else {
+        eprintln!("skipped: the default model is not in the cache (cargo run -p ch02 fetches it)");
+        return;
+    };
+    let model = model.to_str().unwrap();
+    let dir = std::env::temp_dir().join(format!("ch05-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.to_str().unwrap();
+    let run = |steps: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--model",
+            model,
+            "--out",
+            out,
+            "--steps",
+            steps,
+            "--group",
+            "2",
+            "--max-new-tokens",
+            "6",
+            "--eval-n",
+            "2",
+            "--eval-every",
+            "1",
+            "--lora",
+            "2",
+            "--checkpoint-every",
+            "1",
+            "--keep-checkpoints",
+            "1",
+            "--format-weight",
+            "0.2",
+        ];
+        args.extend(extra);
+        let result = ch05(&args);
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    };
+    run("1", &[]);
+    // The same --out again without --resume is refused: a run is never overwritten.
+    let again = ch05(&["train", "--model", model, "--out", out, "--steps", "1"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    run("2", &["--resume"]);
+    let metrics = csv_rows(&dir.join("metrics.csv"));
+    assert_eq!(metrics.len(), 2, "{metrics:?}");
+    assert!(metrics[0].starts_with("1,") && metrics[1].starts_with("2,"));
+    let held_out = csv_rows(&dir.join("held_out.csv"));
+    let steps: Vec<&str> = held_out
+        .iter()
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    assert_eq!(steps, ["0", "1", "2"], "{held_out:?}");
+    for file in [
+        "reward.svg",
+        "reward.png",
+        "held_out_accuracy.svg",
+        "rollouts.jsonl",
+    ] {
+        assert!(dir.join(file).is_file(), "{file}");
+    }
+    // Only the newest checkpoint is kept, and every chapter can load it.
+    assert!(!dir.join("step-000001").exists());
+    let checkpoint = dir.join("step-000002");
+    let grads = ch05(&[
+        "grads",
+        "--model",
+        checkpoint.to_str().unwrap(),
+        "--ids",
+        "1,2,3",
+    ]);
     assert!(
-        text.contains("coming") && text.contains("ch05 -- grads"),
-        "{text}"
+        grads.status.success(),
+        "{}",
+        String::from_utf8_lossy(&grads.stderr)
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -130,7 +130,9 @@ fn reward_rises_within_50_steps() {
         let metrics = toy_run(&model, policy, &config, 50);
         let seconds = start.elapsed().as_secs_f64();
         let (first, last) = (mean_reward(&metrics[..10]), mean_reward(&metrics[40..]));
-        eprintln!("{name}: reward {first:.2} (steps 1–10) → {last:.2} (steps 41–50) in {seconds:.1} s");
+        eprintln!(
+            "{name}: reward {first:.2} (steps 1–10) → {last:.2} (steps 41–50) in {seconds:.1} s"
+        );
         assert!(
             last >= 0.8 && last > first + 0.3,
             "{name}: reward {first:.2} → {last:.2}"
@@ -139,7 +141,11 @@ fn reward_rises_within_50_steps() {
         // The KL to the starting model grows as the policy moves away from it
         // (a skipped step computes none).
         let last_kl = metrics.iter().rev().find(|m| !m.skipped).unwrap().kl;
-        assert!(last_kl > metrics[0].kl, "{name}: KL {} → {last_kl}", metrics[0].kl);
+        assert!(
+            last_kl > metrics[0].kl,
+            "{name}: KL {} → {last_kl}",
+            metrics[0].kl
+        );
     }
 }
 
@@ -154,8 +160,14 @@ fn seeded_toy_run_metrics() {
         ..AdamWConfig::default()
     };
     let policy = Policy::full(Params::from_model(&model), adamw);
-    let metrics = toy_run(&model, policy, &config(PolicyObjective::Clipped { eps: 0.2 }, 2, 0.0), 6);
-    let mut table = String::from("step reward adv_std len   loss     kl      clip  |g|    H     skipped\n");
+    let metrics = toy_run(
+        &model,
+        policy,
+        &config(PolicyObjective::Clipped { eps: 0.2 }, 2, 0.0),
+        6,
+    );
+    let mut table =
+        String::from("step reward adv_std len   loss     kl      clip  |g|    H     skipped\n");
     for m in &metrics {
         table.push_str(&format!(
             "{:>4} {:>6.3} {:>7.3} {:>3.0} {:>+8.4} {:.5} {:>5.3} {:>6.3} {:>5.3} {}\n",

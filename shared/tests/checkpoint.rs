@@ -150,3 +150,24 @@ fn smollm2_saves_and_reloads_with_its_tokenizer_and_chat_template() {
         assert_eq!(a.encode(text), b.encode(text), "{text:?}");
     }
 }
+
+#[test]
+fn a_q8_0_copy_predicts_like_the_f32_parameters() {
+    for family in ["qwen3-tiny", "llama-tiny"] {
+        let Some(dir) = fixture(&format!("tiny/{family}")) else {
+            return;
+        };
+        let params = Params::from_model(&load_model(dir.to_str().unwrap()).unwrap().model);
+        let ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3];
+        let exact = params.to_model().unwrap().forward(&ids).unwrap();
+        let q8 = params.to_model_q8_0().unwrap().forward(&ids).unwrap();
+        let scale = exact.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+        let diff = (&exact - &q8).iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+        // Close, but not equal: the weights really were quantized (random tiny
+        // weights: about 3% of the largest logit).
+        assert!(
+            diff > 0.0 && diff < 0.05 * scale,
+            "{family}: logits differ by {diff} (scale {scale})"
+        );
+    }
+}

@@ -17,5 +17,5 @@ pub mod safetensors;
 pub use atomic::{write_atomically, write_atomically_with};
 pub use dtype::DType;
 pub use gguf::{GgufFile, GgufTensorInfo, GgufValue};
-pub use quant::{dequantize, dequantize_row, dequantize_to_vec};
+pub use quant::{dequantize, dequantize_row, dequantize_to_vec, quantize_q8_0};
 pub use safetensors::{write_safetensors_f32, SafeTensorInfo, SafeTensors, SafetensorsModel};
