@@ -26,19 +26,23 @@ pub struct Sample {
     /// distribution (temperature 1, unfiltered): the book's
     /// `avg_logprob_answer`, gathered while sampling. NaN for no tokens.
     pub avg_logprob: f64,
+    /// The stop token that ended the sample (not in `generation.ids`), if one did.
+    pub stop_token: Option<u32>,
 }
 
 impl Sample {
-    fn new(generation: Generation, logprob_sum: f64) -> Self {
+    fn new(generation: Generation, logprob_sum: f64, last_chosen: Option<u32>) -> Self {
         let n = generation.ids.len();
         let avg_logprob = if n == 0 {
             f64::NAN
         } else {
             logprob_sum / n as f64
         };
+        let stop_token = last_chosen.filter(|_| generation.stop == StopReason::StopToken);
         Self {
             generation,
             avg_logprob,
+            stop_token,
         }
     }
 }
@@ -80,13 +84,14 @@ pub fn sample_sequential(
             let mut sampler = Sampler::new(opts.sampling, sample_seed(opts.seed, i))?;
             // A chosen token counts once the next one is chosen (it was kept);
             // the last one counts unless it was a stop token.
-            let (mut sum, mut pending) = (0.0, None);
+            let (mut sum, mut pending, mut last) = (0.0, None, None);
             let generation = generate(
                 model,
                 prompt,
                 &gen_opts,
                 &mut |logits| {
                     let token = sampler.select(logits);
+                    last = Some(token);
                     if let Some(kept) = pending.replace(token_logprob(logits, token)) {
                         sum += kept;
                     }
@@ -97,7 +102,7 @@ pub fn sample_sequential(
             if generation.stop != StopReason::StopToken {
                 sum += pending.unwrap_or(0.0);
             }
-            Ok(Sample::new(generation, sum))
+            Ok(Sample::new(generation, sum, last))
         })
         .collect()
 }
@@ -194,7 +199,7 @@ pub fn sample_batched(
                 ids: lane.ids,
                 stop: lane.stop.unwrap_or(StopReason::MaxNewTokens),
             };
-            Sample::new(generation, lane.logprob_sum)
+            Sample::new(generation, lane.logprob_sum, Some(lane.next))
         })
         .collect())
 }

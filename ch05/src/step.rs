@@ -45,7 +45,7 @@ pub struct StepConfig {
 /// One sampled response and its reward.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rollout {
-    /// The response's token ids (without a stop token).
+    /// The response's token ids, with the stop token that ended it (if one did).
     pub ids: Vec<u32>,
     /// Its text.
     pub text: String,
@@ -105,9 +105,11 @@ pub fn sample_rollouts(
     sample_batched(model, prompt, config.group_size, &opts)?
         .into_iter()
         .map(|sample| {
-            let ids = sample.generation.ids;
+            let mut ids = sample.generation.ids;
             let text = tokenizer.decode(&ids)?;
             let reward = compute_reward(&text, answer, config.format_weight);
+            // The stop token is trained too: ending the answer is a choice the policy makes.
+            ids.extend(sample.stop_token);
             Ok(Rollout { ids, text, reward })
         })
         .collect()
