@@ -670,7 +670,7 @@ pub fn run_train(opts: &TrainOptions, dir: &Path, resume: bool) -> Result<PathBu
         if interrupted {
             bar.abandon();
             draw_plots(&files)?;
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::Interrupted(format!(
                 "interrupted at step {}: saved {}; continue with --resume",
                 trainer.step,
                 last.map(|p| p.display().to_string()).unwrap_or_default()

@@ -36,6 +36,10 @@ pub enum Error {
     /// where to put the file.
     #[error("{0}")]
     ModelSource(String),
+    /// The user stopped a long run (Ctrl-C) after its work was saved; the
+    /// message says where and how to continue.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 /// `Result` with the crate's [`Error`].
