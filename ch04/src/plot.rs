@@ -13,6 +13,9 @@ use shared::{Error, Result};
 /// DejaVu Sans (Bitstream Vera license: `ch04/assets/DejaVu-LICENSE.txt`).
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
+/// Series with more points than this are drawn as a bare line, without markers.
+const MAX_MARKED_POINTS: usize = 40;
+
 /// Pixel size of every plot.
 const SIZE: (u32, u32) = (800, 500);
 
@@ -106,14 +109,18 @@ fn draw<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
             });
-        chart
-            .draw_series(
-                series
-                    .points
-                    .iter()
-                    .map(|&p| Circle::new(p, 4 + 2 * under as i32, color.filled())),
-            )
-            .map_err(|e| e.to_string())?;
+        // Markers help a few points; on a dense series (a training curve) they
+        // would only blot out the line.
+        if series.points.len() <= MAX_MARKED_POINTS {
+            chart
+                .draw_series(
+                    series
+                        .points
+                        .iter()
+                        .map(|&p| Circle::new(p, 4 + 2 * under as i32, color.filled())),
+                )
+                .map_err(|e| e.to_string())?;
+        }
     }
     chart
         .configure_series_labels()

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use clap::{Args, Parser, Subcommand};
 
-use ch05::run::{format_step, new_policy, run_problems, run_train, TrainOptions};
+use ch05::run::{format_step, new_policy, redraw_plots, run_problems, run_train, TrainOptions};
 use ch05::trainer::Trainer;
 use shared::cli::{exit_code, load_model_verbose, parse_ids};
 use shared::models::DEFAULT_MODEL;
@@ -51,6 +51,12 @@ enum Command {
     },
     /// Train with GRPO on arith problems (train split), evaluating on held-out ones (test split).
     Train(Box<TrainArgs>),
+    /// Redraw a training run's plots (reward.svg/png, held_out_accuracy.svg/png) from its logs.
+    Plot {
+        /// The `ch05 train --out` folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -177,6 +183,11 @@ fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         None => demo(&cli.model),
         Some(Command::Grads { ids, json }) => grads(&cli.model, ids, *json),
+        Some(Command::Plot { out }) => {
+            redraw_plots(out)?;
+            println!("redrew the plots in {}", out.display());
+            Ok(())
+        }
         Some(Command::Train(args)) => {
             let opts = args.options(&cli.model)?;
             let last = run_train(&opts, &args.out, args.resume)?;

@@ -518,6 +518,20 @@ fn evaluate_and_log(
     Ok(acc)
 }
 
+/// Draws `reward.{svg,png}` and `held_out_accuracy.{svg,png}` in a run
+/// directory from its `metrics.csv` and `held_out.csv` (`ch05 plot`).
+pub fn redraw_plots(dir: &Path) -> Result<()> {
+    if !dir.join("metrics.csv").is_file() {
+        return Err(Error::InvalidArgument(format!(
+            "--out {}: no metrics.csv there (is it a `ch05 train` output folder?)",
+            dir.display()
+        )));
+    }
+    draw_plots(&RunFiles {
+        dir: dir.to_path_buf(),
+    })
+}
+
 /// Draws `reward.{svg,png}` and `held_out_accuracy.{svg,png}` from the logs.
 fn draw_plots(files: &RunFiles) -> Result<()> {
     let read = |name: &str| std::fs::read_to_string(files.path(name)).unwrap_or_default();
@@ -542,14 +556,15 @@ fn draw_plots(files: &RunFiles) -> Result<()> {
             title: "GRPO: mean reward of each step's group".into(),
             x_label: "step".into(),
             y_label: "reward".into(),
+            // The smoothed line first: earlier series are drawn wider.
             series: vec![
-                Series {
-                    name: "group mean".into(),
-                    points: rewards,
-                },
                 Series {
                     name: format!("mean of the last {REWARD_WINDOW} steps"),
                     points: smoothed,
+                },
+                Series {
+                    name: "group mean".into(),
+                    points: rewards,
                 },
             ],
         },
