@@ -72,10 +72,10 @@ struct TrainArgs {
     #[arg(long, default_value = "one-shot")]
     prompt: String,
     /// Training steps (one problem and G responses each).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 150)]
     steps: u64,
     /// G: responses sampled per problem.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     group: usize,
     /// AdamW learning rate.
     #[arg(long, default_value_t = 1e-5)]
@@ -84,7 +84,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f32,
     /// The most tokens per response (rollouts and held-out answers).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 64)]
     max_new_tokens: usize,
     /// Seed of the training problems and the rollouts.
     #[arg(long, default_value_t = 0)]
@@ -98,8 +98,8 @@ struct TrainArgs {
     /// Continue the run in --out from its last checkpoint (same settings; --steps may grow).
     #[arg(long)]
     resume: bool,
-    /// Rollout temperature.
-    #[arg(long, default_value_t = 1.0)]
+    /// Rollout temperature (low enough that the small default model is sometimes right).
+    #[arg(long, default_value_t = 0.4)]
     temperature: f32,
     /// Rollout top-p (1 keeps the whole distribution).
     #[arg(long, default_value_t = 1.0)]
@@ -114,7 +114,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     inner_epochs: usize,
     /// β of the KL penalty to the starting model (0: the KL is tracked, not penalized).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.02)]
     kl_beta: f32,
     /// Weight of the format reward (a boxed answer, right or wrong); 0 turns it off.
     #[arg(long, default_value_t = 0.0)]
@@ -215,7 +215,7 @@ fn demo(model: &str) -> Result<()> {
         max_new_tokens: 64,
         seed: 0,
         lora: Some(8),
-        temperature: 1.0,
+        temperature: 0.4,
         top_p: 1.0,
         objective: "basic".into(),
         clip_eps: 0.2,
