@@ -221,8 +221,8 @@ fn demo(model: &str) -> Result<()> {
         clip_eps: 0.2,
         inner_epochs: 1,
         kl_beta: 0.0,
-        format_weight: 0.0,
-        skip_zero_advantage: false,
+        format_weight: 0.2,
+        skip_zero_advantage: true,
         max_grad_norm: 1.0,
         eval_every: 0,
         eval_n: 0,
@@ -230,8 +230,9 @@ fn demo(model: &str) -> Result<()> {
         keep_checkpoints: 1,
     };
     println!("== GRPO on the default model (book ch. 6): {DEMO_STEPS} steps, level-1 arith, G = 4, LoRA rank 8 ==");
-    println!("Each step samples 4 answers to one problem, rewards a boxed correct answer with 1,");
-    println!("and pushes up the log-probability of answers that beat the group's mean.\n");
+    println!("Each step samples 4 answers to one problem, rewards a boxed correct answer with 1");
+    println!("(and, ch. 7's format reward, any boxed number with 0.2), and pushes up the");
+    println!("log-probability of the answers that beat the group's mean.\n");
     let loaded = load_model_verbose(model)?;
     let (problems, _) = run_problems(&loaded, &opts)?;
     let config = opts.step_config(loaded.stop_ids())?;
