@@ -107,10 +107,7 @@ impl Trainer {
         self.step += 1;
         let index = ((self.step - 1) % self.problems.len() as u64) as usize;
         let posed = &self.problems[index];
-        let tokenizer =
-            self.reference.tokenizer.as_ref().ok_or_else(|| {
-                shared::Error::InvalidArgument("the model has no tokenizer".into())
-            })?;
+        let tokenizer = self.reference.tokenizer()?;
         let (metrics, rollouts) = grpo_step(
             &mut self.policy,
             &self.rollout_model,

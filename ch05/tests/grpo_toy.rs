@@ -88,6 +88,15 @@ fn tiny() -> Option<Model> {
     Some(load_hf_model(&fixture("tiny/qwen3-tiny")?).unwrap())
 }
 
+/// AdamW for the tiny model's full fine-tunes: a large step, no decay.
+fn toy_adamw() -> AdamWConfig {
+    AdamWConfig {
+        lr: 3e-3,
+        weight_decay: 0.0,
+        ..AdamWConfig::default()
+    }
+}
+
 fn mean_reward(metrics: &[StepMetrics]) -> f64 {
     metrics.iter().map(|m| m.reward_mean).sum::<f64>() / metrics.len() as f64
 }
@@ -97,11 +106,7 @@ fn reward_rises_within_50_steps() {
     let Some(model) = tiny() else {
         return;
     };
-    let adamw = AdamWConfig {
-        lr: 3e-3,
-        weight_decay: 0.0,
-        ..AdamWConfig::default()
-    };
+    let adamw = toy_adamw();
     let runs = [
         (
             "full, basic",
@@ -154,11 +159,7 @@ fn seeded_toy_run_metrics() {
     let Some(model) = tiny() else {
         return;
     };
-    let adamw = AdamWConfig {
-        lr: 3e-3,
-        weight_decay: 0.0,
-        ..AdamWConfig::default()
-    };
+    let adamw = toy_adamw();
     let policy = Policy::full(Params::from_model(&model), adamw);
     let metrics = toy_run(
         &model,

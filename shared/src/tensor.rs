@@ -115,29 +115,28 @@ impl RopeTable {
 
     /// Rotates one head vector (`head_dim` values) in place for position `pos`.
     pub fn apply(&self, head: &mut [f32], pos: usize) {
-        let half = self.head_dim / 2;
-        let cos = &self.cos[pos * half..(pos + 1) * half];
-        let sin = &self.sin[pos * half..(pos + 1) * half];
-        let (first, second) = head.split_at_mut(half);
-        for i in 0..half {
-            let (a, b) = (first[i], second[i]);
-            first[i] = a * cos[i] - b * sin[i];
-            second[i] = b * cos[i] + a * sin[i];
-        }
+        self.rotate(head, pos, 1.0);
     }
 
     /// Rotates one head vector back by the angles of position `pos`: the
     /// transpose (and inverse) of [`RopeTable::apply`]. A rotation's gradient
     /// is the opposite rotation, so this is RoPE's backward pass (ch05).
     pub fn apply_inverse(&self, head: &mut [f32], pos: usize) {
+        self.rotate(head, pos, -1.0);
+    }
+
+    /// Rotates each pair `(head[i], head[i + half])` by the angle of position
+    /// `pos`, forwards (`direction` 1) or backwards (−1: `sin` negated).
+    fn rotate(&self, head: &mut [f32], pos: usize, direction: f32) {
         let half = self.head_dim / 2;
         let cos = &self.cos[pos * half..(pos + 1) * half];
         let sin = &self.sin[pos * half..(pos + 1) * half];
         let (first, second) = head.split_at_mut(half);
         for i in 0..half {
             let (a, b) = (first[i], second[i]);
-            first[i] = a * cos[i] + b * sin[i];
-            second[i] = b * cos[i] - a * sin[i];
+            let sin = direction * sin[i];
+            first[i] = a * cos[i] - b * sin;
+            second[i] = b * cos[i] + a * sin;
         }
     }
 }
