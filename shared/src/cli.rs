@@ -3,8 +3,29 @@
 use std::fmt::Display;
 use std::process::ExitCode;
 
+use crate::device::{Device, GpuDType};
 use crate::loader::{load_model, LoadedModel};
 use crate::{Error, Result};
+
+/// `--device` and `--gpu-dtype`, shared by every chapter's command line
+/// (`#[command(flatten)]`); both are global, so they go before or after a subcommand.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct DeviceArgs {
+    /// Where the model runs: cpu, cuda or cuda:N (needs a build with `--features shared/cuda`).
+    #[arg(long, global = true, default_value = "cpu", value_parser = parse_device)]
+    pub device: Device,
+    /// Weight type on the GPU: f32, f16 or bf16 (ignored on the CPU).
+    #[arg(long, global = true, default_value = "bf16", value_parser = parse_gpu_dtype)]
+    pub gpu_dtype: GpuDType,
+}
+
+fn parse_device(s: &str) -> Result<Device> {
+    s.parse()
+}
+
+fn parse_gpu_dtype(s: &str) -> Result<GpuDType> {
+    s.parse()
+}
 
 /// Turns a command's result into the process's exit code, printing an error
 /// (with its causes, `{:#}`) to stderr.
@@ -16,6 +37,16 @@ pub fn exit_code<E: Display>(result: std::result::Result<(), E>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// [`load_model_verbose`], then moves the model to `--device` (saying which GPU).
+pub fn load_model_on(model: &str, device: DeviceArgs) -> Result<LoadedModel> {
+    let mut loaded = load_model_verbose(model)?;
+    if device.device != Device::Cpu {
+        loaded.model = loaded.model.into_device(device.device, device.gpu_dtype)?;
+        eprintln!("running on {}", loaded.model.device_description());
+    }
+    Ok(loaded)
 }
 
 /// Loads `--model`, saying on stderr what is loading and, once loaded, what it is.

@@ -10,6 +10,8 @@
 //! - [`weights`] and [`loader`]: tensors by Hugging Face name, shape-checked, into a model
 //! - [`tokenizer`]: byte-level BPE and chat templates
 //! - [`models`]: resolving a model name or path to files (cache, download, checksums)
+//! - [`device`]: `--device cpu|cuda[:N]`; with the `cuda` feature, `cuda` holds the GPU backend
+//!   (NVRTC kernels of our own, cudarc for the driver)
 //! - [`rng`]: a seeded random number generator with a pinned algorithm
 //! - [`batch`]: decoding several sequences per step (batched sampling, chapter 4)
 //! - [`generate`]: greedy generation with and without the KV cache, streaming, statistics
@@ -20,6 +22,9 @@ pub mod attention;
 pub mod batch;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+pub mod device;
 pub mod error;
 pub mod fixtures;
 pub mod generate;

@@ -78,7 +78,10 @@ pub struct Model {
     pub final_norm: Vec<f32>,
     /// `None` when the output layer is tied to `embed_tokens`.
     pub lm_head: Option<WeightMatrix>,
-    rope: RopeTable,
+    pub(crate) rope: RopeTable,
+    /// The uploaded copy when the model was moved to a GPU ([`Model::into_device`]).
+    #[cfg(feature = "cuda")]
+    pub(crate) gpu: Option<std::sync::Arc<crate::cuda::GpuModel>>,
 }
 
 /// Preallocated buffers for decoding one token at a time: the KV cache and
@@ -121,6 +124,8 @@ impl Model {
             final_norm,
             lm_head,
             rope,
+            #[cfg(feature = "cuda")]
+            gpu: None,
         }
     }
 
@@ -135,6 +140,14 @@ impl Model {
     /// The output layer: `lm_head`, or the embedding matrix when tied.
     pub fn output_layer(&self) -> &WeightMatrix {
         self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
+    }
+
+    /// An empty KV cache for `capacity` positions, on the model's device: pass it
+    /// to [`Model::forward_sequence`] (a cache made with [`KvCache::new`] always
+    /// runs on the CPU).
+    pub fn new_cache(&self, capacity: usize) -> KvCache {
+        let c = &self.config;
+        KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity)
     }
 
     /// Fresh decoding buffers with a KV cache for `capacity` positions.
