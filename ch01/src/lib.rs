@@ -8,7 +8,7 @@
 
 use ndarray::{array, Array2};
 use serde::Serialize;
-use shared::attention::{causal_attention_weights, KvCache};
+use shared::attention::causal_attention_weights;
 use shared::model::Model;
 use shared::tensor::softmax;
 use shared::tokenizer::Tokenizer;
@@ -38,8 +38,7 @@ pub fn next_token_distribution(
         ));
     }
     model.check_input(ids, 0, ids.len())?;
-    let c = &model.config;
-    let mut cache = KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, ids.len());
+    let mut cache = model.new_cache(ids.len());
     let logits = model.last_logits(&model.forward_sequence(ids, &mut cache));
     let probs = softmax(&logits);
     let mut order: Vec<usize> = (0..logits.len()).collect();

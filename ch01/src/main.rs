@@ -8,7 +8,7 @@ use serde_json::json;
 use ch01::{
     format_distribution, next_token_distribution, side_by_side, toy_causal_attention, toy_softmax,
 };
-use shared::cli::{exit_code, load_model_verbose, prompt_ids};
+use shared::cli::{exit_code, load_model_on, prompt_ids, DeviceArgs};
 use shared::generate::generate_text_basic_cache;
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
@@ -25,6 +25,8 @@ struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
     #[arg(long, global = true, default_value = DEFAULT_MODEL)]
     model: String,
+    #[command(flatten, next_help_heading = "Device")]
+    device: DeviceArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -57,7 +59,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&cli.model),
+        None => demo(&cli.model, cli.device),
         Some(Command::NextToken {
             prompt,
             chat,
@@ -65,7 +67,7 @@ fn run(cli: Cli) -> Result<()> {
             top,
             json,
         }) => {
-            let loaded = load_model_verbose(&cli.model)?;
+            let loaded = load_model_on(&cli.model, cli.device)?;
             let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), chat)?;
             let dist =
                 next_token_distribution(&loaded.model, loaded.tokenizer.as_ref(), &input_ids, top)?;
@@ -92,13 +94,14 @@ fn answer(loaded: &LoadedModel, prompt: &str, max_new_tokens: usize) -> Result<S
     Ok(loaded.tokenizer()?.decode(&g.ids)?)
 }
 
-fn demo(model: &str) -> Result<()> {
+/// The chapter's walk-through, with the model on `device`.
+fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     println!(
         "== 1.2 An LLM scores every token; softmax turns scores into probabilities (toy logits)"
     );
     print!("{}", toy_softmax());
 
-    let loaded = load_model_verbose(model)?;
+    let loaded = load_model_on(model, device)?;
     let prompt = "The capital of France is";
     println!(
         "\n== 1.3 Pattern matching: the real model's next-token distribution after {prompt:?}"

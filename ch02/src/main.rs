@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use ch02::{compare_kv_cache, format_stats, format_tokenization, tokenize};
-use shared::cli::{exit_code, load_model_verbose, prompt_ids};
+use shared::cli::{exit_code, load_model_on, prompt_ids, DeviceArgs};
 use shared::generate::{generate, GenerateOptions};
 use shared::loader::{load_tokenizer, LoadedModel};
 use shared::models::{resolve_model, DEFAULT_MODEL};
@@ -28,6 +28,8 @@ struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
     #[arg(long, global = true, default_value = DEFAULT_MODEL)]
     model: String,
+    #[command(flatten, next_help_heading = "Device")]
+    device: DeviceArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -78,7 +80,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&cli.model),
+        None => demo(&cli.model, cli.device),
         Some(Command::Tokenize {
             text,
             tokenizer,
@@ -93,7 +95,7 @@ fn run(cli: Cli) -> Result<()> {
             ignore_eos,
             json,
         }) => {
-            let loaded = load_model_verbose(&cli.model)?;
+            let loaded = load_model_on(&cli.model, cli.device)?;
             let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), chat)?;
             let opts = GenerateOptions {
                 max_new_tokens,
@@ -177,10 +179,10 @@ fn generate_command(
     Ok(())
 }
 
-/// The chapter's walk-through.
-fn demo(model: &str) -> Result<()> {
+/// The chapter's walk-through, with the model on `device`.
+fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     println!("== 2.2 Loading a pretrained LLM");
-    let loaded = load_model_verbose(model)?;
+    let loaded = load_model_on(model, device)?;
     let tokenizer = loaded.tokenizer()?;
 
     println!("\n== 2.3 Text to token ids and back");

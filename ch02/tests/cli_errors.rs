@@ -43,6 +43,28 @@ fn tiny(family: &str) -> Option<PathBuf> {
     fixture(&format!("tiny/{family}"))
 }
 
+/// Asserts how a `--device cuda` run ended. Without the CUDA backend (the
+/// default build): an `error:` saying how to rebuild. With it: a run on the GPU
+/// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
+fn assert_cuda_handled(args: &[&str], out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    if !shared::device::CUDA_BUILT {
+        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+        for needle in ["error: ", "no CUDA backend", "--features shared/cuda"] {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: lacks {needle:?}: {stderr}"
+            );
+        }
+    } else if out.status.success() {
+        assert!(stderr.contains("running on"), "{args:?}: {stderr}");
+    } else {
+        let lower = stderr.to_lowercase();
+        assert!(lower.contains("cuda"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn corrupt_gguf_names_the_file() {
     let dir = temp_dir("gguf");
@@ -170,4 +192,45 @@ fn generate_json_on_a_tiny_model_has_the_contract_fields() {
         doc["text"].is_null(),
         "a model without a tokenizer has no text"
     );
+}
+
+#[test]
+fn device_cuda_fails_cleanly_without_a_gpu() {
+    let Some(src) = tiny("llama-tiny") else {
+        return;
+    };
+    let model = src.to_str().unwrap();
+    for args in [
+        vec!["--model", model, "--device", "cuda"],
+        vec![
+            "generate", "--model", model, "--ids", "1,2", "--device", "cuda",
+        ],
+        vec![
+            "--device",
+            "cuda:1",
+            "--gpu-dtype",
+            "f32",
+            "generate",
+            "--model",
+            model,
+            "--ids",
+            "1,2",
+        ],
+    ] {
+        assert_cuda_handled(&args, &ch02(&args));
+    }
+}
+
+#[test]
+fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
+    for (args, says) in [
+        (vec!["--device", "tpu"], "tpu"),
+        (vec!["generate", "--ids", "1", "--device", "tpu"], "tpu"),
+        (
+            vec!["generate", "--ids", "1", "--gpu-dtype", "int8"],
+            "int8",
+        ),
+    ] {
+        assert_fails_with(&ch02(&args), &[says]);
+    }
 }

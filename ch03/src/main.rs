@@ -21,7 +21,7 @@ use ch03::{
     arith_test_problems, evaluate_math500_stream, load_dataset, load_math500_test, EvalConfig,
     EvalRecord, EvalSummary, PromptStyle,
 };
-use shared::cli::{exit_code, load_model_verbose};
+use shared::cli::{exit_code, load_model_on, DeviceArgs};
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
 
@@ -37,6 +37,8 @@ struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
     #[arg(long, global = true, default_value = DEFAULT_MODEL)]
     model: String,
+    #[command(flatten, next_help_heading = "Device")]
+    device: DeviceArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -170,7 +172,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&cli.model),
+        None => demo(&cli.model, cli.device),
         Some(Command::Grade {
             pred,
             gt,
@@ -185,17 +187,18 @@ fn run(cli: Cli) -> Result<()> {
             ),
         },
         Some(Command::Data { dataset }) => write_dataset(dataset),
-        Some(Command::Eval(args)) => eval(&cli.model, &args),
+        Some(Command::Eval(args)) => eval(&cli.model, cli.device, &args),
         Some(Command::Regrade { log, dry_run }) => regrade(&log, dry_run),
     }
 }
 
-/// The demo: the book's grader table, then plain vs chain-of-thought on arith.
-fn demo(model: &str) -> Result<()> {
+/// The demo: the book's grader table, then plain vs chain-of-thought on arith
+/// (the model on `device`).
+fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     println!("== The verifier on the book's test cases (book ch. 3.7) ==\n");
     println!("{}", run_demos_table(&BOOK_DEMO_CASES));
     println!("\n== Mini evaluation: {DEMO_PROBLEMS} arith problems, plain vs chain-of-thought (book ch. 3.9, 4.3) ==\n");
-    let loaded = load_model_verbose(model)?;
+    let loaded = load_model_on(model, device)?;
     let problems = arith_test_problems(DEMO_PROBLEMS, 0, "1-5")?;
     let chat = loaded.chat_template.is_some();
     let mut runs = Vec::new();
@@ -302,8 +305,9 @@ fn write_dataset(dataset: DataCommand) -> Result<()> {
     Ok(())
 }
 
-/// `eval`: the resumable evaluation with a progress bar and a closing summary.
-fn eval(model: &str, args: &EvalArgs) -> Result<()> {
+/// `eval`: the resumable evaluation with a progress bar and a closing summary
+/// (the model on `device`).
+fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
     let problems = load_dataset(
         &args.dataset,
         args.data.as_deref(),
@@ -325,7 +329,7 @@ fn eval(model: &str, args: &EvalArgs) -> Result<()> {
         chat: args.chat,
         max_new_tokens: args.max_new_tokens,
     };
-    let loaded = load_model_verbose(model)?;
+    let loaded = load_model_on(model, device)?;
     check_chat(&loaded, args.chat)?;
     eprintln!(
         "evaluating {} problems ({} prompt) into {}",

@@ -45,6 +45,28 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Asserts how a `--device cuda` run ended. Without the CUDA backend (the
+/// default build): an `error:` saying how to rebuild. With it: a run on the GPU
+/// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
+fn assert_cuda_handled(args: &[&str], out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    if !shared::device::CUDA_BUILT {
+        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+        for needle in ["error: ", "no CUDA backend", "--features shared/cuda"] {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: lacks {needle:?}: {stderr}"
+            );
+        }
+    } else if out.status.success() {
+        assert!(stderr.contains("running on"), "{args:?}: {stderr}");
+    } else {
+        let lower = stderr.to_lowercase();
+        assert!(lower.contains("cuda"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn grade_one_pair() {
     let yes = ch03(&[
@@ -255,4 +277,40 @@ fn eval_writes_records_resumes_and_regrades() {
     );
     let regraded = stdout(&ch03(&["regrade", "--log", s(&log)]));
     assert!(regraded.contains("0 of 3 records changed"), "{regraded}");
+}
+
+#[test]
+fn device_cuda_fails_cleanly_without_a_gpu() {
+    let Some(model) = shared::fixtures::fixture("tiny/llama-tiny") else {
+        return;
+    };
+    let dir = temp_dir("cuda");
+    let log = dir.join("log.jsonl");
+    for args in [
+        vec!["--model", s(&model), "--device", "cuda"],
+        vec![
+            "eval",
+            "--model",
+            s(&model),
+            "--limit",
+            "1",
+            "--out",
+            s(&log),
+            "--device",
+            "cuda",
+        ],
+    ] {
+        assert_cuda_handled(&args, &ch03(&args));
+    }
+}
+
+#[test]
+fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
+    for (args, says) in [
+        (vec!["--device", "tpu"], "tpu"),
+        (vec!["eval", "--limit", "1", "--device", "tpu"], "tpu"),
+        (vec!["eval", "--limit", "1", "--gpu-dtype", "int8"], "int8"),
+    ] {
+        assert_fails_with(&ch03(&args), &[says]);
+    }
 }

@@ -7,7 +7,6 @@
 use std::time::Instant;
 
 use rayon::prelude::*;
-use shared::attention::KvCache;
 use shared::generate::{
     generate, generation_capacity, GenerateOptions, Generation, GenerationStats, StopReason,
 };
@@ -128,8 +127,7 @@ pub fn sample_batched(
 ) -> Result<Vec<Sample>> {
     let capacity = generation_capacity(model, prompt, opts.max_new_tokens)?;
     let start = Instant::now();
-    let c = &model.config;
-    let mut prefill = KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity);
+    let mut prefill = model.new_cache(capacity);
     let logits = model.last_logits(&model.forward_sequence(prompt, &mut prefill));
     let mut lanes = (0..n)
         .map(|i| {

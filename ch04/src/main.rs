@@ -23,7 +23,7 @@ use ch04::report::{
 };
 use ch04::sampling::{Sampler, SamplingConfig};
 use ch04::self_consistency::{self_consistency_vote, TieBreak};
-use shared::cli::{exit_code, load_model_verbose};
+use shared::cli::{exit_code, load_model_on, DeviceArgs};
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
 
@@ -39,6 +39,8 @@ struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
     #[arg(long, global = true, default_value = DEFAULT_MODEL)]
     model: String,
+    #[command(flatten, next_help_heading = "Device")]
+    device: DeviceArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -159,8 +161,8 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&cli.model),
-        Some(Command::Eval(args)) => eval(&cli.model, &args),
+        None => demo(&cli.model, cli.device),
+        Some(Command::Eval(args)) => eval(&cli.model, cli.device, &args),
         Some(Command::Revote {
             log,
             tie_break,
@@ -215,9 +217,9 @@ fn revote(log: &Path, tie_break: TieBreak, out: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// The demo: temperature, top-p, and one vote.
-fn demo(model: &str) -> Result<()> {
-    let loaded = load_model_verbose(model)?;
+/// The demo: temperature, top-p, and one vote (the model on `device`).
+fn demo(model: &str, device: DeviceArgs) -> Result<()> {
+    let loaded = load_model_on(model, device)?;
     let tokenizer = loaded.tokenizer()?;
     let ids = loaded.encode_prompt(DEMO_PROMPT, false)?;
     let logits = loaded.model.forward(&ids)?;
@@ -314,8 +316,9 @@ fn print_distribution(
     Ok(())
 }
 
-/// `eval`: every method and N into its own log, then the table and the plots.
-fn eval(model: &str, args: &EvalArgs) -> Result<()> {
+/// `eval`: every method and N into its own log, then the table and the plots
+/// (the model on `device`).
+fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
     let problems = load_dataset(
         &args.dataset,
         args.data.as_deref(),
@@ -323,7 +326,7 @@ fn eval(model: &str, args: &EvalArgs) -> Result<()> {
         args.seed,
         &args.levels,
     )?;
-    let loaded = load_model_verbose(model)?;
+    let loaded = load_model_on(model, device)?;
     if args.chat && loaded.chat_template.is_none() {
         bail!(
             "--chat: no chat template is known for {}",

@@ -3,7 +3,6 @@
 //! keeps the highest-scoring sample.
 
 use ch03::{extract_final_candidate, Fallback};
-use shared::attention::KvCache;
 use shared::model::Model;
 use shared::{Error, Result};
 
@@ -60,8 +59,7 @@ pub fn avg_logprob_answer(model: &Model, prompt: &[u32], answer: &[u32]) -> Resu
     }
     let ids: Vec<u32> = prompt.iter().chain(answer).copied().collect();
     model.check_input(&ids, 0, ids.len())?;
-    let c = &model.config;
-    let mut cache = KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, ids.len());
+    let mut cache = model.new_cache(ids.len());
     let hidden = model.forward_sequence(&ids[..ids.len() - 1], &mut cache);
     // Row t of `hidden` predicts token t + 1; the answer starts at prompt.len().
     let rows = hidden.slice(ndarray::s![prompt.len() - 1.., ..]).to_owned();

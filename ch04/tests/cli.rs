@@ -19,6 +19,28 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Asserts how a `--device cuda` run ended. Without the CUDA backend (the
+/// default build): an `error:` saying how to rebuild. With it: a run on the GPU
+/// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
+fn assert_cuda_handled(args: &[&str], out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    if !shared::device::CUDA_BUILT {
+        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+        for needle in ["error: ", "no CUDA backend", "--features shared/cuda"] {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: lacks {needle:?}: {stderr}"
+            );
+        }
+    } else if out.status.success() {
+        assert!(stderr.contains("running on"), "{args:?}: {stderr}");
+    } else {
+        let lower = stderr.to_lowercase();
+        assert!(lower.contains("cuda"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn eval_writes_logs_table_and_plots_and_resumes() {
     if default_model().is_none() {
@@ -156,6 +178,39 @@ fn bad_arguments_fail_cleanly() {
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "{args:?} succeeded");
         assert!(stderr.contains("error"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn device_cuda_fails_cleanly_without_a_gpu() {
+    let Some(model) = shared::fixtures::fixture("tiny/llama-tiny") else {
+        return;
+    };
+    let model = model.to_str().unwrap();
+    let out = temp_dir("cuda");
+    let dir = out.to_str().unwrap();
+    for args in [
+        vec!["--model", model, "--device", "cuda"],
+        vec![
+            "eval", "--model", model, "--limit", "1", "--out", dir, "--device", "cuda",
+        ],
+    ] {
+        assert_cuda_handled(&args, &ch04(&args));
+    }
+}
+
+#[test]
+fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
+    for (args, says) in [
+        (vec!["--device", "tpu"], "tpu"),
+        (vec!["eval", "--limit", "1", "--device", "tpu"], "tpu"),
+        (vec!["eval", "--limit", "1", "--gpu-dtype", "int8"], "int8"),
+    ] {
+        let o = ch04(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }

@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand};
 
 use ch05::run::{format_step, new_policy, redraw_plots, run_problems, run_train, TrainOptions};
 use ch05::trainer::Trainer;
-use shared::cli::{exit_code, load_model_verbose, parse_ids};
+use shared::cli::{exit_code, load_model_on, load_model_verbose, parse_ids, DeviceArgs};
+use shared::device::Device;
 use shared::models::DEFAULT_MODEL;
 use shared::train::{loss_and_grads, Params};
 
@@ -34,6 +35,8 @@ struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder (e.g. a checkpoint, DIR/step-000100).
     #[arg(long, global = true, default_value = DEFAULT_MODEL)]
     model: String,
+    #[command(flatten, next_help_heading = "Device")]
+    device: DeviceArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -181,8 +184,8 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match &cli.command {
-        None => demo(&cli.model),
-        Some(Command::Grads { ids, json }) => grads(&cli.model, ids, *json),
+        None => demo(&cli.model, cli.device),
+        Some(Command::Grads { ids, json }) => grads(&cli.model, cli.device, ids, *json),
         Some(Command::Plot { out }) => {
             redraw_plots(out)?;
             println!("redrew the plots in {}", out.display());
@@ -190,7 +193,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Train(args)) => {
             let opts = args.options(&cli.model)?;
-            let last = run_train(&opts, &args.out, args.resume)?;
+            let last = run_train(&opts, cli.device, &args.out, args.resume)?;
             println!(
                 "done: the last checkpoint is {} (try: cargo run --release -p ch03 -- eval --dataset arith --levels {} --model {})",
                 last.display(),
@@ -202,8 +205,9 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// A few GRPO steps on level-1 problems with G = 4, printed as they go.
-fn demo(model: &str) -> Result<()> {
+/// A few GRPO steps on level-1 problems with G = 4, printed as they go
+/// (rollouts on `device`, training on the CPU).
+fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     let opts = TrainOptions {
         model: model.to_string(),
         levels: "1".into(),
@@ -233,11 +237,11 @@ fn demo(model: &str) -> Result<()> {
     println!("Each step samples 4 answers to one problem, rewards a boxed correct answer with 1");
     println!("(and, ch. 7's format reward, any boxed number with 0.2), and pushes up the");
     println!("log-probability of the answers that beat the group's mean.\n");
-    let loaded = load_model_verbose(model)?;
+    let loaded = load_model_on(model, device)?;
     let (problems, _) = run_problems(&loaded, &opts)?;
     let config = opts.step_config(loaded.stop_ids())?;
     let policy = new_policy(Params::from_model(&loaded.model), &opts)?;
-    let mut trainer = Trainer::new(policy, loaded, problems, config, opts.seed, 0)?;
+    let mut trainer = Trainer::new(policy, loaded, problems, config, opts.seed, 0, device)?;
     for _ in 0..DEMO_STEPS {
         let (metrics, rollouts, index) = trainer.train_step()?;
         let problem = &trainer.problems[index].problem;
@@ -260,12 +264,20 @@ fn demo(model: &str) -> Result<()> {
     Ok(())
 }
 
-fn grads(model: &str, ids: &str, as_json: bool) -> Result<()> {
+/// `grads`: the loss and gradients of `ids`. The backward pass exists only on
+/// the CPU, so `--device` is not used (a note on stderr says so).
+fn grads(model: &str, device: DeviceArgs, ids: &str, as_json: bool) -> Result<()> {
     let ids = parse_ids(ids)?;
     if ids.len() < 2 {
         bail!(
             "--ids: the next-token loss needs at least 2 token ids (each predicts the next), got {}",
             ids.len()
+        );
+    }
+    if device.device != Device::Cpu {
+        eprintln!(
+            "note: grads runs on the CPU (the backward pass has no GPU version); --device {} is not used",
+            device.device
         );
     }
     let loaded = load_model_verbose(model)?;

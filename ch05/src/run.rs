@@ -18,6 +18,7 @@ use ch03::prompts::PromptStyle;
 use ch04::plot::{save_line_plot, LinePlot, Series};
 use ch04::sampling::SamplingConfig;
 use serde::{Deserialize, Serialize};
+use shared::cli::DeviceArgs;
 use shared::io::{write_atomically, write_safetensors_f32, SafeTensors};
 use shared::loader::{load_model, LoadedModel};
 use shared::train::checkpoint::save_model_dir;
@@ -28,7 +29,7 @@ use crate::evaluate::accuracy;
 use crate::grpo::{GrpoLossConfig, PolicyObjective};
 use crate::policy::{Policy, Trained};
 use crate::step::{Rollout, StepConfig, StepMetrics};
-use crate::trainer::{pose_problems, PosedProblem, Trainer};
+use crate::trainer::{pose_problems, reference_on, PosedProblem, Trainer};
 
 /// Training problems generated per run (visited in order, then again).
 const TRAIN_PROBLEMS: usize = 10_000;
@@ -37,7 +38,9 @@ const TRAIN_PROBLEMS: usize = 10_000;
 const REWARD_WINDOW: usize = 20;
 
 /// Every setting of a run; saved as `train_config.json` so `--resume`
-/// continues with the same ones.
+/// continues with the same ones. The device (`--device`, `--gpu-dtype`) is not
+/// one of them: it changes where the rollouts run, not what is trained, so a
+/// run may resume on another device.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOptions {
     /// The model to start from (name or path).
@@ -431,9 +434,11 @@ pub fn run_problems(
 }
 
 /// Opens a run: a fresh one in an empty (or new) `dir`, or with `resume` the
-/// one there from its last checkpoint. Returns the trainer and held-out problems.
+/// one there from its last checkpoint, sampling on `device`. Returns the
+/// trainer and held-out problems.
 fn open_run(
     opts: &TrainOptions,
+    device: DeviceArgs,
     files: &RunFiles,
     resume: bool,
 ) -> Result<(Trainer, Vec<PosedProblem>)> {
@@ -461,7 +466,8 @@ fn open_run(
             files.dir.display()
         )));
     }
-    let reference = load_model(&opts.model)?;
+    // Moved to the device first, so that a missing GPU fails before the slow setup.
+    let reference = reference_on(load_model(&opts.model)?, device)?;
     let stop_ids = reference.stop_ids();
     let (problems, held_out) = run_problems(&reference, opts)?;
     let (policy, step) = match (resume, latest) {
@@ -495,7 +501,7 @@ fn open_run(
         )?;
     }
     let config = opts.step_config(stop_ids)?;
-    let trainer = Trainer::new(policy, reference, problems, config, opts.seed, step)?;
+    let trainer = Trainer::new(policy, reference, problems, config, opts.seed, step, device)?;
     Ok((trainer, held_out))
 }
 
@@ -618,14 +624,20 @@ pub fn format_step(m: &StepMetrics, group: usize) -> String {
 }
 
 /// Runs (or, with `resume`, continues) the training described by `opts`
-/// into `dir`. Returns the path of the last checkpoint.
-pub fn run_train(opts: &TrainOptions, dir: &Path, resume: bool) -> Result<PathBuf> {
+/// into `dir`, sampling rollouts and held-out answers on `device` (training
+/// itself runs on the CPU). Returns the path of the last checkpoint.
+pub fn run_train(
+    opts: &TrainOptions,
+    device: DeviceArgs,
+    dir: &Path,
+    resume: bool,
+) -> Result<PathBuf> {
     opts.validate()?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let files = RunFiles {
         dir: dir.to_path_buf(),
     };
-    let (mut trainer, held_out) = open_run(opts, &files, resume)?;
+    let (mut trainer, held_out) = open_run(opts, device, &files, resume)?;
     install_interrupt_handler();
     let what = match &trainer.policy.trained {
         Trained::Full(_) => "full fine-tune".to_string(),

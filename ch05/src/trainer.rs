@@ -4,9 +4,12 @@
 
 use ch03::prompts::PromptStyle;
 use ch03::Problem;
+use shared::cli::DeviceArgs;
+use shared::device::Device;
 use shared::loader::LoadedModel;
 use shared::model::Model;
 use shared::tokenizer::Tokenizer;
+use shared::train::Params;
 use shared::Result;
 
 use crate::evaluate::{evaluate_held_out, HeldOutResult};
@@ -48,17 +51,48 @@ pub fn step_seed(seed: u64, step: u64) -> u64 {
         .wrapping_add(step.wrapping_mul(0xBF58_476D_1CE4_E5B9))
 }
 
+/// `reference` with its model moved to `device` (nothing to do when it is
+/// already there), saying on stderr which GPU it runs on. Training stays on
+/// the CPU; the reference only scores rollouts for the KL term.
+pub fn reference_on(mut reference: LoadedModel, device: DeviceArgs) -> Result<LoadedModel> {
+    if reference.model.device() != device.device {
+        reference.model = reference
+            .model
+            .into_device(device.device, device.gpu_dtype)?;
+        eprintln!(
+            "rollouts and the reference model run on {}; training on the CPU",
+            reference.model.device_description()
+        );
+    }
+    Ok(reference)
+}
+
+/// The inference copy of `params` that samples rollouts and answers held-out
+/// problems: on the CPU quantized to Q8_0 (4× faster to decode than f32
+/// weights); on a GPU the f32 weights uploaded as `--gpu-dtype`.
+pub fn rollout_model(params: &Params, device: DeviceArgs) -> Result<Model> {
+    match device.device {
+        Device::Cpu => params.to_model_q8_0(),
+        Device::Cuda(_) => params
+            .to_model()?
+            .into_device(device.device, device.gpu_dtype),
+    }
+}
+
 /// Everything the loop holds between steps.
 pub struct Trainer {
     /// The policy being trained.
     pub policy: Policy,
-    /// The model as loaded (frozen): the KL reference, with the tokenizer and chat template.
+    /// The model as loaded (frozen, on the run's device): the KL reference,
+    /// with the tokenizer and chat template.
     pub reference: LoadedModel,
-    /// The policy's current weights as an inference model quantized to Q8_0, for
-    /// sampling and evaluation: 4× faster to decode than f32 weights, at the
-    /// cost of sampling from a policy a quantization step away from the
-    /// trained one (the loss itself uses the f32 weights).
+    /// The policy's current weights as an inference model on the run's device,
+    /// for sampling and evaluation ([`rollout_model`]). On the CPU it is
+    /// quantized to Q8_0, so it samples from a policy a quantization step away
+    /// from the trained one (the loss itself uses the f32 weights).
     rollout_model: Model,
+    /// Where the reference and the rollout model run (training stays on the CPU).
+    device: DeviceArgs,
     /// Training problems, visited in order (and again from the start when they run out).
     pub problems: Vec<PosedProblem>,
     /// How each step samples, rewards and updates.
@@ -70,7 +104,8 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A loop at step `step` (0 for a fresh run) over `problems`.
+    /// A loop at step `step` (0 for a fresh run) over `problems`, sampling
+    /// and scoring on `device` (the reference is moved there if it is not).
     pub fn new(
         policy: Policy,
         reference: LoadedModel,
@@ -78,17 +113,20 @@ impl Trainer {
         config: StepConfig,
         seed: u64,
         step: u64,
+        device: DeviceArgs,
     ) -> Result<Trainer> {
         if problems.is_empty() {
             return Err(shared::Error::InvalidArgument(
                 "no training problems".into(),
             ));
         }
-        let rollout_model = policy.params.to_model_q8_0()?;
+        let reference = reference_on(reference, device)?;
+        let rollout_model = rollout_model(&policy.params, device)?;
         Ok(Trainer {
             policy,
             reference,
             rollout_model,
+            device,
             problems,
             config,
             seed,
@@ -125,9 +163,10 @@ impl Trainer {
         Ok((metrics, rollouts, index))
     }
 
-    /// Rebuilds the inference copy from the policy's weights.
+    /// Rebuilds the inference copy from the policy's weights (on a GPU:
+    /// uploads them again).
     pub fn refresh_rollout_model(&mut self) -> Result<()> {
-        self.rollout_model = self.policy.params.to_model_q8_0()?;
+        self.rollout_model = rollout_model(&self.policy.params, self.device)?;
         Ok(())
     }
 

@@ -1,0 +1,82 @@
+//! The command line's `--device` and `--gpu-dtype`: a bad value is refused by
+//! the parser, and `--device cuda` on a build without the CUDA backend fails
+//! with a clear message (a non-zero exit, no panic).
+
+use std::process::{Command, Output};
+
+use shared::fixtures::fixture;
+
+fn ch01(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ch01"))
+        .args(args)
+        .output()
+        .expect("ch01 runs")
+}
+
+/// Asserts how a `--device cuda` run ended. Without the CUDA backend (the
+/// default build): an `error:` saying how to rebuild. With it: a run on the GPU
+/// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
+fn assert_cuda_handled(args: &[&str], out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    if !shared::device::CUDA_BUILT {
+        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+        for needle in ["error: ", "no CUDA backend", "--features shared/cuda"] {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: lacks {needle:?}: {stderr}"
+            );
+        }
+    } else if out.status.success() {
+        assert!(stderr.contains("running on"), "{args:?}: {stderr}");
+    } else {
+        let lower = stderr.to_lowercase();
+        assert!(lower.contains("cuda"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn device_cuda_fails_cleanly_without_a_gpu() {
+    let Some(model) = fixture("tiny/llama-tiny") else {
+        return;
+    };
+    let model = model.to_str().unwrap();
+    for args in [
+        vec!["--model", model, "--device", "cuda"],
+        vec![
+            "next-token",
+            "--model",
+            model,
+            "--ids",
+            "1,2",
+            "--device",
+            "cuda",
+        ],
+        vec![
+            "--device",
+            "cuda:0",
+            "next-token",
+            "--model",
+            model,
+            "--ids",
+            "1,2",
+        ],
+    ] {
+        assert_cuda_handled(&args, &ch01(&args));
+    }
+}
+
+#[test]
+fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
+    for (args, says) in [
+        (vec!["--device", "tpu"], "tpu"),
+        (vec!["next-token", "--ids", "1", "--device", "tpu"], "tpu"),
+        (vec!["--gpu-dtype", "int8"], "int8"),
+    ] {
+        let out = ch01(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
