@@ -14,6 +14,10 @@ use crate::tensor::softmax_inplace;
 /// allocated once for `capacity` positions (no allocation while decoding).
 ///
 /// Layout per layer: `[position][kv_head][head_dim]`.
+///
+/// With the `cuda` feature a cache can live on a GPU instead
+/// ([`crate::model::Model::new_cache`] of a model moved there); the host
+/// buffers are then empty.
 #[derive(Debug, Clone)]
 pub struct KvCache {
     keys: Vec<Vec<f32>>,
@@ -21,6 +25,9 @@ pub struct KvCache {
     row: usize,
     capacity: usize,
     len: usize,
+    /// The GPU copy, for a cache that lives on a GPU.
+    #[cfg(feature = "cuda")]
+    pub(crate) device: Option<crate::cuda::DeviceKv>,
 }
 
 impl KvCache {
@@ -34,7 +41,30 @@ impl KvCache {
             row,
             capacity,
             len: 0,
+            #[cfg(feature = "cuda")]
+            device: None,
         }
+    }
+
+    /// An empty cache whose keys and values live on a GPU.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn on_gpu(device: crate::cuda::DeviceKv, row: usize, capacity: usize) -> Self {
+        KvCache {
+            keys: Vec::new(),
+            values: Vec::new(),
+            row,
+            capacity,
+            len: 0,
+            device: Some(device),
+        }
+    }
+
+    /// Whether this cache lives on a GPU (so the forward pass that fills it runs there).
+    pub fn is_on_gpu(&self) -> bool {
+        #[cfg(feature = "cuda")]
+        return self.device.is_some();
+        #[cfg(not(feature = "cuda"))]
+        false
     }
 
     /// Positions cached so far.
@@ -77,6 +107,22 @@ impl KvCache {
             "KV cache overflow: {} > {}",
             other.len,
             self.capacity
+        );
+        #[cfg(feature = "cuda")]
+        if let Some(device) = &mut self.device {
+            let other_device = other
+                .device
+                .as_ref()
+                .expect("copy_prefix_from: a GPU cache from a CPU cache");
+            device
+                .copy_prefix_from(other_device, other.len)
+                .unwrap_or_else(|e| panic!("{e}"));
+            self.len = other.len;
+            return;
+        }
+        assert!(
+            !other.is_on_gpu(),
+            "copy_prefix_from: a CPU cache from a GPU cache"
         );
         let filled = other.len * self.row;
         for (dst, src) in self.keys.iter_mut().zip(&other.keys) {

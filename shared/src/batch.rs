@@ -35,6 +35,9 @@ pub struct BatchDecodeState {
     logits: Array2<f32>,
     /// Per-sequence scratch for attention, beside `caches`.
     lanes: Vec<LaneScratch>,
+    /// The GPU's buffers, when the model runs on one.
+    #[cfg(feature = "cuda")]
+    gpu: Option<crate::cuda::GpuScratch>,
 }
 
 /// One sequence's attention buffers: its rotated query and key, its attention
@@ -63,9 +66,9 @@ impl Model {
         let kv_dim = c.num_kv_heads * c.head_dim;
         let m = |cols| Array2::<f32>::zeros((batch, cols));
         BatchDecodeState {
-            caches: (0..batch)
-                .map(|_| KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity))
-                .collect(),
+            caches: (0..batch).map(|_| self.new_cache(capacity)).collect(),
+            #[cfg(feature = "cuda")]
+            gpu: self.gpu().map(|gpu| self.gpu_scratch(gpu, batch)),
             x: m(c.hidden_size),
             normed: m(c.hidden_size),
             q: m(q_dim),
@@ -112,6 +115,15 @@ impl Model {
             seqs.windows(2).all(|w| w[0] < w[1]) && seqs.iter().all(|&s| s < state.batch()),
             "seqs must be strictly increasing sequence indices of the state"
         );
+        #[cfg(feature = "cuda")]
+        if let (Some(gpu), Some(scratch)) = (self.gpu(), state.gpu.as_mut()) {
+            let logits = state
+                .logits
+                .as_slice_mut()
+                .expect("owned arrays are contiguous");
+            self.gpu_decode_step(gpu, tokens, seqs, &mut state.caches, scratch, logits);
+            return state.logits.slice(s![..tokens.len(), ..]);
+        }
         on_worker(|| self.decode_batch(tokens, seqs, state));
         state.logits.slice(s![..tokens.len(), ..])
     }

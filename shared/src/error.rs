@@ -36,6 +36,10 @@ pub enum Error {
     /// where to put the file.
     #[error("{0}")]
     ModelSource(String),
+    /// The GPU could not be used (no driver, no such device, a CUDA call
+    /// failed); the message says what was tried and what to do.
+    #[error("{0}")]
+    Device(String),
     /// The user stopped a long run (Ctrl-C) after its work was saved; the
     /// message says where and how to continue.
     #[error("{0}")]

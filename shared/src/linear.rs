@@ -41,6 +41,14 @@ enum Storage {
     Blocks(QFormat, Vec<u8>),
 }
 
+/// A weight matrix's stored values, borrowed as they are (for uploading to a GPU).
+#[cfg(feature = "cuda")]
+pub(crate) enum RawWeights<'a> {
+    F32(&'a [f32]),
+    BF16(&'a [u16]),
+    Blocks(QFormat, &'a [u8]),
+}
+
 /// A weight matrix of `rows` outputs × `cols` inputs (row-major, as PyTorch's
 /// `nn.Linear.weight`), stored as f32, bf16 or GGML blocks.
 #[derive(Clone)]
@@ -287,6 +295,16 @@ impl WeightMatrix {
                 };
                 run_tasks(tiles, parallel, task);
             }
+        }
+    }
+
+    /// The stored values, as they are.
+    #[cfg(feature = "cuda")]
+    pub(crate) fn raw(&self) -> RawWeights<'_> {
+        match &self.storage {
+            Storage::F32(w) => RawWeights::F32(w),
+            Storage::BF16(w) => RawWeights::BF16(w),
+            Storage::Blocks(fmt, w) => RawWeights::Blocks(*fmt, w),
         }
     }
 

@@ -15,7 +15,7 @@ use ndarray::{s, Array2, Axis};
 use crate::attention::{attend, HeadLayout, KvCache};
 use crate::config::ModelConfig;
 use crate::linear::{matvec_many, on_worker, WeightMatrix};
-use crate::tensor::{rms_norm, rms_norm_inplace, silu, RopeTable};
+use crate::tensor::{log_softmax, rms_norm, rms_norm_inplace, silu, RopeTable};
 use crate::{Error, Result};
 
 /// The attention half of a transformer block.
@@ -101,6 +101,9 @@ pub struct DecodeState {
     up: Vec<f32>,
     delta: Vec<f32>,
     logits: Vec<f32>,
+    /// The GPU's buffers, when the model runs on one.
+    #[cfg(feature = "cuda")]
+    gpu: Option<crate::cuda::GpuScratch>,
 }
 
 impl Model {
@@ -146,6 +149,10 @@ impl Model {
     /// to [`Model::forward_sequence`] (a cache made with [`KvCache::new`] always
     /// runs on the CPU).
     pub fn new_cache(&self, capacity: usize) -> KvCache {
+        #[cfg(feature = "cuda")]
+        if let Some(gpu) = self.gpu() {
+            return self.gpu_cache(gpu, capacity);
+        }
         let c = &self.config;
         KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity)
     }
@@ -156,7 +163,9 @@ impl Model {
         let q_dim = c.num_heads * c.head_dim;
         let kv_dim = c.num_kv_heads * c.head_dim;
         DecodeState {
-            cache: KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity),
+            cache: self.new_cache(capacity),
+            #[cfg(feature = "cuda")]
+            gpu: self.gpu().map(|gpu| self.gpu_scratch(gpu, 1)),
             x: vec![0.0; c.hidden_size],
             normed: vec![0.0; c.hidden_size],
             q: vec![0.0; q_dim],
@@ -198,6 +207,12 @@ impl Model {
     ///
     /// The caller checks the token and the capacity first ([`Model::check_input`]).
     pub fn forward_step<'s>(&self, token: u32, state: &'s mut DecodeState) -> &'s [f32] {
+        #[cfg(feature = "cuda")]
+        if let (Some(gpu), Some(scratch)) = (self.gpu(), state.gpu.as_mut()) {
+            let caches = std::slice::from_mut(&mut state.cache);
+            self.gpu_decode_step(gpu, &[token], &[0], caches, scratch, &mut state.logits);
+            return &state.logits;
+        }
         // One token is ~200 small products: run them all from inside the thread pool.
         on_worker(|| self.decode_token(token, state))
     }
@@ -263,6 +278,13 @@ impl Model {
     /// `generate_text_basic` (recompute everything each step); with a warm
     /// cache it is the prefill of a prompt. Use [`Model::logits`] on the result.
     pub fn forward_sequence(&self, tokens: &[u32], cache: &mut KvCache) -> Array2<f32> {
+        #[cfg(feature = "cuda")]
+        if cache.is_on_gpu() {
+            let gpu = self
+                .gpu()
+                .expect("a KV cache on a GPU given to a model on the CPU");
+            return self.gpu_forward_sequence(gpu, tokens, cache);
+        }
         let start = cache.len();
         let n = tokens.len();
         let c = &self.config;
@@ -316,7 +338,28 @@ impl Model {
 
     /// Logits (`rows × vocab_size`) of final-normed hidden states.
     pub fn logits(&self, hidden: &Array2<f32>) -> Array2<f32> {
+        #[cfg(feature = "cuda")]
+        if let Some(gpu) = self.gpu() {
+            return self.gpu_logits(gpu, hidden, false);
+        }
         matmul(self.output_layer(), hidden)
+    }
+
+    /// Next-token log-probabilities (`rows × vocab_size`): the log-softmax of
+    /// each row of [`Model::logits`], what scoring an answer (ch04) and GRPO's
+    /// policy ratio (ch05) need. On a GPU the log-softmax runs there too.
+    pub fn log_probs(&self, hidden: &Array2<f32>) -> Array2<f32> {
+        #[cfg(feature = "cuda")]
+        if let Some(gpu) = self.gpu() {
+            return self.gpu_logits(gpu, hidden, true);
+        }
+        let mut logits = self.logits(hidden);
+        for mut row in logits.rows_mut() {
+            let row = row.as_slice_mut().expect("a fresh array is contiguous");
+            let log_p = log_softmax(row);
+            row.copy_from_slice(&log_p);
+        }
+        logits
     }
 
     /// Logits of the last row of `hidden` only (what generation needs).
@@ -334,8 +377,7 @@ impl Model {
             ));
         }
         self.check_input(tokens, 0, tokens.len())?;
-        let c = &self.config;
-        let mut cache = KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, tokens.len());
+        let mut cache = self.new_cache(tokens.len());
         let hidden = self.forward_sequence(tokens, &mut cache);
         Ok(self.logits(&hidden))
     }

@@ -108,6 +108,12 @@ impl RopeTable {
         RopeTable { head_dim, cos, sin }
     }
 
+    /// The `cos` and `sin` tables, `[position][head_dim / 2]` each (uploaded to a GPU).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn tables(&self) -> (&[f32], &[f32]) {
+        (&self.cos, &self.sin)
+    }
+
     /// The number of positions the table covers.
     pub fn max_positions(&self) -> usize {
         self.cos.len() / (self.head_dim / 2)
