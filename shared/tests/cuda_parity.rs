@@ -151,6 +151,12 @@ fn smollm2_matches_the_cpu_and_the_reference() {
         return;
     };
     let reference: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    if shared::cuda::Gpu::open(0).is_ok_and(|gpu| gpu.name().contains("CPU emulation")) {
+        // tests/fake_cuda runs each GPU thread as an OS thread: SmolLM2's
+        // 135M weights and 49152-row output layer would take hours.
+        eprintln!("skipped: SmolLM2 under the CPU emulation of a GPU (too slow)");
+        return;
+    }
     let Some(files) = default_model() else { return };
     let cpu = load_gguf_model(&GgufFile::open(files.path()).unwrap()).unwrap();
     for (dtype, tol) in [(GpuDType::F32, 1e-3), (GpuDType::BF16, 5e-2)] {

@@ -80,7 +80,7 @@ impl GpuModel {
     /// Uploads every weight of `model` to `cuda:ordinal`, matrices as `dtype`.
     pub fn upload(model: &Model, ordinal: usize, dtype: GpuDType) -> Result<GpuModel> {
         let c = &model.config;
-        if c.head_dim > MAX_HEAD_DIM || c.head_dim % 2 != 0 {
+        if c.head_dim > MAX_HEAD_DIM || !c.head_dim.is_multiple_of(2) {
             return Err(Error::Unsupported(format!(
                 "head_dim {} on the GPU: our kernels take even head sizes up to {MAX_HEAD_DIM}",
                 c.head_dim
@@ -182,11 +182,11 @@ impl Uploader<'_> {
     /// dequantized on the GPU from GGML blocks.
     fn matrix(&self, m: &WeightMatrix) -> Result<GpuMatrix> {
         let weights = match m.raw() {
-            RawWeights::F32(w) => self.from_f32(w)?,
+            RawWeights::F32(w) => self.convert_f32(w)?,
             RawWeights::BF16(w) if self.dtype == GpuDType::BF16 => GpuWeights::BF16(self.htod(w)?),
             RawWeights::BF16(w) => {
                 let as_f32: Vec<f32> = w.par_iter().map(|&b| bf16::from_bits(b).to_f32()).collect();
-                self.from_f32(&as_f32)?
+                self.convert_f32(&as_f32)?
             }
             RawWeights::Blocks(fmt, bytes) => self.dequantize(fmt, bytes, m.rows() * m.cols())?,
         };
@@ -197,7 +197,7 @@ impl Uploader<'_> {
         })
     }
 
-    fn from_f32(&self, w: &[f32]) -> Result<GpuWeights> {
+    fn convert_f32(&self, w: &[f32]) -> Result<GpuWeights> {
         Ok(match self.dtype {
             GpuDType::F32 => GpuWeights::F32(self.htod(w)?),
             GpuDType::BF16 => {

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -100,7 +101,12 @@ static std::map<std::string, Kernel>& kernels() {
 }
 
 // Runs one launch: each block's threads together, blocks one after another.
+// One launch at a time in the process (test threads launch concurrently, and
+// the block state above, like `__shared__` memory, is global).
+static std::mutex launch_mutex;
+
 static void run_grid(const Kernel& k, dim3_t grid, dim3_t block, void** params) {
+    std::lock_guard<std::mutex> one_at_a_time(launch_mutex);
     gridDim = grid;
     blockDim = block;
     unsigned threads = block.x;
