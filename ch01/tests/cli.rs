@@ -13,28 +13,6 @@ fn ch01(args: &[&str]) -> Output {
         .expect("ch01 runs")
 }
 
-/// Asserts how a `--device cuda` run ended. Without the CUDA backend (the
-/// default build): an `error:` saying how to rebuild. With it: a run on the GPU
-/// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
-fn assert_cuda_handled(args: &[&str], out: &Output) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    if !shared::device::CUDA_BUILT {
-        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
-        for needle in ["error: ", "no CUDA backend", "--features shared/cuda"] {
-            assert!(
-                stderr.contains(needle),
-                "{args:?}: lacks {needle:?}: {stderr}"
-            );
-        }
-    } else if out.status.success() {
-        assert!(stderr.contains("running on"), "{args:?}: {stderr}");
-    } else {
-        let lower = stderr.to_lowercase();
-        assert!(lower.contains("cuda"), "{args:?}: {stderr}");
-    }
-}
-
 #[test]
 fn device_cuda_fails_cleanly_without_a_gpu() {
     let Some(model) = fixture("tiny/llama-tiny") else {
@@ -62,7 +40,7 @@ fn device_cuda_fails_cleanly_without_a_gpu() {
             "1,2",
         ],
     ] {
-        assert_cuda_handled(&args, &ch01(&args));
+        shared::fixtures::assert_cuda_handled(&args, &ch01(&args));
     }
 }
 

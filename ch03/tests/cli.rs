@@ -45,28 +45,6 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Asserts how a `--device cuda` run ended. Without the CUDA backend (the
-/// default build): an `error:` saying how to rebuild. With it: a run on the GPU
-/// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
-fn assert_cuda_handled(args: &[&str], out: &Output) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    if !shared::device::CUDA_BUILT {
-        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
-        for needle in ["error: ", "no CUDA backend", "--features shared/cuda"] {
-            assert!(
-                stderr.contains(needle),
-                "{args:?}: lacks {needle:?}: {stderr}"
-            );
-        }
-    } else if out.status.success() {
-        assert!(stderr.contains("running on"), "{args:?}: {stderr}");
-    } else {
-        let lower = stderr.to_lowercase();
-        assert!(lower.contains("cuda"), "{args:?}: {stderr}");
-    }
-}
-
 #[test]
 fn grade_one_pair() {
     let yes = ch03(&[
@@ -300,7 +278,7 @@ fn device_cuda_fails_cleanly_without_a_gpu() {
             "cuda",
         ],
     ] {
-        assert_cuda_handled(&args, &ch03(&args));
+        shared::fixtures::assert_cuda_handled(&args, &ch03(&args));
     }
 }
 

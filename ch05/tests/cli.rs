@@ -14,28 +14,6 @@ fn ch05(args: &[&str]) -> Output {
         .expect("ch05 runs")
 }
 
-/// Asserts how a `--device cuda` run ended. Without the CUDA backend (the
-/// default build): an `error:` saying how to rebuild. With it: a run on the GPU
-/// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
-fn assert_cuda_handled(args: &[&str], out: &Output) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    if !shared::device::CUDA_BUILT {
-        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
-        for needle in ["error: ", "no CUDA backend", "--features shared/cuda"] {
-            assert!(
-                stderr.contains(needle),
-                "{args:?}: lacks {needle:?}: {stderr}"
-            );
-        }
-    } else if out.status.success() {
-        assert!(stderr.contains("running on"), "{args:?}: {stderr}");
-    } else {
-        let lower = stderr.to_lowercase();
-        assert!(lower.contains("cuda"), "{args:?}: {stderr}");
-    }
-}
-
 fn ids_arg(v: &Value) -> String {
     let ids: Vec<String> = v
         .as_array()
@@ -272,7 +250,7 @@ fn device_cuda_fails_cleanly_without_a_gpu() {
             "train", "--model", model, "--out", out, "--steps", "1", "--device", "cuda",
         ],
     ] {
-        assert_cuda_handled(&args, &ch05(&args));
+        shared::fixtures::assert_cuda_handled(&args, &ch05(&args));
     }
     assert!(
         !out_dir.join("train_config.json").exists(),

@@ -80,3 +80,26 @@ pub fn cached_default_model() -> Option<crate::models::ModelFiles> {
         }
     }
 }
+
+/// Asserts how a chapter binary's `--device cuda` run ended (the chapters' CLI
+/// tests). Without the CUDA backend (the default build): an `error:` saying how
+/// to rebuild. With it: a run on the GPU
+/// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
+pub fn assert_cuda_handled(args: &[&str], out: &std::process::Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    if !crate::device::CUDA_BUILT {
+        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+        for needle in ["error: ", "no CUDA backend", "--features shared/cuda"] {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: lacks {needle:?}: {stderr}"
+            );
+        }
+    } else if out.status.success() {
+        assert!(stderr.contains("running on"), "{args:?}: {stderr}");
+    } else {
+        let lower = stderr.to_lowercase();
+        assert!(lower.contains("cuda"), "{args:?}: {stderr}");
+    }
+}
