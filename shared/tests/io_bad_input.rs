@@ -224,14 +224,18 @@ fn gguf_bad_tensor_infos() {
         &["tensor `w`", "overflows"],
     );
     let unknown = TensorInfo {
-        ggml_type: 13,
+        ggml_type: 15,
         ..small_tensor()
     };
     open_gguf(
         &dir,
-        "q5k.gguf",
+        "q8k.gguf",
         &with(unknown),
-        &["tensor `w`", "ggml type 13 (Q5_K)"],
+        &[
+            "tensor `w`",
+            "ggml type 15 (Q8_K)",
+            "supported: F32, F16, Q4_0",
+        ],
     );
     let unknown = TensorInfo {
         ggml_type: 1234,

@@ -460,10 +460,12 @@ fn read_tensor_info(r: &mut Reader, name: String, alignment: usize) -> Result<Gg
         .collect::<Result<Vec<usize>>>()?;
     let type_id = r.u32("the ggml type")?;
     let dtype = DType::from_ggml_id(type_id).ok_or_else(|| {
+        let supported: Vec<&str> = DType::ALL.iter().map(|t| t.name()).collect();
         Error::Unsupported(format!(
-            "{}: tensor `{name}` has ggml type {type_id} ({}); supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K",
+            "{}: tensor `{name}` has ggml type {type_id} ({}); supported: {}",
             r.path.display(),
-            ggml_type_name(type_id)
+            ggml_type_name(type_id),
+            supported.join(", ")
         ))
     })?;
     let offset = r.u64("the data offset")?;
@@ -474,7 +476,8 @@ fn read_tensor_info(r: &mut Reader, name: String, alignment: usize) -> Result<Gg
     let row_len = dims.first().copied().unwrap_or(1);
     if row_len % dtype.block_len() != 0 {
         return Err(r.error(format!(
-            "rows of {row_len} elements are not a whole number of {dtype:?} blocks ({} elements)",
+            "rows of {row_len} elements are not a whole number of {} blocks ({} elements)",
+            dtype.name(),
             dtype.block_len()
         )));
     }

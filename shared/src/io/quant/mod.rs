@@ -3,7 +3,20 @@
 //! Block layouts follow ggml (`ggml-common.h`, `ggml-quants.c` `dequantize_row_*`),
 //! the same definitions gguf-py uses. All multi-byte values are little-endian.
 //! These functions are deliberately plain: they are the reference that the fast
-//! kernels are tested against.
+//! kernels are tested against. One function per block type, in three files:
+//!
+//! - `legacy` — 32-element blocks with one scale: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, MXFP4
+//! - `k_quants` — 256-element "K" super-blocks with per-sub-block scales: Q2_K..Q6_K
+//! - `i_quants` — lattice ("grid") and non-linear codebooks: IQ1_S..IQ4_XS, and the
+//!   ternary TQ1_0, TQ2_0
+//!
+//! with the codebooks in `grids`.
+
+pub(crate) mod i_quants;
+pub(crate) mod k_quants;
+pub(crate) mod legacy;
+
+mod grids;
 
 use super::DType;
 use crate::{Error, Result};
@@ -21,13 +34,30 @@ pub fn dequantize(dtype: DType, bytes: &[u8], out: &mut [f32]) -> Result<()> {
         }),
         DType::F16 => convert_elements(dtype, bytes, out, |b| read_f16(b, 0)),
         DType::BF16 => convert_elements(dtype, bytes, out, |b| {
-            bf16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32()
+            bf16::from_bits(read_u16(b, 0)).to_f32()
         }),
-        DType::Q8_0 => for_each_block(dtype, bytes, out, dequantize_block_q8_0),
-        DType::Q4_0 => for_each_block(dtype, bytes, out, dequantize_block_q4_0),
-        DType::Q4_1 => for_each_block(dtype, bytes, out, dequantize_block_q4_1),
-        DType::Q4_K => for_each_block(dtype, bytes, out, dequantize_block_q4_k),
-        DType::Q6_K => for_each_block(dtype, bytes, out, dequantize_block_q6_k),
+        DType::Q8_0 => for_each_block(dtype, bytes, out, legacy::dequantize_block_q8_0),
+        DType::Q4_0 => for_each_block(dtype, bytes, out, legacy::dequantize_block_q4_0),
+        DType::Q4_1 => for_each_block(dtype, bytes, out, legacy::dequantize_block_q4_1),
+        DType::Q5_0 => for_each_block(dtype, bytes, out, legacy::dequantize_block_q5_0),
+        DType::Q5_1 => for_each_block(dtype, bytes, out, legacy::dequantize_block_q5_1),
+        DType::MXFP4 => for_each_block(dtype, bytes, out, legacy::dequantize_block_mxfp4),
+        DType::Q2_K => for_each_block(dtype, bytes, out, k_quants::dequantize_block_q2_k),
+        DType::Q3_K => for_each_block(dtype, bytes, out, k_quants::dequantize_block_q3_k),
+        DType::Q4_K => for_each_block(dtype, bytes, out, k_quants::dequantize_block_q4_k),
+        DType::Q5_K => for_each_block(dtype, bytes, out, k_quants::dequantize_block_q5_k),
+        DType::Q6_K => for_each_block(dtype, bytes, out, k_quants::dequantize_block_q6_k),
+        DType::IQ2_XXS => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq2_xxs),
+        DType::IQ2_XS => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq2_xs),
+        DType::IQ2_S => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq2_s),
+        DType::IQ3_XXS => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq3_xxs),
+        DType::IQ3_S => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq3_s),
+        DType::IQ1_S => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq1_s),
+        DType::IQ1_M => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq1_m),
+        DType::IQ4_NL => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq4_nl),
+        DType::IQ4_XS => for_each_block(dtype, bytes, out, i_quants::dequantize_block_iq4_xs),
+        DType::TQ1_0 => for_each_block(dtype, bytes, out, i_quants::dequantize_block_tq1_0),
+        DType::TQ2_0 => for_each_block(dtype, bytes, out, i_quants::dequantize_block_tq2_0),
     }
     Ok(())
 }
@@ -92,96 +122,17 @@ fn for_each_block(dtype: DType, bytes: &[u8], out: &mut [f32], block_fn: fn(&[u8
 
 /// The little-endian f16 at `at`, as f32.
 fn read_f16(bytes: &[u8], at: usize) -> f32 {
-    f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
+    f16::from_bits(read_u16(bytes, at)).to_f32()
 }
 
-/// `block_q8_0`: f16 `d`, then 32 × i8 `q`; x = d·q.
-fn dequantize_block_q8_0(block: &[u8], y: &mut [f32]) {
-    let d = read_f16(block, 0);
-    for (x, &q) in y.iter_mut().zip(&block[2..34]) {
-        *x = d * f32::from(q as i8);
-    }
+/// The little-endian u16 at `at`.
+fn read_u16(bytes: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([bytes[at], bytes[at + 1]])
 }
 
-/// `block_q4_0`: f16 `d`, then 16 bytes; byte j holds element j (low nibble)
-/// and element j + 16 (high nibble); x = d·(q − 8).
-fn dequantize_block_q4_0(block: &[u8], y: &mut [f32]) {
-    let d = read_f16(block, 0);
-    for (j, &byte) in block[2..18].iter().enumerate() {
-        y[j] = d * f32::from(i16::from(byte & 0x0F) - 8);
-        y[j + 16] = d * f32::from(i16::from(byte >> 4) - 8);
-    }
-}
-
-/// `block_q4_1`: f16 `d`, f16 `m`, then 16 bytes of nibbles as in Q4_0; x = d·q + m.
-fn dequantize_block_q4_1(block: &[u8], y: &mut [f32]) {
-    let d = read_f16(block, 0);
-    let m = read_f16(block, 2);
-    for (j, &byte) in block[4..20].iter().enumerate() {
-        y[j] = d * f32::from(byte & 0x0F) + m;
-        y[j + 16] = d * f32::from(byte >> 4) + m;
-    }
-}
-
-/// The 6-bit scale and min of sub-block `j` (0..8) from Q4_K's 12 packed bytes
-/// (ggml's `get_scale_min_k4`).
-fn scale_min_k4(j: usize, packed: &[u8]) -> (u8, u8) {
-    if j < 4 {
-        (packed[j] & 63, packed[j + 4] & 63)
-    } else {
-        let scale = (packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4);
-        let min = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
-        (scale, min)
-    }
-}
-
-/// `block_q4_K`: f16 `d`, f16 `dmin`, 12 bytes of packed 6-bit scales and mins,
-/// 128 bytes of nibbles. Each 64-element chunk uses 32 bytes: the low nibbles are
-/// its first 32 elements (sub-block 2c), the high nibbles the next 32 (sub-block 2c+1);
-/// x = d·scale·q − dmin·min.
-fn dequantize_block_q4_k(block: &[u8], y: &mut [f32]) {
-    let d = read_f16(block, 0);
-    let dmin = read_f16(block, 2);
-    let packed = &block[4..16];
-    let qs = &block[16..144];
-    for chunk in 0..4 {
-        let (sc_lo, m_lo) = scale_min_k4(2 * chunk, packed);
-        let (sc_hi, m_hi) = scale_min_k4(2 * chunk + 1, packed);
-        let (d_lo, min_lo) = (d * f32::from(sc_lo), dmin * f32::from(m_lo));
-        let (d_hi, min_hi) = (d * f32::from(sc_hi), dmin * f32::from(m_hi));
-        let q = &qs[32 * chunk..32 * (chunk + 1)];
-        let y = &mut y[64 * chunk..64 * (chunk + 1)];
-        for (l, &byte) in q.iter().enumerate() {
-            y[l] = d_lo * f32::from(byte & 0x0F) - min_lo;
-            y[l + 32] = d_hi * f32::from(byte >> 4) - min_hi;
-        }
-    }
-}
-
-/// `block_q6_K`: 128 bytes `ql` (low 4 bits), 64 bytes `qh` (high 2 bits),
-/// 16 × i8 scales, f16 `d`. Each 128-element half uses 64 bytes of `ql`, 32 of `qh`
-/// and 8 scales (one per 16 elements); x = d·scale·(q − 32).
-fn dequantize_block_q6_k(block: &[u8], y: &mut [f32]) {
-    let d = read_f16(block, 208);
-    for half in 0..2 {
-        let ql = &block[64 * half..64 * (half + 1)];
-        let qh = &block[128 + 32 * half..128 + 32 * (half + 1)];
-        let scales = &block[192 + 8 * half..192 + 8 * (half + 1)];
-        let y = &mut y[128 * half..128 * (half + 1)];
-        for l in 0..32 {
-            let is = l / 16;
-            let q = [
-                (ql[l] & 0x0F) | ((qh[l] & 3) << 4),
-                (ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4),
-                (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4),
-                (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4),
-            ];
-            for (k, &qk) in q.iter().enumerate() {
-                let scale = f32::from(scales[is + 2 * k] as i8);
-                y[l + 32 * k] = d * scale * f32::from(i16::from(qk) - 32);
-            }
-        }
-    }
+/// The little-endian u32 at `at`.
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
 /// Quantizes `values` to GGML `Q8_0` blocks, as ggml's `quantize_row_q8_0_ref`
@@ -238,7 +189,8 @@ mod tests {
         assert!(quantize_q8_0(&[1.0; 31]).is_err());
     }
 
-    fn f16_bytes(x: f32) -> [u8; 2] {
+    /// The little-endian bytes of `x` as f16 (for hand-built blocks).
+    pub(super) fn f16_bytes(x: f32) -> [u8; 2] {
         f16::from_f32(x).to_bits().to_le_bytes()
     }
 
@@ -263,17 +215,6 @@ mod tests {
         dequantize(DType::Q4_1, &block, &mut y).unwrap();
         assert!(y[..16].iter().all(|&x| x == 1.0));
         assert!(y[16..].iter().all(|&x| x == 3.0));
-    }
-
-    #[test]
-    fn q4_k_scale_min_unpacking() {
-        let packed = [1, 2, 3, 4, 5, 6, 7, 8, 0x21, 0x43, 0x65, 0x87];
-        assert_eq!(scale_min_k4(0, &packed), (1, 5));
-        assert_eq!(scale_min_k4(3, &packed), (4, 8));
-        assert_eq!(scale_min_k4(4, &packed), (1, 2));
-        assert_eq!(scale_min_k4(7, &packed), (7, 8));
-        let high = [0xC0; 12];
-        assert_eq!(scale_min_k4(5, &high), (0x30, 0x3C));
     }
 
     #[test]
