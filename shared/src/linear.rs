@@ -1,7 +1,8 @@
 //! Linear layers: the one place that decides how a weight matrix multiplies a vector.
 //!
 //! A [`WeightMatrix`] keeps its weights as f32, as bf16 (the Hub's usual safetensors type)
-//! or as GGML blocks (Q8_0, Q4_0, Q4_1) and multiplies directly from them: decoding one
+//! or as GGML blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, the K-quants, IQ4_NL, IQ4_XS) and
+//! multiplies directly from them: decoding one
 //! token reads every weight once, so keeping them 2–6× smaller than f32 is what makes
 //! generation fast and loading light (DESIGN.md, "Performance notes").
 //!
@@ -14,7 +15,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::io::DType;
-use crate::kernels::{self, QFormat, QK};
+use crate::kernels::{self, QFormat};
 use crate::{Error, Result};
 
 /// Below this many multiply–adds a product runs on the calling thread: splitting it
@@ -103,20 +104,23 @@ impl WeightMatrix {
         })
     }
 
-    /// A matrix kept as GGML blocks of `dtype` (`bytes`: `rows` rows of `cols / 32` blocks).
+    /// A matrix kept as GGML blocks of `dtype` (`bytes`: `rows` rows of
+    /// `cols / block_len` blocks).
     ///
-    /// Only Q8_0, Q4_0 and Q4_1 are multiplied from their blocks; other types are
+    /// The formats of [`QFormat`] are multiplied from their blocks; other types are
     /// [`Error::Unsupported`] here (dequantize them and use [`WeightMatrix::from_f32`]).
-    /// `cols` must be a multiple of 32 and `bytes` exactly the size of the blocks.
+    /// `cols` must be a multiple of the block length and `bytes` exactly the size of
+    /// the blocks.
     pub fn from_blocks(dtype: DType, rows: usize, cols: usize, bytes: Vec<u8>) -> Result<Self> {
         let fmt = QFormat::from_dtype(dtype).ok_or_else(|| {
             Error::Unsupported(format!(
-                "weight matrix of type {dtype:?}: only Q8_0, Q4_0 and Q4_1 are kept as blocks"
+                "weight matrix of type {dtype:?}: the kernels do not multiply from its blocks"
             ))
         })?;
-        if !cols.is_multiple_of(QK) {
+        if !cols.is_multiple_of(fmt.block_len()) {
             return Err(Error::InvalidArgument(format!(
-                "{dtype:?} weight matrix {rows}×{cols}: columns must be a multiple of {QK}"
+                "{dtype:?} weight matrix {rows}×{cols}: columns must be a multiple of {}",
+                fmt.block_len()
             )));
         }
         let expected = rows
@@ -345,7 +349,7 @@ impl WeightMatrix {
 
     /// Bytes per row of blocks of `fmt`.
     fn row_bytes(&self, fmt: QFormat) -> usize {
-        self.cols / QK * fmt.block_bytes()
+        fmt.row_bytes(self.cols)
     }
 
     /// Asserts the vector shapes of a matrix–vector product.

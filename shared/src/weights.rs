@@ -4,8 +4,11 @@
 //! a GGUF source translates them to llama.cpp's names (`blk.0.attn_q.weight`).
 //! Every shape is checked against the config before the model is assembled.
 
+use std::cell::RefCell;
+
 use crate::config::{Family, ModelConfig};
 use crate::io::{dequantize_to_vec, DType, GgufFile, GgufTensorInfo, SafetensorsModel};
+use crate::kernels::QFormat;
 use crate::linear::WeightMatrix;
 use crate::model::{Attention, FeedForward, Model, TransformerBlock};
 use crate::{Error, Result};
@@ -172,19 +175,27 @@ impl WeightSource for SafetensorsModel {
 
 /// Tensors of a GGUF file, asked for by Hugging Face names.
 ///
-/// Q8_0, Q4_0 and Q4_1 matrices stay quantized (the kernels multiply them
-/// directly); other types are dequantized to f32 once. llama.cpp's converter
-/// permutes the rows of Llama's q/k projections so that RoPE rotates adjacent
-/// pairs; we undo that here so the model always rotates halves, as Hugging Face does.
+/// Matrices in a block format the kernels multiply from ([`QFormat`]) stay quantized;
+/// BF16 stays bf16; F32 and F16 become f32; the rarer block types (IQ1–IQ3, TQ1_0,
+/// TQ2_0, MXFP4) are expanded to bf16 once, with a one-line note on stderr per type.
+/// llama.cpp's converter permutes the rows of Llama's q/k projections so that RoPE
+/// rotates adjacent pairs; we undo that here so the model always rotates halves, as
+/// Hugging Face does.
 pub struct GgufWeights<'a> {
     file: &'a GgufFile,
     config: &'a ModelConfig,
+    /// The types already announced as expanded to bf16.
+    expanded: RefCell<Vec<DType>>,
 }
 
 impl<'a> GgufWeights<'a> {
     /// A weight source over `file` for a model of shape `config`.
     pub fn new(file: &'a GgufFile, config: &'a ModelConfig) -> Self {
-        GgufWeights { file, config }
+        GgufWeights {
+            file,
+            config,
+            expanded: RefCell::new(Vec::new()),
+        }
     }
 
     fn info(&self, hf_name: &str) -> Result<&GgufTensorInfo> {
@@ -215,6 +226,18 @@ impl<'a> GgufWeights<'a> {
             None
         }
     }
+
+    /// Says once per type on stderr that tensors of `dtype` are expanded to bf16.
+    fn note_expanded(&self, name: &str, dtype: DType) {
+        let mut seen = self.expanded.borrow_mut();
+        if !seen.contains(&dtype) {
+            seen.push(dtype);
+            eprintln!(
+                "note: {name} (and any other {} tensor) has no native kernel: expanded to bf16 at load",
+                dtype.name()
+            );
+        }
+    }
 }
 
 impl WeightSource for GgufWeights<'_> {
@@ -232,12 +255,25 @@ impl WeightSource for GgufWeights<'_> {
         if let Some(heads) = self.permuted_heads(hf_name) {
             bytes = unpermute_rope_rows(&bytes, rows, heads);
         }
-        match info.dtype {
-            DType::Q8_0 | DType::Q4_0 | DType::Q4_1 => {
-                WeightMatrix::from_blocks(info.dtype, rows, cols, bytes)
+        let dtype = info.dtype;
+        match dtype {
+            _ if QFormat::from_dtype(dtype).is_some() => {
+                WeightMatrix::from_blocks(dtype, rows, cols, bytes)
             }
-            dtype => {
+            DType::BF16 => {
+                let bits = bytes
+                    .chunks_exact(2)
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]));
+                WeightMatrix::from_bf16(rows, cols, bits.collect())
+            }
+            DType::F32 | DType::F16 => {
                 WeightMatrix::from_f32(rows, cols, dequantize_to_vec(dtype, &bytes, rows * cols)?)
+            }
+            _ => {
+                self.note_expanded(&info.name, dtype);
+                let values = dequantize_to_vec(dtype, &bytes, rows * cols)?;
+                let bits = values.iter().map(|&v| half::bf16::from_f32(v).to_bits());
+                WeightMatrix::from_bf16(rows, cols, bits.collect())
             }
         }
     }

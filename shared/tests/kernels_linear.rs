@@ -113,6 +113,7 @@ fn dequantize_block(fmt: QFormat, b: &[u8]) -> [f32; QK] {
                 }
             }
         }
+        other => unreachable!("{other:?}: this file tests the 32-element formats Q8_0, Q4_0, Q4_1"),
     }
     out
 }
@@ -333,6 +334,7 @@ fn scalar_quantized_dot_equals_dequantized_f32_dot() {
                 QFormat::Q8_0 => scalar::dot_q8_0(&row, &x),
                 QFormat::Q4_0 => scalar::dot_q4_0(&row, &x),
                 QFormat::Q4_1 => scalar::dot_q4_1(&row, &x),
+                other => unreachable!("{other:?} is not in FORMATS"),
             };
             let bound = reorder_bound(quantized_depth(cols), magnitude(fmt, &row, &x));
             let err = (got as f64 - want).abs();
@@ -620,16 +622,21 @@ fn constructors_reject_bad_sizes_and_types() {
             "{dtype:?} {rows}×{cols} {len}: {err}"
         );
     }
+    // Plain floats and the block types without a native kernel are not blocks.
     for dtype in [
         DType::F32,
         DType::F16,
         DType::BF16,
-        DType::Q4_K,
-        DType::Q6_K,
+        DType::IQ2_XXS,
+        DType::TQ1_0,
+        DType::MXFP4,
     ] {
         let err = WeightMatrix::from_blocks(dtype, 1, 256, vec![0; 1024]).unwrap_err();
         assert!(matches!(err, Error::Unsupported(_)), "{dtype:?}: {err}");
     }
+    // A K-quant row must be whole 256-element super-blocks.
+    let err = WeightMatrix::from_blocks(DType::Q4_K, 1, 128, vec![0; 72]).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
     assert!(matches!(
         WeightMatrix::from_f32(2, 3, vec![0.0; 5]),
         Err(Error::InvalidArgument(_))

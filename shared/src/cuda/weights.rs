@@ -179,7 +179,8 @@ impl Uploader<'_> {
     }
 
     /// A matrix as `self.dtype`: converted on the host from f32/bf16, or
-    /// dequantized on the GPU from GGML blocks.
+    /// dequantized on the GPU from Q8_0/Q4_0/Q4_1 blocks (other block formats are
+    /// expanded on the host first).
     fn matrix(&self, m: &WeightMatrix) -> Result<GpuMatrix> {
         let weights = match m.raw() {
             RawWeights::F32(w) => self.convert_f32(w)?,
@@ -188,7 +189,13 @@ impl Uploader<'_> {
                 let as_f32: Vec<f32> = w.par_iter().map(|&b| bf16::from_bits(b).to_f32()).collect();
                 self.convert_f32(&as_f32)?
             }
-            RawWeights::Blocks(fmt, bytes) => self.dequantize(fmt, bytes, m.rows() * m.cols())?,
+            RawWeights::Blocks(fmt @ (QFormat::Q8_0 | QFormat::Q4_0 | QFormat::Q4_1), bytes) => {
+                self.dequantize(fmt, bytes, m.rows() * m.cols())?
+            }
+            // Formats without a GPU dequantizer are expanded on the host first.
+            RawWeights::Blocks(..) => {
+                self.convert_f32(m.to_f32().as_slice().expect("standard layout"))?
+            }
         };
         Ok(GpuMatrix {
             rows: m.rows(),
@@ -220,6 +227,7 @@ impl Uploader<'_> {
             QFormat::Q8_0 => &kernels.dequant_q8_0,
             QFormat::Q4_0 => &kernels.dequant_q4_0,
             QFormat::Q4_1 => &kernels.dequant_q4_1,
+            other => unreachable!("{other:?} is expanded on the host (see `matrix`)"),
         };
         let count = n as i64;
         let cfg = LaunchConfig {

@@ -23,12 +23,18 @@ use crate::io::DType;
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+pub mod blocks;
 pub mod scalar;
 
-/// Elements per ggml block of the Q8_0, Q4_0 and Q4_1 formats.
+/// Elements per block of the 32-element formats (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL).
 pub const QK: usize = 32;
 
-/// The ggml block formats the kernels multiply from directly.
+/// Elements per super-block of the K-quants and IQ4_XS.
+pub const QK_K: usize = 256;
+
+/// The ggml block formats the kernels multiply from directly, without an f32 copy of
+/// the weights. Each block holds [`QFormat::block_len`] elements in
+/// [`QFormat::block_bytes`] bytes; see [`DType`] for the layouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(non_camel_case_types)]
 pub enum QFormat {
@@ -38,17 +44,46 @@ pub enum QFormat {
     Q4_0,
     /// f16 `d`, f16 `m` + 16 bytes of nibbles; element = d·nib + m.
     Q4_1,
+    /// f16 `d`, 32 high bits, 16 bytes of nibbles; element = d·(q − 16).
+    Q5_0,
+    /// f16 `d`, f16 `m`, 32 high bits, 16 bytes of nibbles; element = d·q + m.
+    Q5_1,
+    /// 256 elements of 2 bits, a 4-bit scale and min per 16.
+    Q2_K,
+    /// 256 elements of 3 bits, a 6-bit signed scale per 16.
+    Q3_K,
+    /// 256 elements of 4 bits, a 6-bit scale and min per 32.
+    Q4_K,
+    /// 256 elements of 5 bits, a 6-bit scale and min per 32.
+    Q5_K,
+    /// 256 elements of 6 bits, an i8 scale per 16.
+    Q6_K,
+    /// f16 `d` + 16 bytes of 4-bit indices into 16 non-uniform levels.
+    IQ4_NL,
+    /// 256 elements of 4-bit level indices, a 6-bit scale per 32.
+    IQ4_XS,
 }
 
 impl QFormat {
+    /// Every format, in ggml's type-id order.
+    pub const ALL: [QFormat; 12] = [
+        QFormat::Q4_0,
+        QFormat::Q4_1,
+        QFormat::Q5_0,
+        QFormat::Q5_1,
+        QFormat::Q8_0,
+        QFormat::Q2_K,
+        QFormat::Q3_K,
+        QFormat::Q4_K,
+        QFormat::Q5_K,
+        QFormat::Q6_K,
+        QFormat::IQ4_NL,
+        QFormat::IQ4_XS,
+    ];
+
     /// The block format of `dtype`, or `None` when the kernels do not multiply from it.
     pub fn from_dtype(dtype: DType) -> Option<QFormat> {
-        match dtype {
-            DType::Q8_0 => Some(QFormat::Q8_0),
-            DType::Q4_0 => Some(QFormat::Q4_0),
-            DType::Q4_1 => Some(QFormat::Q4_1),
-            _ => None,
-        }
+        QFormat::ALL.into_iter().find(|f| f.dtype() == dtype)
     }
 
     /// The storage type this format is.
@@ -57,12 +92,31 @@ impl QFormat {
             QFormat::Q8_0 => DType::Q8_0,
             QFormat::Q4_0 => DType::Q4_0,
             QFormat::Q4_1 => DType::Q4_1,
+            QFormat::Q5_0 => DType::Q5_0,
+            QFormat::Q5_1 => DType::Q5_1,
+            QFormat::Q2_K => DType::Q2_K,
+            QFormat::Q3_K => DType::Q3_K,
+            QFormat::Q4_K => DType::Q4_K,
+            QFormat::Q5_K => DType::Q5_K,
+            QFormat::Q6_K => DType::Q6_K,
+            QFormat::IQ4_NL => DType::IQ4_NL,
+            QFormat::IQ4_XS => DType::IQ4_XS,
         }
     }
 
-    /// Bytes per block of 32 elements.
+    /// Elements per block: [`QK`] or [`QK_K`].
+    pub fn block_len(self) -> usize {
+        self.dtype().block_len()
+    }
+
+    /// Bytes per block.
     pub fn block_bytes(self) -> usize {
         self.dtype().block_bytes()
+    }
+
+    /// Bytes of one row of `cols` elements (`cols` a multiple of [`QFormat::block_len`]).
+    pub fn row_bytes(self, cols: usize) -> usize {
+        cols / self.block_len() * self.block_bytes()
     }
 }
 
@@ -170,40 +224,30 @@ pub fn dot_rows_bf16(w: &[u16], x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `y[r] = w[r] · x` for consecutive rows of `fmt` blocks, `x.len() / 32` blocks per row
-/// (`x.len()` a multiple of 32, `w.len() = x.len() / 32 · block_bytes · y.len()`).
+/// `y[r] = w[r] · x` for consecutive rows of `fmt` blocks, `x.len() / block_len` blocks
+/// per row (`x.len()` a multiple of [`QFormat::block_len`],
+/// `w.len() = fmt.row_bytes(x.len()) · y.len()`).
 pub fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
     assert_eq!(
-        x.len() % QK,
+        x.len() % fmt.block_len(),
         0,
-        "dot_rows_q: x length must be a multiple of 32"
+        "dot_rows_q: {fmt:?} rows need a multiple of {} inputs",
+        fmt.block_len()
     );
     assert_eq!(
         w.len(),
-        x.len() / QK * fmt.block_bytes() * y.len(),
+        fmt.row_bytes(x.len()) * y.len(),
         "dot_rows_q: shape mismatch"
     );
     match isa() {
         // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c;
         // the lengths were checked above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe {
-            match fmt {
-                QFormat::Q8_0 => avx2::dot_rows_q8_0(w, x, y),
-                QFormat::Q4_0 => avx2::dot_rows_q4_0(w, x, y),
-                QFormat::Q4_1 => avx2::dot_rows_q4_1(w, x, y),
-            }
-        },
+        Isa::Avx2 => unsafe { avx2::dot_rows_q(fmt, w, x, y) },
         // SAFETY: `isa()` returned Avx512 only after detecting avx512f, avx2, fma and
         // f16c; the lengths were checked above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe {
-            match fmt {
-                QFormat::Q8_0 => avx512::dot_rows_q8_0(w, x, y),
-                QFormat::Q4_0 => avx512::dot_rows_q4_0(w, x, y),
-                QFormat::Q4_1 => avx512::dot_rows_q4_1(w, x, y),
-            }
-        },
+        Isa::Avx512 => unsafe { avx512::dot_rows_q(fmt, w, x, y) },
         _ => scalar::dot_rows_q(fmt, w, x, y),
     }
 }
@@ -214,9 +258,10 @@ pub fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
 /// [`dot_rows_q`] of its input.
 pub fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
     assert_eq!(
-        cols % QK,
+        cols % fmt.block_len(),
         0,
-        "dot_rows_q_multi: cols must be a multiple of 32"
+        "dot_rows_q_multi: {fmt:?} rows need a multiple of {} columns",
+        fmt.block_len()
     );
     let n = x.len().checked_div(cols).unwrap_or(0);
     assert_eq!(x.len(), n * cols, "dot_rows_q_multi: x is not n × cols");
@@ -224,30 +269,18 @@ pub fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut 
     assert_eq!(y.len(), rows * n, "dot_rows_q_multi: y is not n × rows");
     assert_eq!(
         w.len(),
-        cols / QK * fmt.block_bytes() * rows,
+        fmt.row_bytes(cols) * rows,
         "dot_rows_q_multi: shape mismatch"
     );
     match isa() {
         // SAFETY: `isa()` returned Avx2 only after detecting avx2, fma and f16c;
         // the lengths were checked above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe {
-            match fmt {
-                QFormat::Q8_0 => avx2::dot_rows_q8_0_multi(w, cols, x, y),
-                QFormat::Q4_0 => avx2::dot_rows_q4_0_multi(w, cols, x, y),
-                QFormat::Q4_1 => avx2::dot_rows_q4_1_multi(w, cols, x, y),
-            }
-        },
+        Isa::Avx2 => unsafe { avx2::dot_rows_q_multi(fmt, w, cols, x, y) },
         // SAFETY: `isa()` returned Avx512 only after detecting avx512f, avx2, fma and
         // f16c; the lengths were checked above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe {
-            match fmt {
-                QFormat::Q8_0 => avx512::dot_rows_q8_0_multi(w, cols, x, y),
-                QFormat::Q4_0 => avx512::dot_rows_q4_0_multi(w, cols, x, y),
-                QFormat::Q4_1 => avx512::dot_rows_q4_1_multi(w, cols, x, y),
-            }
-        },
+        Isa::Avx512 => unsafe { avx512::dot_rows_q_multi(fmt, w, cols, x, y) },
         _ => scalar::dot_rows_q_multi(fmt, w, cols, x, y),
     }
 }

@@ -12,11 +12,13 @@
 //! A quantized row is multiplied by f32 activations directly: each block's weights are
 //! expanded on the fly and summed against `x`, then scaled by the block's `d` (and, for
 //! Q4_1, its offset `m` times the block's sum of `x`). The result is dequantize(W)·x up
-//! to float rounding.
+//! to float rounding. The other formats (Q5_0, Q5_1, the K-quants, IQ4_NL, IQ4_XS) take
+//! the plainest route: each block dequantized by [`crate::io::dequantize`], then
+//! dotted with `x` ([`dot_dequantized`]).
 
 use half::f16;
 
-use super::{QFormat, QK};
+use super::{QFormat, QK, QK_K};
 
 /// Reads the little-endian f16 at `bytes[at..at + 2]` as f32.
 fn f16_at(bytes: &[u8], at: usize) -> f32 {
@@ -114,9 +116,14 @@ pub fn dot_q4_1(row: &[u8], x: &[f32]) -> f32 {
     sum
 }
 
-/// Dequantizes one row of `fmt` blocks into `out` (`out.len()` elements, a multiple of 32).
+/// Dequantizes one row of `fmt` blocks into `out` (`out.len()` elements, a multiple of
+/// the block length).
 pub fn dequantize_row(fmt: QFormat, row: &[u8], out: &mut [f32]) {
-    debug_assert_eq!(row.len() * QK, out.len() * fmt.block_bytes());
+    debug_assert_eq!(row.len(), fmt.row_bytes(out.len()));
+    if !matches!(fmt, QFormat::Q8_0 | QFormat::Q4_0 | QFormat::Q4_1) {
+        dequantize(fmt, row, out);
+        return;
+    }
     for (b, ob) in row
         .chunks_exact(fmt.block_bytes())
         .zip(out.chunks_exact_mut(QK))
@@ -139,6 +146,7 @@ pub fn dequantize_row(fmt: QFormat, row: &[u8], out: &mut [f32]) {
                     *o = d * f32::from(nibble(&b[4..], i)) + m;
                 }
             }
+            _ => unreachable!("handled above"),
         }
     }
 }
@@ -152,14 +160,37 @@ pub fn dot_rows_f32(w: &[f32], x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `y[r] = w[r] · x` for consecutive `fmt` rows of `x.len() / 32` blocks.
+/// `fmt` blocks (a whole number of them in `bytes`) dequantized into `out` by the
+/// reference, [`crate::io::dequantize`].
+fn dequantize(fmt: QFormat, bytes: &[u8], out: &mut [f32]) {
+    crate::io::dequantize(fmt.dtype(), bytes, out).expect("callers pass whole blocks");
+}
+
+/// One row of a format without a hand-written dot below (Q5_0, Q5_1, the K-quants,
+/// IQ4_NL, IQ4_XS) · `x`: each block dequantized by the reference, its dot with `x`
+/// summed left to right, the blocks' dots summed in order.
+pub fn dot_dequantized(fmt: QFormat, row: &[u8], x: &[f32]) -> f32 {
+    debug_assert_eq!(row.len(), fmt.row_bytes(x.len()));
+    let mut w = [0.0f32; QK_K];
+    let w = &mut w[..fmt.block_len()];
+    let blocks = row.chunks_exact(fmt.block_bytes());
+    let mut sum = 0.0f32;
+    for (b, xb) in blocks.zip(x.chunks_exact(fmt.block_len())) {
+        dequantize(fmt, b, w);
+        sum += dot_f32(w, xb);
+    }
+    sum
+}
+
+/// `y[r] = w[r] · x` for consecutive `fmt` rows of `x.len() / block_len` blocks.
 pub fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
-    let row_bytes = x.len() / QK * fmt.block_bytes();
+    let row_bytes = fmt.row_bytes(x.len());
     debug_assert_eq!(w.len(), row_bytes * y.len());
-    let dot = match fmt {
-        QFormat::Q8_0 => dot_q8_0,
-        QFormat::Q4_0 => dot_q4_0,
-        QFormat::Q4_1 => dot_q4_1,
+    let dot: &dyn Fn(&[u8], &[f32]) -> f32 = match fmt {
+        QFormat::Q8_0 => &dot_q8_0,
+        QFormat::Q4_0 => &dot_q4_0,
+        QFormat::Q4_1 => &dot_q4_1,
+        _ => &|row, x| dot_dequantized(fmt, row, x),
     };
     for (r, out) in y.iter_mut().enumerate() {
         *out = dot(&w[r * row_bytes..(r + 1) * row_bytes], x);

@@ -9,7 +9,7 @@
 /// IQ4_NL's and IQ4_XS's 16 levels (ggml's `kvalues_iq4nl`): a nibble indexes this table,
 /// and the block scale multiplies the result. The levels are denser near zero, where most
 /// weights are.
-pub(super) const KVALUES_IQ4NL: [i8; 16] = [
+pub(crate) const KVALUES_IQ4NL: [i8; 16] = [
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
 ];
 

@@ -213,15 +213,20 @@ fn put_iq4_nibbles(y: &mut [f32], scale: f32, qs: &[u8]) {
 /// elements, ordered as IQ4_NL); x = d·(scale − 32)·kvalue with a 6-bit scale.
 pub(crate) fn dequantize_block_iq4_xs(block: &[u8], y: &mut [f32]) {
     let d = read_f16(block, 0);
-    let scales_h = read_u16(block, 2);
-    let scales_l = &block[4..8];
     for (ib, y) in y.chunks_exact_mut(32).enumerate() {
-        let low = (scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0F;
-        let high = ((scales_h >> (2 * ib)) & 3) as u8;
-        let scale = i16::from(low | (high << 4)) - 32;
         let qs = &block[8 + 16 * ib..8 + 16 * (ib + 1)];
-        put_iq4_nibbles(y, d * f32::from(scale), qs);
+        put_iq4_nibbles(y, d * f32::from(iq4_xs_scale(block, ib)), qs);
     }
+}
+
+/// The 6-bit scale of IQ4_XS sub-block `ib` (0..8), minus 32: its low nibble from
+/// `scales_l` (4 bytes at 4, low nibble first), its top two bits from the u16 `scales_h`
+/// at 2.
+pub(crate) fn iq4_xs_scale(block: &[u8], ib: usize) -> i16 {
+    let scales_h = read_u16(block, 2);
+    let low = (block[4 + ib / 2] >> (4 * (ib % 2))) & 0x0F;
+    let high = ((scales_h >> (2 * ib)) & 3) as u8;
+    i16::from(low | (high << 4)) - 32
 }
 
 /// Digit `k` (0 = most significant) of a byte holding a base-3 number of up to 5

@@ -40,7 +40,7 @@ fn low_two_bits(qs: &[u8], group: usize) -> (&[u8], usize) {
 /// Q3_K's 16 six-bit scales (as stored, before subtracting 32) from their 12 packed
 /// bytes: the low nibbles of bytes 0–7 are scales 0–7, their high nibbles scales 8–15;
 /// scale `i`'s top two bits are bits `2·(i / 4)`.. of byte `8 + i % 4`.
-fn q3_k_scales(packed: &[u8]) -> [u8; 16] {
+pub(crate) fn q3_k_scales(packed: &[u8]) -> [u8; 16] {
     std::array::from_fn(|i| {
         let low = (packed[i % 8] >> (4 * (i / 8))) & 0x0F;
         let high = (packed[8 + i % 4] >> (2 * (i / 4))) & 3;
@@ -72,7 +72,7 @@ pub(crate) fn dequantize_block_q3_k(block: &[u8], y: &mut [f32]) {
 
 /// The 6-bit scale and min of sub-block `j` (0..8) from Q4_K's and Q5_K's 12 packed
 /// bytes (ggml's `get_scale_min_k4`).
-pub(super) fn scale_min_k4(j: usize, packed: &[u8]) -> (u8, u8) {
+pub(crate) fn scale_min_k4(j: usize, packed: &[u8]) -> (u8, u8) {
     if j < 4 {
         (packed[j] & 63, packed[j + 4] & 63)
     } else {

@@ -16,7 +16,7 @@ pub(crate) mod i_quants;
 pub(crate) mod k_quants;
 pub(crate) mod legacy;
 
-mod grids;
+pub(crate) mod grids;
 
 use super::DType;
 use crate::{Error, Result};

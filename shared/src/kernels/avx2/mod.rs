@@ -4,14 +4,18 @@
 //! callers must have checked that the CPU has them (see [`super::isa`]). Memory access is
 //! bounds-safe by construction: all loads read inside slices produced by `chunks_exact`.
 //!
-//! Quantized blocks: ggml byte layouts as documented in [`super::scalar`]. Each block's
-//! 32 weights are widened in registers to 4 × 8 f32 lanes and multiplied with the f32
-//! activations by FMA; the block scale `d` (and the Q4_1 offset `m`) is applied once per
-//! block.
+//! Quantized blocks: ggml byte layouts as documented in [`super::scalar`]. For Q8_0,
+//! Q4_0 and Q4_1, each block's 32 weights are widened in registers to 4 × 8 f32 lanes
+//! and multiplied with the f32 activations by FMA; the block scale `d` (and the Q4_1
+//! offset `m`) is applied once per block. The other formats go through one generic
+//! kernel ([`generic`]) that expands 8 weights at a time, scales applied, before the FMA.
 
 use std::arch::x86_64::*;
 
-use super::{scalar, QK};
+use super::{scalar, QFormat, QK};
+
+mod formats;
+mod generic;
 
 /// Sum of the 8 lanes.
 #[inline]
@@ -481,6 +485,68 @@ quantized_rows!(
     /// Q4_1 rows times several inputs.
     dot_rows_q4_1_multi, 20, expand_q4_1, true
 );
+
+/// Calls `$kernel::<format type>($args)` for a format of the generic kernel, or
+/// `$legacy` for the first three.
+macro_rules! with_format {
+    ($fmt:expr, $kernel:ident($($arg:expr),*), $legacy:expr) => {
+        match $fmt {
+            QFormat::Q8_0 | QFormat::Q4_0 | QFormat::Q4_1 => $legacy,
+            QFormat::Q5_0 => generic::$kernel::<formats::Q5_0>($($arg),*),
+            QFormat::Q5_1 => generic::$kernel::<formats::Q5_1>($($arg),*),
+            QFormat::Q2_K => generic::$kernel::<formats::Q2_K>($($arg),*),
+            QFormat::Q3_K => generic::$kernel::<formats::Q3_K>($($arg),*),
+            QFormat::Q4_K => generic::$kernel::<formats::Q4_K>($($arg),*),
+            QFormat::Q5_K => generic::$kernel::<formats::Q5_K>($($arg),*),
+            QFormat::Q6_K => generic::$kernel::<formats::Q6_K>($($arg),*),
+            QFormat::IQ4_NL => generic::$kernel::<formats::IQ4_NL>($($arg),*),
+            QFormat::IQ4_XS => generic::$kernel::<formats::IQ4_XS>($($arg),*),
+        }
+    };
+}
+
+/// `y[r] = w[r] · x` for consecutive rows of `fmt` blocks (`x.len()` a multiple of the
+/// block length, `w` at least `y.len()` rows).
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
+    // SAFETY: same target features as this function.
+    unsafe {
+        with_format!(
+            fmt,
+            dot_rows(w, x, y),
+            match fmt {
+                QFormat::Q8_0 => dot_rows_q8_0(w, x, y),
+                QFormat::Q4_0 => dot_rows_q4_0(w, x, y),
+                _ => dot_rows_q4_1(w, x, y),
+            }
+        )
+    }
+}
+
+/// `y[i·rows + r] = w[r] · x_i` for `n` inputs of `cols` values back to back in `x` and
+/// consecutive rows of `fmt` blocks (`y` is `n × rows`); bit-identical to
+/// [`dot_rows_q`] of each input.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
+    // SAFETY: same target features as this function.
+    unsafe {
+        with_format!(
+            fmt,
+            dot_rows_multi(w, cols, x, y),
+            match fmt {
+                QFormat::Q8_0 => dot_rows_q8_0_multi(w, cols, x, y),
+                QFormat::Q4_0 => dot_rows_q4_0_multi(w, cols, x, y),
+                _ => dot_rows_q4_1_multi(w, cols, x, y),
+            }
+        )
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,293 @@
+//! AVX-512 kernels for the quantized formats: dequantize(W)·x with 16 f32 lanes and
+//! 32 vector registers.
+//!
+//! One generic kernel serves every format. A format says how to read a block's header
+//! (its scales, once per block) and how to expand any 16 of its weights into one
+//! register of f32 lanes, the values ggml's dequantizer gives ([`formats`]). The kernel
+//! multiplies each expanded group into one of two accumulators by FMA (groups
+//! alternate between them), so a (row, input) pair always sees the same float
+//! operations, whichever kernel and grouping computed it: the multi-input kernel is
+//! bit-identical to the single-input one. The additions happen in another order than
+//! in the AVX2 and scalar kernels, so results differ from theirs in the last bits.
+//!
+//! Every function here is `unsafe` because it is compiled for AVX-512F (plus AVX2, FMA
+//! and F16C): callers must have checked that the CPU has them (see [`super::isa`]).
+
+use std::arch::x86_64::*;
+
+use super::QFormat;
+
+mod formats;
+
+/// A block format as the AVX-512 kernels read it.
+trait Format {
+    /// Elements per block (a multiple of 16).
+    const LEN: usize;
+    /// Bytes per block.
+    const BYTES: usize;
+    /// What the kernels read once per block (scales, mins, high bits).
+    type Header: Copy;
+
+    /// The header of `block`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2, FMA and F16C; `block` holds `BYTES` bytes.
+    unsafe fn header(block: &[u8]) -> Self::Header;
+
+    /// Weights `16·g .. 16·g + 16` of `block` (`g < LEN / 16`), dequantized.
+    ///
+    /// # Safety
+    /// As for [`Format::header`], and `h` is `block`'s header.
+    unsafe fn group(block: &[u8], h: &Self::Header, g: usize) -> __m512;
+}
+
+/// The running sums of one (row, input) pair: even and odd groups of 16.
+type Acc = [__m512; 2];
+
+/// A zeroed [`Acc`].
+const fn zero_acc() -> Acc {
+    // SAFETY: an all-zero bit pattern is 0.0 in every lane.
+    unsafe { std::mem::transmute([0u8; 128]) }
+}
+
+/// The target features every function here is compiled for.
+macro_rules! avx512 {
+    ($($item:item)*) => {
+        $(
+            #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+            $item
+        )*
+    };
+}
+pub(super) use avx512;
+
+avx512! {
+    /// Sum of the 16 lanes: the two halves added, then the 8 lanes pairwise.
+    #[inline]
+    fn hsum(v: __m512) -> f32 {
+        let h = _mm256_add_ps(_mm512_castps512_ps256(v), upper_half(v));
+        let s4 = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        let s1 = _mm_add_ss(s2, _mm_shuffle_ps::<0b01>(s2, s2));
+        _mm_cvtss_f32(s1)
+    }
+
+    /// The upper 8 lanes of `v` (AVX-512F alone has no `extractf32x8`, so through the
+    /// integer view).
+    #[inline]
+    fn upper_half(v: __m512) -> __m256 {
+        _mm256_castsi256_ps(_mm512_extracti64x4_epi64::<1>(_mm512_castps_si512(v)))
+    }
+
+    /// The dot product an [`Acc`] holds.
+    #[inline]
+    fn finish(acc: Acc) -> f32 {
+        hsum(_mm512_add_ps(acc[0], acc[1]))
+    }
+
+    /// `acc[g % 2] += w · x[16g..16g + 16]`: one expanded group against its activations.
+    /// Every kernel here goes through this.
+    ///
+    /// # Safety
+    /// `x` must point to 16 readable floats.
+    #[inline]
+    unsafe fn group_dot(w: __m512, x: *const f32, g: usize, acc: &mut Acc) {
+        // SAFETY: the caller guarantees 16 floats at `x`; `loadu` is unaligned.
+        let xv = unsafe { _mm512_loadu_ps(x) };
+        acc[g % 2] = _mm512_fmadd_ps(w, xv, acc[g % 2]);
+    }
+
+    /// Asks the CPU to start loading the first `len` bytes of `bytes` (or all of it).
+    #[inline]
+    fn prefetch(bytes: &[u8], len: usize) {
+        let bytes = &bytes[..len.min(bytes.len())];
+        for line in bytes.chunks(64) {
+            // A hint that never faults; the pointer is inside `bytes` anyway.
+            _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+        }
+    }
+
+    /// `y[r] = w[r] · x` for consecutive rows of `F` blocks, four rows at a time (eight
+    /// independent accumulator chains), then the remaining rows one by one.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2, FMA and F16C.
+    unsafe fn dot_rows<F: Format>(w: &[u8], x: &[f32], y: &mut [f32]) {
+        const ROWS: usize = 4;
+        let blocks = x.len() / F::LEN;
+        let row_bytes = blocks * F::BYTES;
+        assert!(
+            x.len().is_multiple_of(F::LEN) && w.len() >= row_bytes * y.len(),
+            "dot_rows: shape mismatch"
+        );
+        let group_bytes = ROWS * row_bytes;
+        for (gi, out) in y.chunks_exact_mut(ROWS).enumerate() {
+            prefetch(w.get((gi + PREFETCH_GROUPS) * group_bytes..).unwrap_or(&[]), group_bytes);
+            let rows = &w[gi * group_bytes..][..group_bytes];
+            let mut acc = [zero_acc(); ROWS];
+            for (j, xb) in x.chunks_exact(F::LEN).enumerate() {
+                // Plain arrays, no `array::from_fn`: its closure would not inline here.
+                let block = |k: usize| &rows[(k * blocks + j) * F::BYTES..][..F::BYTES];
+                let bs: [&[u8]; ROWS] = [block(0), block(1), block(2), block(3)];
+                // SAFETY: each block slice holds `F::BYTES` bytes.
+                let hs = unsafe {
+                    [F::header(bs[0]), F::header(bs[1]), F::header(bs[2]), F::header(bs[3])]
+                };
+                for g in 0..F::LEN / 16 {
+                    for k in 0..ROWS {
+                        // SAFETY: as above; `16g + 16 <= F::LEN = xb.len()`.
+                        unsafe {
+                            let wv = F::group(bs[k], &hs[k], g);
+                            group_dot(wv, xb.as_ptr().add(16 * g), g, &mut acc[k]);
+                        }
+                    }
+                }
+            }
+            for (o, a) in out.iter_mut().zip(acc) {
+                *o = finish(a);
+            }
+        }
+        let done = y.len() / ROWS * ROWS;
+        for (r, out) in y.iter_mut().enumerate().skip(done) {
+            let row = &w[r * row_bytes..][..row_bytes];
+            let mut acc = zero_acc();
+            for (b, xb) in row.chunks_exact(F::BYTES).zip(x.chunks_exact(F::LEN)) {
+                // SAFETY: `b` holds `F::BYTES` bytes, `xb` `F::LEN` floats.
+                unsafe {
+                    let h = F::header(b);
+                    for g in 0..F::LEN / 16 {
+                        group_dot(F::group(b, &h, g), xb.as_ptr().add(16 * g), g, &mut acc);
+                    }
+                }
+            }
+            *out = finish(acc);
+        }
+    }
+
+    /// `out[i · stride] = row · x_i` for the `N` inputs in `x` (`N` inputs of the row's
+    /// length, back to back), each block expanded once for all of them.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2, FMA and F16C.
+    #[inline]
+    unsafe fn row_times<F: Format, const N: usize>(
+        row: &[u8],
+        x: &[f32],
+        out: &mut [f32],
+        stride: usize,
+    ) {
+        let blocks = row.len() / F::BYTES;
+        let cols = blocks * F::LEN;
+        assert!(
+            x.len() >= N * cols && out.len() > (N - 1) * stride,
+            "row_times: inputs shorter than the row"
+        );
+        let mut acc = [zero_acc(); N];
+        for (j, b) in row.chunks_exact(F::BYTES).enumerate() {
+            // SAFETY: `b` holds `F::BYTES` bytes.
+            let h = unsafe { F::header(b) };
+            for g in 0..F::LEN / 16 {
+                // SAFETY: as above.
+                let wv = unsafe { F::group(b, &h, g) };
+                for (i, acc_i) in acc.iter_mut().enumerate() {
+                    // SAFETY: `i · cols + j · LEN + 16g + 16 <= N · cols <= x.len()`.
+                    unsafe {
+                        group_dot(wv, x.as_ptr().add(i * cols + j * F::LEN + 16 * g), g, acc_i)
+                    };
+                }
+            }
+        }
+        for (k, a) in acc.into_iter().enumerate() {
+            out[k * stride] = finish(a);
+        }
+    }
+
+    /// `y[i·rows + r] = w[r] · x_i` for `n` inputs of `cols` values back to back in `x`
+    /// (`y` is `n × rows`), up to eight inputs per pass over the weights. Bit-identical
+    /// to [`dot_rows`] of each input.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX2, FMA and F16C.
+    unsafe fn dot_rows_multi<F: Format>(w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
+        const INPUTS: usize = 8;
+        let n = x.len().checked_div(cols).unwrap_or(0);
+        let row_bytes = cols / F::LEN * F::BYTES;
+        let rows = y.len().checked_div(n).unwrap_or(0);
+        assert!(
+            cols.is_multiple_of(F::LEN) && x.len() == n * cols && y.len() == rows * n && w.len() >= rows * row_bytes,
+            "dot_rows_multi: shape mismatch"
+        );
+        if n == 0 || cols == 0 {
+            y.fill(0.0);
+            return;
+        }
+        let mut i = 0;
+        while i < n {
+            let m = (n - i).min(INPUTS);
+            let x_g = &x[i * cols..(i + m) * cols];
+            for (r, row) in w.chunks_exact(row_bytes).take(rows).enumerate() {
+                let out = &mut y[i * rows + r..];
+                // SAFETY: same target features as this function.
+                unsafe {
+                    match m {
+                        8 => row_times::<F, 8>(row, x_g, out, rows),
+                        7 => row_times::<F, 7>(row, x_g, out, rows),
+                        6 => row_times::<F, 6>(row, x_g, out, rows),
+                        5 => row_times::<F, 5>(row, x_g, out, rows),
+                        4 => row_times::<F, 4>(row, x_g, out, rows),
+                        3 => row_times::<F, 3>(row, x_g, out, rows),
+                        2 => row_times::<F, 2>(row, x_g, out, rows),
+                        _ => row_times::<F, 1>(row, x_g, out, rows),
+                    }
+                }
+            }
+            i += m;
+        }
+    }
+}
+
+/// How many groups of rows ahead the single-input kernels prefetch.
+const PREFETCH_GROUPS: usize = 2;
+
+/// Calls `$kernel::<format type>($args)` for the runtime format `$fmt`.
+macro_rules! with_format {
+    ($fmt:expr, $kernel:ident($($arg:expr),*)) => {
+        match $fmt {
+            QFormat::Q8_0 => $kernel::<formats::Q8_0>($($arg),*),
+            QFormat::Q4_0 => $kernel::<formats::Q4_0>($($arg),*),
+            QFormat::Q4_1 => $kernel::<formats::Q4_1>($($arg),*),
+            QFormat::Q5_0 => $kernel::<formats::Q5_0>($($arg),*),
+            QFormat::Q5_1 => $kernel::<formats::Q5_1>($($arg),*),
+            QFormat::Q2_K => $kernel::<formats::Q2_K>($($arg),*),
+            QFormat::Q3_K => $kernel::<formats::Q3_K>($($arg),*),
+            QFormat::Q4_K => $kernel::<formats::Q4_K>($($arg),*),
+            QFormat::Q5_K => $kernel::<formats::Q5_K>($($arg),*),
+            QFormat::Q6_K => $kernel::<formats::Q6_K>($($arg),*),
+            QFormat::IQ4_NL => $kernel::<formats::IQ4_NL>($($arg),*),
+            QFormat::IQ4_XS => $kernel::<formats::IQ4_XS>($($arg),*),
+        }
+    };
+}
+
+/// `y[r] = w[r] · x` for consecutive rows of `fmt` blocks (`x.len()` a multiple of the
+/// block length, `w` at least `y.len()` rows).
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub unsafe fn dot_rows_q(fmt: QFormat, w: &[u8], x: &[f32], y: &mut [f32]) {
+    // SAFETY: same target features as this function.
+    unsafe { with_format!(fmt, dot_rows(w, x, y)) }
+}
+
+/// `y[i·rows + r] = w[r] · x_i` for `n` inputs of `cols` values back to back in `x` and
+/// consecutive rows of `fmt` blocks (`y` is `n × rows`); bit-identical to
+/// [`dot_rows_q`] of each input.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub unsafe fn dot_rows_q_multi(fmt: QFormat, w: &[u8], cols: usize, x: &[f32], y: &mut [f32]) {
+    // SAFETY: same target features as this function.
+    unsafe { with_format!(fmt, dot_rows_multi(w, cols, x, y)) }
+}
