@@ -36,7 +36,7 @@ use shared::models::DEFAULT_MODEL;
                   problem (fetching the default model on first use)."
 )]
 struct Cli {
-    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder.
+    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder.
     #[arg(long, global = true, default_value = DEFAULT_MODEL)]
     model: String,
     #[command(flatten, next_help_heading = "Device")]

@@ -32,7 +32,7 @@ const DEMO_STEPS: u64 = 4;
                   gradient of every parameter from the hand-written backward pass."
 )]
 struct Cli {
-    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b), a .gguf file or a Hugging Face folder (e.g. a checkpoint, DIR/step-000100).
+    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder (e.g. a checkpoint, DIR/step-000100).
     #[arg(long, global = true, default_value = DEFAULT_MODEL)]
     model: String,
     #[command(flatten, next_help_heading = "Device")]

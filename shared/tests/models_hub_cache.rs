@@ -193,3 +193,53 @@ fn a_missing_shard_sends_us_to_the_network() {
     );
     assert!(msg.contains("--model"), "{msg}");
 }
+
+/// Qwen2.5-Coder-0.5B's Hub fallback: one GGUF file of Qwen's GGUF repo.
+const QWEN25_REPO_DIR: &str = "models--Qwen--Qwen2.5-Coder-0.5B-Instruct-GGUF";
+const QWEN25_HUB_FILE: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+
+#[test]
+fn qwen25_falls_back_to_the_cached_hub_gguf_when_pip_fails() {
+    let tmp = TempDir::new("hub-qwen25");
+    let sources = offline_sources(tmp.path());
+    let repo_dir = sources.hf_cache.join(QWEN25_REPO_DIR);
+    add_file(
+        &repo_dir,
+        COMMIT,
+        QWEN25_HUB_FILE,
+        b"GGUF\x03\x00\x00\x00 any checksum",
+    );
+    set_main(&repo_dir, COMMIT);
+    let snapshot = repo_dir.join("snapshots").join(COMMIT);
+    assert_eq!(
+        resolve_model_in("qwen2.5-coder-0.5b-instruct", &sources).unwrap(),
+        ModelFiles::Gguf(snapshot.join(QWEN25_HUB_FILE))
+    );
+    let offline = Sources {
+        offline: true,
+        ..sources
+    };
+    assert_eq!(
+        resolve_model_in("qwen2.5-coder-0.5b-instruct", &offline).unwrap(),
+        ModelFiles::Gguf(snapshot.join(QWEN25_HUB_FILE))
+    );
+}
+
+#[test]
+fn a_cached_hub_file_that_is_not_a_gguf_is_refused_by_name() {
+    for (tag, bytes) in [("html", &b"<html>rate limited</html>"[..]), ("empty", b"")] {
+        let tmp = TempDir::new(&format!("hub-qwen25-{tag}"));
+        let sources = offline_sources(tmp.path());
+        let repo_dir = sources.hf_cache.join(QWEN25_REPO_DIR);
+        add_file(&repo_dir, COMMIT, QWEN25_HUB_FILE, bytes);
+        set_main(&repo_dir, COMMIT);
+        let err = resolve_model_in("qwen2.5-coder-0.5b-instruct", &sources).unwrap_err();
+        let msg = err.to_string();
+        let path = repo_dir
+            .join("snapshots")
+            .join(COMMIT)
+            .join(QWEN25_HUB_FILE);
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("delete it and try again"), "{msg}");
+    }
+}

@@ -197,3 +197,28 @@ fn files_cached_from_an_older_commit_are_gathered_into_main() {
     assert_eq!(resolved, ModelFiles::HfFolder(snapshot.clone()));
     assert_snapshot_holds(&snapshot, &files, &sources);
 }
+
+#[test]
+fn qwen25_downloads_the_hubs_gguf_when_pip_fails() {
+    let tmp = TempDir::new("download-qwen25");
+    let file = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+    let bytes = b"GGUF\x03\x00\x00\x00 a small stand-in".to_vec();
+    let files = HashMap::from([(file.to_string(), bytes.clone())]);
+    let sources = Sources {
+        hf_endpoint: fake_hub("Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF", files.clone()),
+        ..offline_sources(tmp.path())
+    };
+    let ModelFiles::Gguf(path) = resolve_model_in("qwen2.5-coder-0.5b-instruct", &sources).unwrap()
+    else {
+        panic!("expected the Hub's GGUF");
+    };
+    assert_eq!(
+        path,
+        sources
+            .hf_cache
+            .join("models--Qwen--Qwen2.5-Coder-0.5B-Instruct-GGUF/snapshots")
+            .join(COMMIT)
+            .join(file)
+    );
+    assert_snapshot_holds(path.parent().unwrap(), &files, &sources);
+}

