@@ -40,6 +40,15 @@ pub enum Error {
     /// failed); the message says what was tried and what to do.
     #[error("{0}")]
     Device(String),
+    /// A chat template does not compile, or raised an error while rendering
+    /// (minijinja's message, with the line it points at).
+    #[error("chat template of {name}: {msg}")]
+    ChatTemplate {
+        /// Whose template (a model name or file).
+        name: String,
+        /// What went wrong.
+        msg: String,
+    },
     /// The user stopped a long run (Ctrl-C) after its work was saved; the
     /// message says where and how to continue.
     #[error("{0}")]

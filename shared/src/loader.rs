@@ -8,7 +8,7 @@ use crate::config::{Family, ModelConfig};
 use crate::io::{GgufFile, SafetensorsModel};
 use crate::model::Model;
 use crate::models::{resolve_model, ModelFiles};
-use crate::tokenizer::{ChatTemplate, Tokenizer};
+use crate::tokenizer::{ChatTemplate, HandWritten, Tokenizer};
 use crate::weights::{build_model, GgufWeights};
 use crate::{Error, Result};
 
@@ -18,7 +18,8 @@ pub struct LoadedModel {
     pub model: Model,
     /// Text ↔ ids, when the files have a tokenizer.
     pub tokenizer: Option<Tokenizer>,
-    /// How `--chat` wraps a prompt, when known for this model.
+    /// How `--chat` wraps a prompt: the model's own template, else a hand-written one
+    /// for its family; `None` when neither is known.
     pub chat_template: Option<ChatTemplate>,
     /// The file or folder it came from.
     pub location: PathBuf,
@@ -57,7 +58,12 @@ pub fn load_model_files(files: &ModelFiles) -> Result<LoadedModel> {
             (model, tokenizer, hf_chat_template(dir), dir.clone())
         }
     };
-    let chat_template = choose_chat_template(&model.config, tokenizer.as_ref(), template_source);
+    let chat_template = choose_chat_template(
+        &location,
+        &model.config,
+        tokenizer.as_ref(),
+        template_source.as_deref(),
+    );
     Ok(LoadedModel {
         model,
         tokenizer,
@@ -87,22 +93,30 @@ fn hf_chat_template(dir: &Path) -> Option<String> {
     json["chat_template"].as_str().map(str::to_owned)
 }
 
-/// Recognizes the model's chat template; without one, guesses from the family
-/// and vocabulary (Qwen3, or ChatML tokens in a Llama vocabulary = SmolLM2).
+/// The model's own chat template (compiled now; one that does not compile reports its
+/// error when used); without one, a hand-written template guessed from the family and
+/// vocabulary (Qwen3, or ChatML tokens in a Llama vocabulary = SmolLM2).
 fn choose_chat_template(
+    location: &Path,
     config: &ModelConfig,
     tokenizer: Option<&Tokenizer>,
-    source: Option<String>,
+    source: Option<&str>,
 ) -> Option<ChatTemplate> {
-    if let Some(template) = source.as_deref().and_then(ChatTemplate::detect) {
-        return Some(template);
+    if let Some(source) = source {
+        let name = location.display().to_string();
+        let bos = tokenizer.and_then(|t| t.id_to_token(t.bos_id()?));
+        let eos = tokenizer.and_then(|t| t.id_to_token(t.eos_id()?));
+        return Some(
+            ChatTemplate::from_jinja_or_unusable(name, source).with_special_tokens(bos, eos),
+        );
     }
     let has_chatml = tokenizer.is_some_and(|t| t.token_to_id("<|im_start|>").is_some());
-    match config.family {
-        Family::Qwen3 if has_chatml => Some(ChatTemplate::Qwen3),
-        Family::Llama if has_chatml => Some(ChatTemplate::SmolLm2),
-        _ => None,
-    }
+    let template = match config.family {
+        Family::Qwen3 if has_chatml => HandWritten::Qwen3,
+        Family::Llama if has_chatml => HandWritten::SmolLm2,
+        _ => return None,
+    };
+    Some(ChatTemplate::hand_written(template))
 }
 
 impl LoadedModel {
@@ -125,13 +139,13 @@ impl LoadedModel {
             ));
         }
         let text = if chat {
-            let template = self.chat_template.ok_or_else(|| {
+            let template = self.chat_template.as_ref().ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "--chat: no chat template is known for {}",
                     self.location.display()
                 ))
             })?;
-            template.render_user_prompt(prompt)
+            template.render_user_prompt(prompt)?
         } else {
             prompt.to_owned()
         };

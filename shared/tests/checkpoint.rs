@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ndarray::Array2;
 use shared::fixtures::{cached_default_model, fixture};
 use shared::loader::{load_model, load_model_files, LoadedModel};
-use shared::tokenizer::ChatTemplate;
+use shared::tokenizer::HandWritten;
 use shared::train::{save_model_dir, Params, Tensors};
 
 /// A fresh folder under the system temp folder (not created), removed on drop.
@@ -133,12 +133,19 @@ fn smollm2_saves_and_reloads_with_its_tokenizer_and_chat_template() {
         return;
     };
     let original = load_model_files(&files).unwrap();
+    let own = original.chat_template.as_ref().unwrap();
+    assert!(
+        own.jinja_source().is_some(),
+        "the GGUF's own template: {own:?}"
+    );
     let prompt = original.encode_prompt("What is 2+3?", true).unwrap();
     let (dir, loaded) = save_and_reload(&original, "smollm2", &prompt[..8]);
     for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
         assert!(dir.0.join(file).is_file(), "{file}");
     }
-    assert_eq!(loaded.chat_template, Some(ChatTemplate::SmolLm2));
+    // The folder carries no template: the hand-written one renders the same prompt.
+    let template = loaded.chat_template.as_ref().unwrap();
+    assert_eq!(template.as_hand_written(), Some(HandWritten::SmolLm2));
     assert_eq!(loaded.encode_prompt("What is 2+3?", true).unwrap(), prompt);
     assert_eq!(loaded.stop_ids(), original.stop_ids());
     let (a, b) = (original.tokenizer().unwrap(), loaded.tokenizer().unwrap());

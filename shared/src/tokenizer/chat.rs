@@ -1,17 +1,16 @@
-//! Chat templates, written out by hand (book ch. 2): what the models' Jinja templates
-//! (`chat_template` in `tokenizer_config.json` / `tokenizer.chat_template` in GGUF)
-//! produce, without a template engine. Both are ChatML: each message is
-//! `<|im_start|>{role}\n{content}<|im_end|>\n`.
+//! Chat templates (book ch. 2): how a conversation becomes the one text a chat model was
+//! trained on. Every model carries its own as Jinja source (`chat_template` in
+//! `tokenizer_config.json`, `tokenizer.chat_template` in GGUF): [`ChatTemplate`] renders
+//! that source as transformers' `apply_chat_template` does, and falls back to a
+//! hand-written template ([`HandWritten`]) only for a model that carries none.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::chat_handwritten::HandWritten;
+use super::chat_jinja::{describe, JinjaTemplate};
 use crate::{Error, Result};
-
-/// SmolLM2's system prompt when the conversation does not start with one.
-pub const SMOLLM2_DEFAULT_SYSTEM: &str =
-    "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 
 /// Who speaks a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,230 +78,139 @@ impl Message {
     }
 }
 
-/// The chat templates we render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChatTemplate {
-    /// SmolLM2-Instruct: ChatML, with [`SMOLLM2_DEFAULT_SYSTEM`] when the first message is not a system message.
-    SmolLm2,
-    /// Qwen3: ChatML; earlier assistant turns lose their reasoning, and
-    /// `enable_thinking: Some(false)` pre-fills an empty `<think>` block.
-    Qwen3,
+/// A chat template: a model's own Jinja template, compiled once, or a hand-written one.
+///
+/// A Jinja template that does not compile is kept with minijinja's message, and every
+/// rendering returns that message as an error: loading a model never fails because of
+/// its chat template, asking for `--chat` does.
+#[derive(Clone)]
+pub struct ChatTemplate {
+    name: String,
+    engine: Engine,
+}
+
+/// What renders a [`ChatTemplate`].
+#[derive(Clone)]
+enum Engine {
+    /// The model's Jinja source, compiled.
+    Jinja(Box<JinjaTemplate>),
+    /// One written out by hand.
+    HandWritten(HandWritten),
+    /// Jinja source that did not compile, and minijinja's message.
+    Unusable(String),
 }
 
 impl ChatTemplate {
-    /// The template of a model family by name (`"smollm2"`, `"qwen3"`; case-insensitive).
-    pub fn for_family(family: &str) -> Result<Self> {
-        match family.to_ascii_lowercase().as_str() {
-            "smollm2" | "smollm" => Ok(Self::SmolLm2),
-            "qwen3" => Ok(Self::Qwen3),
-            other => Err(Error::Unsupported(format!(
-                "chat template for model family {other:?} (known: smollm2, qwen3)"
-            ))),
+    /// Compiles a model's Jinja template. `name` says whose template it is (a model
+    /// name or file) in error messages. A syntax error is an [`Error::ChatTemplate`].
+    pub fn from_jinja(name: impl Into<String>, source: &str) -> Result<Self> {
+        let template = Self::from_jinja_or_unusable(name, source);
+        match &template.engine {
+            Engine::Unusable(msg) => Err(template.compile_error(msg)),
+            _ => Ok(template),
         }
     }
 
-    /// Recognizes a model's Jinja chat template source (from `tokenizer_config.json` or
-    /// GGUF `tokenizer.chat_template`), or `None` when it is neither of ours.
-    pub fn detect(jinja_source: &str) -> Option<Self> {
-        if !jinja_source.contains("<|im_start|>") {
-            None
-        } else if jinja_source.contains(SMOLLM2_DEFAULT_SYSTEM) {
-            Some(Self::SmolLm2)
-        } else if jinja_source.contains("<think>") {
-            Some(Self::Qwen3)
-        } else {
-            None
+    /// Like [`from_jinja`](Self::from_jinja), but a template that does not compile is
+    /// kept, and reports its error each time it is rendered.
+    pub fn from_jinja_or_unusable(name: impl Into<String>, source: &str) -> Self {
+        let name = name.into();
+        let engine = match JinjaTemplate::compile(&name, source) {
+            Ok(template) => Engine::Jinja(Box::new(template)),
+            Err(e) => Engine::Unusable(describe(&e)),
+        };
+        Self { name, engine }
+    }
+
+    /// A hand-written template (for a model that carries no template of its own).
+    pub fn hand_written(template: HandWritten) -> Self {
+        Self {
+            name: template.name().to_owned(),
+            engine: Engine::HandWritten(template),
         }
     }
 
-    /// Renders a conversation as the model's template does. `add_generation_prompt` opens
-    /// the assistant's turn; `enable_thinking` matters to Qwen3 only (`Some(false)` adds
-    /// an empty think block; `None` behaves like `Some(true)`).
+    /// Sets the texts of the `bos_token` and `eos_token` variables a Jinja template may
+    /// print (Llama 3's starts with `{{ bos_token }}`); hand-written templates use neither.
+    pub fn with_special_tokens(mut self, bos: Option<&str>, eos: Option<&str>) -> Self {
+        if let Engine::Jinja(template) = &mut self.engine {
+            template.set_special_tokens(bos, eos);
+        }
+        self
+    }
+
+    /// Whose template this is, as error messages name it.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The Jinja source this template renders, or `None` for a hand-written one or one
+    /// that does not compile.
+    pub fn jinja_source(&self) -> Option<&str> {
+        match &self.engine {
+            Engine::Jinja(template) => Some(template.source()),
+            _ => None,
+        }
+    }
+
+    /// The hand-written template this is, if it is one.
+    pub fn as_hand_written(&self) -> Option<HandWritten> {
+        match self.engine {
+            Engine::HandWritten(template) => Some(template),
+            _ => None,
+        }
+    }
+
+    /// Renders a conversation as `apply_chat_template` does. `add_generation_prompt` opens
+    /// the assistant's turn; `enable_thinking` is passed to the template only when given
+    /// (Qwen3: `Some(false)` adds an empty think block; `None` behaves like `Some(true)`).
+    /// A template that raises (`raise_exception`) or fails is an [`Error::ChatTemplate`].
     pub fn render(
         &self,
         messages: &[Message],
         add_generation_prompt: bool,
         enable_thinking: Option<bool>,
-    ) -> String {
-        let mut out = match self {
-            Self::SmolLm2 => render_smollm2(messages),
-            Self::Qwen3 => render_qwen3(messages),
-        };
-        if add_generation_prompt {
-            out.push_str("<|im_start|>assistant\n");
-            if *self == Self::Qwen3 && enable_thinking == Some(false) {
-                out.push_str("<think>\n\n</think>\n\n");
+    ) -> Result<String> {
+        match &self.engine {
+            Engine::Jinja(template) => template
+                .render(messages, add_generation_prompt, enable_thinking)
+                .map_err(|e| self.error(describe(&e))),
+            Engine::HandWritten(template) => {
+                Ok(template.render(messages, add_generation_prompt, enable_thinking))
             }
+            Engine::Unusable(msg) => Err(self.compile_error(msg)),
         }
-        out
     }
 
     /// One user message and the generation prompt: what `--chat` sends to the model.
-    pub fn render_user_prompt(&self, prompt: &str) -> String {
+    pub fn render_user_prompt(&self, prompt: &str) -> Result<String> {
         self.render(&[Message::user(prompt)], true, None)
     }
-}
 
-/// Appends `<|im_start|>{role}\n{content}<|im_end|>\n`.
-fn push_turn(out: &mut String, role: &str, content: &str) {
-    out.push_str("<|im_start|>");
-    out.push_str(role);
-    out.push('\n');
-    out.push_str(content);
-    out.push_str("<|im_end|>\n");
-}
-
-/// SmolLM2-Instruct's template: every message as a ChatML turn, after the default system
-/// prompt when the conversation does not open with a system message.
-fn render_smollm2(messages: &[Message]) -> String {
-    let mut out = String::new();
-    if messages.first().is_some_and(|m| m.role != Role::System) {
-        push_turn(&mut out, "system", SMOLLM2_DEFAULT_SYSTEM);
-    }
-    for message in messages {
-        push_turn(&mut out, message.role.as_str(), &message.content);
-    }
-    out
-}
-
-/// Qwen3's template (without tool definitions): system and user turns verbatim; assistant
-/// turns after the last real user query keep their reasoning in a `<think>` block, earlier
-/// ones lose it; consecutive tool results share one user turn.
-fn render_qwen3(messages: &[Message]) -> String {
-    let mut out = String::new();
-    let last_query = last_user_query(messages);
-    for (i, message) in messages.iter().enumerate() {
-        match message.role {
-            Role::System | Role::User => {
-                push_turn(&mut out, message.role.as_str(), &message.content)
-            }
-            Role::Assistant => {
-                let is_last = i + 1 == messages.len();
-                render_qwen3_assistant(&mut out, &message.content, i > last_query, is_last);
-            }
-            Role::Tool => {
-                if i == 0 || messages[i - 1].role != Role::Tool {
-                    out.push_str("<|im_start|>user");
-                }
-                out.push_str("\n<tool_response>\n");
-                out.push_str(&message.content);
-                out.push_str("\n</tool_response>");
-                if messages
-                    .get(i + 1)
-                    .is_none_or(|next| next.role != Role::Tool)
-                {
-                    out.push_str("<|im_end|>\n");
-                }
-            }
+    /// An [`Error::ChatTemplate`] about this template.
+    fn error(&self, msg: String) -> Error {
+        Error::ChatTemplate {
+            name: self.name.clone(),
+            msg,
         }
     }
-    out
+
+    /// The [`Error::ChatTemplate`] of a template that did not compile.
+    fn compile_error(&self, msg: &str) -> Error {
+        self.error(format!("does not compile: {msg}"))
+    }
 }
 
-/// The index of the last user message that is a real query (not a wrapped tool response);
-/// the last index when there is none.
-fn last_user_query(messages: &[Message]) -> usize {
-    messages
-        .iter()
-        .rposition(|m| {
-            m.role == Role::User
-                && !(m.content.starts_with("<tool_response>")
-                    && m.content.ends_with("</tool_response>"))
-        })
-        .unwrap_or(messages.len().saturating_sub(1))
-}
-
-/// One Qwen3 assistant turn. Its content splits at `</think>` into reasoning and answer;
-/// the reasoning is kept only after the last query, and there only for the final turn or
-/// a turn that has some.
-fn render_qwen3_assistant(out: &mut String, content: &str, after_last_query: bool, is_last: bool) {
-    let (reasoning, answer) = split_reasoning(content);
-    out.push_str("<|im_start|>assistant\n");
-    if after_last_query && (is_last || !reasoning.is_empty()) {
-        out.push_str("<think>\n");
-        out.push_str(reasoning.trim_matches('\n'));
-        out.push_str("\n</think>\n\n");
-        out.push_str(answer.trim_start_matches('\n'));
-    } else {
-        out.push_str(answer);
-    }
-    out.push_str("<|im_end|>\n");
-}
-
-/// `(reasoning, answer)` of an assistant message, as the template computes them: the answer
-/// is what follows the last `</think>` (leading newlines removed), the reasoning what
-/// precedes the first `</think>` after its last `<think>`; without `</think>`, no reasoning.
-fn split_reasoning(content: &str) -> (&str, &str) {
-    let Some(last_close) = content.rfind("</think>") else {
-        return ("", content);
-    };
-    let answer = content[last_close + "</think>".len()..].trim_start_matches('\n');
-    let before = &content[..content.find("</think>").expect("found above")];
-    let before = before.trim_end_matches('\n');
-    let reasoning = before
-        .rfind("<think>")
-        .map_or(before, |open| &before[open + "<think>".len()..]);
-    (reasoning.trim_start_matches('\n'), answer)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasoning_split_follows_the_template() {
-        assert_eq!(split_reasoning("plain"), ("", "plain"));
-        assert_eq!(
-            split_reasoning("<think>\nstep\n</think>\n\nanswer"),
-            ("step", "answer")
-        );
-        assert_eq!(split_reasoning("no open</think>x"), ("no open", "x"));
-    }
-
-    #[test]
-    fn qwen3_drops_reasoning_of_earlier_turns() {
-        let messages = [
-            Message::user("a"),
-            Message::assistant("<think>\nr1\n</think>\n\nb"),
-            Message::user("c"),
-            Message::assistant("<think>\nr2\n</think>\n\nd"),
-        ];
-        assert_eq!(
-            ChatTemplate::Qwen3.render(&messages, false, None),
-            "<|im_start|>user\na<|im_end|>\n<|im_start|>assistant\nb<|im_end|>\n\
-             <|im_start|>user\nc<|im_end|>\n<|im_start|>assistant\n<think>\nr2\n</think>\n\nd<|im_end|>\n"
-        );
-    }
-
-    #[test]
-    fn qwen3_last_assistant_turn_gets_an_empty_think_block() {
-        let messages = [Message::user("a"), Message::assistant("b")];
-        assert_eq!(
-            ChatTemplate::Qwen3.render(&messages, false, None),
-            "<|im_start|>user\na<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nb<|im_end|>\n"
-        );
-    }
-
-    #[test]
-    fn smollm2_ignores_thinking_and_keeps_a_given_system_prompt() {
-        let messages = [Message::system("s"), Message::user("u")];
-        assert_eq!(
-            ChatTemplate::SmolLm2.render(&messages, true, Some(false)),
-            "<|im_start|>system\ns<|im_end|>\n<|im_start|>user\nu<|im_end|>\n<|im_start|>assistant\n"
-        );
-    }
-
-    #[test]
-    fn families_and_detection() {
-        assert_eq!(
-            ChatTemplate::for_family("Qwen3").unwrap(),
-            ChatTemplate::Qwen3
-        );
-        assert!(ChatTemplate::for_family("llama").is_err());
-        assert_eq!(
-            ChatTemplate::detect("{{ '<|im_start|>' }} <think>"),
-            Some(ChatTemplate::Qwen3)
-        );
-        assert_eq!(ChatTemplate::detect("[INST]"), None);
+impl fmt::Debug for ChatTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.engine {
+            Engine::Jinja(_) => "jinja",
+            Engine::HandWritten(_) => "hand-written",
+            Engine::Unusable(_) => "unusable",
+        };
+        f.debug_struct("ChatTemplate")
+            .field("name", &self.name)
+            .field("kind", &kind)
+            .finish()
     }
 }

@@ -6,12 +6,15 @@
 //!   and written back as one ([`Tokenizer::to_tokenizer_json`])
 //! - [`PreTokenizer`]: the split rules (GPT-2, SmolLM2, Qwen2, Llama 3) as hand-written scanners
 //! - [`StreamDecoder`]: text released token by token during generation
-//! - [`ChatTemplate`]: ChatML for SmolLM2, Qwen3 with and without thinking
+//! - [`ChatTemplate`]: a model's own Jinja chat template (rendered with minijinja as
+//!   transformers does), or a [`HandWritten`] one (SmolLM2, Qwen3) for a model without one
 
 mod added;
 mod bpe;
 mod byte_level;
 mod chat;
+mod chat_handwritten;
+mod chat_jinja;
 mod codec;
 mod gguf_vocab;
 mod hf_json;
@@ -20,7 +23,8 @@ mod pretokenize;
 mod stream;
 
 pub use byte_level::{byte_to_char, char_to_byte};
-pub use chat::{ChatTemplate, Message, Role, SMOLLM2_DEFAULT_SYSTEM};
+pub use chat::{ChatTemplate, Message, Role};
+pub use chat_handwritten::{HandWritten, SMOLLM2_DEFAULT_SYSTEM};
 pub use codec::{Entry, Normalizer, Spec, TokenKind, Tokenizer};
 pub use gguf_vocab::GgufVocab;
 pub use pretokenize::{PreTokenizer, GPT2_PATTERN, LLAMA3_PATTERN, QWEN2_PATTERN};
