@@ -11,8 +11,28 @@ pub(crate) use crate::io::quant::i_quants::iq4_xs_scale;
 pub(crate) use crate::io::quant::k_quants::{q3_k_scales, scale_min_k4};
 
 /// The little-endian f16 at `b[at..at + 2]`, as f32.
+#[inline]
 pub fn f16_at(b: &[u8], at: usize) -> f32 {
-    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
+    f16_to_f32(u16::from_le_bytes([b[at], b[at + 1]]))
+}
+
+/// The f16 with bit pattern `bits` as f32, exactly, in plain integer code: the kernels
+/// read a scale per block this way, which keeps the vector shuffle unit free for the
+/// weights (and needs no call into a runtime-dispatched converter).
+#[inline]
+pub fn f16_to_f32(bits: u16) -> f32 {
+    let h = u32::from(bits);
+    let sign = (h & 0x8000) << 16;
+    let (exp, man) = ((h >> 10) & 0x1F, h & 0x3FF);
+    let magnitude = match exp {
+        // Subnormal or zero: man · 2⁻²⁴, exact in f32.
+        0 => (man as f32 * (1.0 / 16_777_216.0)).to_bits(),
+        // Infinity or NaN (payload kept).
+        0x1F => 0x7F80_0000 | (man << 13),
+        // Normal: rebias the exponent from 15 to 127.
+        _ => ((exp + 112) << 23) | (man << 13),
+    };
+    f32::from_bits(sign | magnitude)
 }
 
 /// Per 32-element sub-block of a Q4_K or Q5_K block: `d·scale` and `dmin·min`, so that
@@ -27,6 +47,7 @@ pub struct SubScales {
 
 /// The sub-block scales of a Q4_K or Q5_K block (f16 `d` at 0, f16 `dmin` at 2, the
 /// 12 packed bytes at 4).
+#[inline]
 pub fn k4_sub_scales(block: &[u8]) -> SubScales {
     let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
     let packed = &block[4..16];
@@ -45,6 +66,18 @@ pub fn k4_sub_scales(block: &[u8]) -> SubScales {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn f16_to_f32_is_exact_for_every_bit_pattern() {
+        for bits in 0..=u16::MAX {
+            let want = f16::from_bits(bits).to_f32();
+            let got = f16_to_f32(bits);
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{bits:#06x}: {got} vs {want}"
+            );
+        }
+    }
 
     #[test]
     fn sub_scales_multiply_the_packed_fields_by_d_and_dmin() {
