@@ -4,8 +4,6 @@
 //! dequantizer's own ([`crate::io::quant`]), so kernels and reference read a header the
 //! same way.
 
-use half::f16;
-
 pub(crate) use crate::io::quant::grids::KVALUES_IQ4NL;
 pub(crate) use crate::io::quant::i_quants::iq4_xs_scale;
 pub(crate) use crate::io::quant::k_quants::{q3_k_scales, scale_min_k4};
@@ -66,6 +64,7 @@ pub fn k4_sub_scales(block: &[u8]) -> SubScales {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use half::f16;
 
     #[test]
     fn f16_to_f32_is_exact_for_every_bit_pattern() {
