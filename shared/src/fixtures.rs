@@ -81,6 +81,36 @@ pub fn cached_default_model() -> Option<crate::models::ModelFiles> {
     }
 }
 
+/// The reasoning model's files (Qwen2.5-Coder-0.5B-Instruct, a 491 MB GGUF): under CI
+/// fetched if needed (a failure if that fails); elsewhere only when already in the
+/// cache (`cargo run -p ch02 -- tokenize --model qwen2.5-coder-0.5b-instruct --text hi`
+/// fetches it), else `None` after printing why.
+///
+/// # Panics
+/// Under CI a model that cannot be fetched is a failure.
+pub fn reasoning_model() -> Option<crate::models::ModelFiles> {
+    let name = crate::models::REASONING_MODEL;
+    if std::env::var_os("CI").is_some() {
+        return match crate::models::resolve_model(name) {
+            Ok(files) => Some(files),
+            Err(e) => panic!("{name} unavailable under CI: {e}"),
+        };
+    }
+    let sources = crate::models::Sources {
+        offline: true,
+        ..crate::models::Sources::from_env()
+    };
+    match crate::models::resolve_model_in(name, &sources) {
+        Ok(files) => Some(files),
+        Err(_) => {
+            eprintln!(
+                "skipping: {name} is not in the cache (fetch it once: cargo run -p ch02 -- tokenize --model {name} --text hi)"
+            );
+            None
+        }
+    }
+}
+
 /// Asserts how a chapter binary's `--device cuda` run ended (the chapters' CLI
 /// tests). Without the CUDA backend (the default build): an `error:` saying how
 /// to rebuild. With it: a run on the GPU

