@@ -155,17 +155,21 @@ impl WeightSource for SafetensorsModel {
         SafetensorsModel::shape(self, hf_name).map(<[usize]>::to_vec)
     }
 
-    /// bf16 tensors stay bf16 (half the memory of f32); F32 and F16 become f32.
+    /// bf16 tensors stay bf16 (half the memory of f32); F32 and F16 become f32. The
+    /// file's pages are released once copied, so loading never holds the model twice.
     fn matrix(&self, hf_name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
-        if self.dtype(hf_name) == Some(DType::BF16) {
+        let matrix = if self.dtype(hf_name) == Some(DType::BF16) {
             let bits = self
                 .tensor_bytes(hf_name)?
                 .chunks_exact(2)
                 .map(|b| u16::from_le_bytes([b[0], b[1]]))
                 .collect();
-            return WeightMatrix::from_bf16(rows, cols, bits);
-        }
-        WeightMatrix::from_f32(rows, cols, self.tensor_f32(hf_name)?)
+            WeightMatrix::from_bf16(rows, cols, bits)
+        } else {
+            WeightMatrix::from_f32(rows, cols, self.tensor_f32(hf_name)?)
+        };
+        self.release_tensor(hf_name);
+        matrix
     }
 
     fn vector(&self, hf_name: &str) -> Result<Vec<f32>> {
@@ -252,6 +256,8 @@ impl WeightSource for GgufWeights<'_> {
     fn matrix(&self, hf_name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
         let info = self.info(hf_name)?;
         let mut bytes = self.file.tensor_bytes(&info.name)?.to_vec();
+        // Copied: the file's pages can go, so loading never holds the model twice.
+        self.file.release_tensor(&info.name);
         if let Some(heads) = self.permuted_heads(hf_name) {
             bytes = unpermute_rope_rows(&bytes, rows, heads);
         }

@@ -9,7 +9,7 @@
 //! The file is memory-mapped: [`GgufFile::tensor_bytes`] borrows from the map and
 //! [`GgufFile::tensor_f32`] dequantizes with [`super::quant`].
 
-use super::mapped::map_file;
+use super::mapped::{map_file, release};
 use super::quant::dequantize_to_vec;
 use super::DType;
 use crate::{Error, Result};
@@ -313,6 +313,15 @@ impl GgufFile {
         let info = self.existing(name)?;
         let start = self.data_start + info.offset;
         Ok(&self.map[start..start + info.n_bytes])
+    }
+
+    /// Lets the operating system drop tensor `name`'s pages from this process's
+    /// memory, once its bytes have been copied out (see [`super::mapped::release`]).
+    pub fn release_tensor(&self, name: &str) {
+        if let Ok(info) = self.existing(name) {
+            let start = self.data_start + info.offset;
+            release(&self.map, start..start + info.n_bytes);
+        }
     }
 
     /// Tensor `name` dequantized to f32, row-major with the outermost dimension

@@ -12,7 +12,7 @@ mod write;
 
 pub use write::write_safetensors_f32;
 
-use super::mapped::map_file;
+use super::mapped::{map_file, release};
 use super::quant::dequantize_to_vec;
 use super::DType;
 use crate::{Error, Result};
@@ -104,6 +104,14 @@ impl SafeTensors {
     pub fn tensor_bytes(&self, name: &str) -> Result<&[u8]> {
         let info = self.info(name).ok_or_else(|| self.missing(name))?;
         Ok(&self.map[info.range.clone()])
+    }
+
+    /// Lets the operating system drop tensor `name`'s pages from this process's
+    /// memory, once its bytes have been copied out (see [`super::mapped::release`]).
+    pub fn release_tensor(&self, name: &str) {
+        if let Some(info) = self.info(name) {
+            release(&self.map, info.range.clone());
+        }
     }
 
     /// Tensor `name` converted to f32, row-major, outermost dimension first.
@@ -340,6 +348,14 @@ impl SafetensorsModel {
     /// Tensor `name` converted to f32, row-major, outermost dimension first.
     pub fn tensor_f32(&self, name: &str) -> Result<Vec<f32>> {
         self.file(name)?.tensor_f32(name)
+    }
+
+    /// Lets the operating system drop tensor `name`'s pages from this process's memory
+    /// (see [`SafeTensors::release_tensor`]).
+    pub fn release_tensor(&self, name: &str) {
+        if let Ok(file) = self.file(name) {
+            file.release_tensor(name);
+        }
     }
 
     fn file(&self, name: &str) -> Result<&SafeTensors> {
