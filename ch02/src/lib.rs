@@ -3,7 +3,9 @@
 //! recomputing the whole sequence each step, then with the KV cache.
 //!
 //! The model itself lives in `shared`; this chapter holds the steps a reader
-//! runs and prints.
+//! runs and prints, and [`inspect`]: looking inside a model file.
+
+pub mod inspect;
 
 use serde::Serialize;
 use shared::generate::{

@@ -1,13 +1,15 @@
 //! `cargo run -p ch02`: load SmolLM2, tokenize, stream a chat answer, and time
-//! generation with and without the KV cache. Subcommands `tokenize`, `generate`.
+//! generation with and without the KV cache. Subcommands `tokenize`, `generate`,
+//! `inspect`.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use ch02::inspect::{format_summary, format_tensor, inspect_document, ModelFile};
 use ch02::{compare_kv_cache, format_stats, format_tokenization, tokenize};
 use shared::cli::{exit_code, load_model_on, prompt_ids, DeviceArgs};
 use shared::generate::{generate, GenerateOptions};
@@ -72,7 +74,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Look inside a model file: metadata, every tensor's name, type and shape, or one tensor's values.
+    #[command(long_about = INSPECT_HELP)]
+    Inspect {
+        /// Show one tensor (its name as the file stores it, e.g. blk.0.attn_q.weight): its values
+        /// dequantized to f32, row-major, shape outermost first, as stored (no Llama q/k un-permutation).
+        #[arg(long)]
+        tensor: Option<String>,
+        /// Read only the first N values of --tensor (default: all of them).
+        #[arg(long, value_name = "N", requires = "tensor")]
+        limit: Option<usize>,
+        /// Print one JSON document: {"format", "metadata", "tensors"[, "values"]}.
+        #[arg(long)]
+        json: bool,
+        /// Print metadata arrays (and, in the text output, long strings) in full.
+        #[arg(long)]
+        full_metadata: bool,
+    },
 }
+
+/// The long help of `ch02 inspect` (its text output, the `--json` contract, the orientation of values).
+const INSPECT_HELP: &str = "Look inside a model file: a .gguf, or a Hugging Face folder (config.json + *.safetensors, \
+single or sharded), or a known model name (fetched if needed).
+
+Without --tensor: a header (format, file and size, architecture, parameter count), the tensors \
+and bytes per storage type, the metadata (GGUF's keys; config.json plus the safetensors \
+__metadata__), and one line per tensor (name, type, shape, bytes). In this text output metadata \
+arrays show their first 5 items and their length, and strings longer than 80 characters are cut.
+
+With --tensor NAME: that tensor's type, shape and bytes, its first 16 values, and min/max/mean. \
+The values are dequantized to f32 from any storage type (F32, F16, BF16, Q4_0 ... Q8_0, Q2_K ... Q6_K, \
+the i-quants, TQ1_0, TQ2_0, MXFP4) and flattened row-major with the shape outermost first \
+([rows, cols], the Hugging Face orientation: GGUF's dims reversed), in the file's stored order: \
+Llama/SmolLM2 GGUF attn_q/attn_k rows stay in llama.cpp's permuted order (the loader un-permutes them). \
+An unknown name is an error that lists close names.
+
+--json prints one JSON document on stdout: {\"format\": \"gguf\"|\"safetensors\", \"metadata\": {...}, \
+\"tensors\": [{\"name\", \"type\", \"shape\"}, ...]}, plus \"values\": [...] with --tensor. \"type\" is ggml's \
+name (Q4_K, F32, BF16, ...). Metadata arrays longer than 64 items (a tokenizer's 150k tokens) become \
+{\"array_len\": N, \"first\": [the first 64]} unless --full-metadata. Every f32 (values, metadata floats) \
+is written as the shortest decimal that reads back as the same f32; NaN and infinities, which JSON \
+lacks, print as null. An embedding table can hold 100M values: --limit N keeps the first N (in the \
+text output, min/max/mean then cover those N).";
 
 fn main() -> std::process::ExitCode {
     exit_code(run(Cli::parse()))
@@ -108,7 +151,43 @@ fn run(cli: Cli) -> Result<()> {
             };
             generate_command(&loaded, &input_ids, &opts, json)
         }
+        Some(Command::Inspect {
+            tensor,
+            limit,
+            json,
+            full_metadata,
+        }) => inspect_command(&cli.model, tensor.as_deref(), limit, json, full_metadata),
     }
+}
+
+/// `ch02 inspect`: the summary, or one tensor, as text or one JSON document.
+fn inspect_command(
+    model: &str,
+    tensor: Option<&str>,
+    limit: Option<usize>,
+    json: bool,
+    full_metadata: bool,
+) -> Result<()> {
+    let file = ModelFile::open(&resolve_model(model)?)?;
+    let selected = match tensor {
+        Some(name) => {
+            let entry = file.tensor(name)?;
+            Some((entry, file.tensor_values(entry, limit)?))
+        }
+        None => None,
+    };
+    if json {
+        let values = selected.as_ref().map(|(_, values)| values.as_slice());
+        let mut out = BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer(&mut out, &inspect_document(&file, full_metadata, values))?;
+        writeln!(out)?;
+        out.flush()?;
+    } else if let Some((entry, values)) = &selected {
+        print!("{}", format_tensor(&file, entry, values));
+    } else {
+        print!("{}", format_summary(&file, full_metadata));
+    }
+    Ok(())
 }
 
 fn tokenize_command(model: &str, text: &str, tokenizer: Option<PathBuf>, json: bool) -> Result<()> {
