@@ -1,6 +1,7 @@
-//! The command line's `--device` and `--gpu-dtype`: a bad value is refused by
-//! the parser, and `--device cuda` on a build without the CUDA backend fails
-//! with a clear message (a non-zero exit, no panic).
+//! The command line's `--device`, `--gpu-dtype` and `--quantize`: a bad value is
+//! refused by the parser, `--device cuda` on a build without the CUDA backend fails
+//! with a clear message (a non-zero exit, no panic), and `--quantize q8_0` says what
+//! it quantized.
 
 use std::process::{Command, Output};
 
@@ -57,4 +58,32 @@ fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn quantize_q8_0_is_listed_checked_and_applied_by_next_token() {
+    shared::fixtures::assert_quantize_flag(
+        &ch01(&["next-token", "--help"]),
+        &ch01(&["next-token", "--ids", "1", "--quantize", "q4_0"]),
+    );
+    let Some(model) = fixture("tiny/llama-tiny") else {
+        return;
+    };
+    let args = [
+        "next-token",
+        "--model",
+        model.to_str().unwrap(),
+        "--ids",
+        "1,17,250",
+        "--json",
+        "--quantize",
+        "q8_0",
+    ];
+    let out = ch01(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // llama-tiny: a tied embedding and 2 blocks of 7 projections.
+    assert!(stderr.contains("quantized 15 matrices to Q8_0"), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!doc["top"].as_array().unwrap().is_empty(), "{doc}");
 }

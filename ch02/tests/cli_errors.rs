@@ -212,3 +212,32 @@ fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
         assert_fails_with(&ch02(&args), &[says]);
     }
 }
+
+#[test]
+fn generate_takes_quantize_q8_0_and_says_what_it_quantized() {
+    shared::fixtures::assert_quantize_flag(
+        &ch02(&["generate", "--help"]),
+        &ch02(&["generate", "--ids", "1", "--quantize", "q4_0"]),
+    );
+    let Some(src) = tiny("qwen3-tiny-untied") else {
+        return;
+    };
+    let out = ch02(&[
+        "generate",
+        "--model",
+        src.to_str().unwrap(),
+        "--ids",
+        "1,17,250",
+        "--max-new-tokens",
+        "3",
+        "--json",
+        "--quantize",
+        "q8_0",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Untied: the embedding, 2 blocks of 7 projections and the lm_head.
+    assert!(stderr.contains("quantized 16 matrices to Q8_0"), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ids"].as_array().unwrap().len(), 3, "{doc}");
+}

@@ -292,3 +292,34 @@ fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
         assert_fails_with(&ch03(&args), &[says]);
     }
 }
+
+#[test]
+fn eval_takes_quantize_q8_0() {
+    shared::fixtures::assert_quantize_flag(
+        &ch03(&["eval", "--help"]),
+        &ch03(&["eval", "--limit", "1", "--quantize", "q4_0"]),
+    );
+    if default_model().is_none() {
+        return;
+    }
+    let log = temp_dir("quantize").join("log.jsonl");
+    let out = ch03(&[
+        "eval",
+        "--limit",
+        "1",
+        "--max-new-tokens",
+        "4",
+        "--out",
+        s(&log),
+        "--quantize",
+        "q8_0",
+    ]);
+    stdout(&out);
+    // The default model is a GGUF of Q4_1 and Q8_0 blocks: nothing to convert.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("quantized nothing to Q8_0"), "{stderr}");
+    assert!(
+        stderr.contains("already GGUF blocks (Q4_1, Q8_0)"),
+        "{stderr}"
+    );
+}

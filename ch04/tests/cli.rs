@@ -192,3 +192,34 @@ fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn eval_takes_quantize_q8_0() {
+    shared::fixtures::assert_quantize_flag(
+        &ch04(&["eval", "--help"]),
+        &ch04(&["eval", "--limit", "1", "--quantize", "q4_0"]),
+    );
+    if default_model().is_none() {
+        return;
+    }
+    let out = temp_dir("quantize");
+    let o = ch04(&[
+        "eval",
+        "--limit",
+        "1",
+        "--method",
+        "greedy",
+        "--n",
+        "1",
+        "--max-new-tokens",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+        "--quantize",
+        "q8_0",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("already GGUF blocks"), "{stderr}");
+    assert!(out.join("greedy-n1.jsonl").exists());
+}

@@ -29,7 +29,9 @@ const DEMO_STEPS: u64 = 4;
     long_about = "Without a subcommand, runs a few GRPO steps on level-1 arith problems and prints each \
                   step's metrics and one response. `ch05 train` trains with GRPO (logs, plots, \
                   checkpoints, --resume); `ch05 grads` prints the loss of a token sequence and the \
-                  gradient of every parameter from the hand-written backward pass."
+                  gradient of every parameter from the hand-written backward pass. `--quantize` is \
+                  refused: training needs the f32 weights, and on the CPU the rollouts already \
+                  sample from a Q8_0 copy of the policy."
 )]
 struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder (e.g. a checkpoint, DIR/step-000100).
@@ -183,6 +185,12 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Some(mode) = cli.device.quantize {
+        bail!(
+            "--quantize {mode}: ch05 trains the model's f32 weights, so it does not quantize them \
+             (on the CPU its rollouts already sample from a Q8_0 copy of the policy)"
+        );
+    }
     match &cli.command {
         None => demo(&cli.model, cli.device),
         Some(Command::Grads { ids, json }) => grads(&cli.model, cli.device, ids, *json),

@@ -293,3 +293,41 @@ fn unknown_device_and_gpu_dtype_are_refused_by_the_parser() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn quantize_is_refused_because_ch05_trains_f32_weights() {
+    let Some(model) = fixture("tiny/llama-tiny") else {
+        return;
+    };
+    let model = model.to_str().unwrap();
+    for args in [
+        vec![
+            "grads",
+            "--model",
+            model,
+            "--ids",
+            "1,2,3",
+            "--quantize",
+            "q8_0",
+        ],
+        vec![
+            "train",
+            "--model",
+            model,
+            "--out",
+            "x",
+            "--quantize",
+            "q8_0",
+        ],
+    ] {
+        let out = ch05(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains("--quantize q8_0: ch05 trains the model's f32 weights"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let help = ch05(&["--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("`--quantize` is refused"));
+}

@@ -5,10 +5,13 @@ use std::process::ExitCode;
 
 use crate::device::{Device, GpuDType};
 use crate::loader::{load_model, LoadedModel};
+use crate::model::Model;
+use crate::quantize::{quantize_model, QuantizeMode};
 use crate::{Error, Result};
 
-/// `--device` and `--gpu-dtype`, shared by every chapter's command line
-/// (`#[command(flatten)]`); both are global, so they go before or after a subcommand.
+/// `--device`, `--gpu-dtype` and `--quantize`: where a loaded model runs and in which
+/// weight format, shared by every chapter's command line (`#[command(flatten)]`); all
+/// are global, so they go before or after a subcommand. [`load_model_on`] applies them.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct DeviceArgs {
     /// Where the model runs: cpu, cuda or cuda:N (needs a build with `--features shared/cuda`).
@@ -17,6 +20,10 @@ pub struct DeviceArgs {
     /// Weight type on the GPU: f32, f16 or bf16 (ignored on the CPU).
     #[arg(long, global = true, default_value = "bf16", value_parser = parse_gpu_dtype)]
     pub gpu_dtype: GpuDType,
+    /// Quantize the loaded model's f32/bf16 weight matrices (safetensors, f16/f32 GGUF);
+    /// matrices already in a GGUF block format, norms and biases stay as they are.
+    #[arg(long, global = true, value_enum, value_name = "MODE")]
+    pub quantize: Option<QuantizeMode>,
 }
 
 fn parse_device(s: &str) -> Result<Device> {
@@ -39,14 +46,40 @@ pub fn exit_code<E: Display>(result: std::result::Result<(), E>) -> ExitCode {
     }
 }
 
-/// [`load_model_verbose`], then moves the model to `--device` (saying which GPU).
+/// [`load_model_verbose`], then quantizes it with `--quantize` (its `load_s` then
+/// includes the conversion) and moves it to `--device`, saying on stderr what was
+/// quantized and which GPU it runs on.
 pub fn load_model_on(model: &str, device: DeviceArgs) -> Result<LoadedModel> {
     let mut loaded = load_model_verbose(model)?;
+    if let Some(mode) = device.quantize {
+        loaded.load_s += quantize_verbose(&mut loaded.model, mode, device)?;
+    }
     if device.device != Device::Cpu {
         loaded.model = loaded.model.into_device(device.device, device.gpu_dtype)?;
         eprintln!("running on {}", loaded.model.device_description());
     }
     Ok(loaded)
+}
+
+/// Quantizes `model` to `mode` ([`quantize_model`]), prints what it did and returns the
+/// seconds it took (part of the load time). On a GPU the blocks are expanded to
+/// `--gpu-dtype` at upload: a note says that this keeps the quantized values but saves
+/// neither memory nor time there.
+fn quantize_verbose(model: &mut Model, mode: QuantizeMode, device: DeviceArgs) -> Result<f64> {
+    let report = quantize_model(model, mode)?;
+    for line in report.lines(mode) {
+        eprintln!("{line}");
+    }
+    if device.device != Device::Cpu && report.quantized > 0 {
+        eprintln!(
+            "note: on {} the {} weights are expanded to {} at upload: the quantized values, \
+             without the CPU's memory and speed gain",
+            device.device,
+            mode.dtype().name(),
+            device.gpu_dtype
+        );
+    }
+    Ok(report.seconds)
 }
 
 /// Loads `--model`, saying on stderr what is loading and, once loaded, what it is.

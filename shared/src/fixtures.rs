@@ -133,3 +133,21 @@ pub fn assert_cuda_handled(args: &[&str], out: &std::process::Output) {
         assert!(lower.contains("cuda"), "{args:?}: {stderr}");
     }
 }
+
+/// Asserts that a chapter binary takes `--quantize <MODE>` (the chapters' CLI tests):
+/// `help` (a subcommand's `--help`) lists it with its one value, `q8_0`, and
+/// `unknown` (a run with `--quantize q4_0`) fails in the parser, naming the bad value
+/// and the allowed ones.
+pub fn assert_quantize_flag(help: &std::process::Output, unknown: &std::process::Output) {
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success(), "--help failed");
+    assert!(
+        text.contains("--quantize <MODE>") && text.contains("q8_0"),
+        "--help lacks --quantize: {text}"
+    );
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success(), "--quantize q4_0 succeeded");
+    for needle in ["'q4_0'", "--quantize", "[possible values: q8_0]"] {
+        assert!(stderr.contains(needle), "lacks {needle:?}: {stderr}");
+    }
+}

@@ -10,6 +10,7 @@
 //! - [`weights`] and [`loader`]: tensors by Hugging Face name, shape-checked, into a model
 //! - [`tokenizer`]: byte-level BPE and chat templates
 //! - [`models`]: resolving a model name or path to files (cache, download, checksums)
+//! - [`quantize`]: `--quantize q8_0`, a loaded model's f32/bf16 matrices to Q8_0, matrix by matrix
 //! - [`device`]: `--device cpu|cuda[:N]`; with the `cuda` feature, `cuda` holds the GPU backend
 //!   (NVRTC kernels of our own, cudarc for the driver)
 //! - [`rng`]: a seeded random number generator with a pinned algorithm
@@ -34,6 +35,7 @@ pub mod linear;
 pub mod loader;
 pub mod model;
 pub mod models;
+pub mod quantize;
 pub mod rng;
 pub mod tensor;
 pub mod tokenizer;

@@ -4,7 +4,8 @@
 //! - [`safetensors`] — [`SafeTensors`] (one file), [`SafetensorsModel`] (a Hugging Face model folder)
 //!   and [`write_safetensors_f32`]
 //! - [`gguf`] — [`GgufFile`] (metadata, tensor infos, memory-mapped data)
-//! - [`quant`] — [`dequantize`] any [`DType`] to f32 (the reference for the fast kernels)
+//! - [`quant`] — [`dequantize`] any [`DType`] to f32 (the reference for the fast kernels), and
+//!   [`quantize_q8_0`] (ggml's reference rounding)
 //! - [`write_atomically`] — writing a file so that a crash never leaves a partial one
 
 mod atomic;
@@ -17,5 +18,5 @@ pub mod safetensors;
 pub use atomic::{write_atomically, write_atomically_with};
 pub use dtype::DType;
 pub use gguf::{GgufFile, GgufTensorInfo, GgufValue};
-pub use quant::{dequantize, dequantize_row, dequantize_to_vec, quantize_q8_0};
+pub use quant::{dequantize, dequantize_row, dequantize_to_vec, quantize_q8_0, quantize_q8_0_into};
 pub use safetensors::{write_safetensors_f32, SafeTensorInfo, SafeTensors, SafetensorsModel};

@@ -6,14 +6,12 @@
 //! array with its Hugging Face name in `named_parameters()` order, so gradients
 //! can be compared with PyTorch's one by one (book ch. 6, where the model is trained).
 
-use ndarray::{Array1, Array2, ArrayViewD, ArrayViewMutD};
-use rayon::prelude::*;
-
-use crate::io::{quantize_q8_0, DType};
+use ndarray::{Array1, Array2, ArrayViewD, ArrayViewMutD, Ix2};
 
 use crate::config::ModelConfig;
 use crate::linear::WeightMatrix;
 use crate::model::{Model, TransformerBlock};
+use crate::quantize::{q8_0_from_rows, Q8_0_BLOCK};
 use crate::weights::{build_model, WeightSource};
 use crate::{Error, Result};
 
@@ -132,6 +130,8 @@ impl Params {
     /// less memory than f32 and decoding at the quantized kernels' speed, for
     /// sampling from a model in training (ch05's rollouts). The quantization
     /// error is at most half a step of each block's scale, `max|w| / 254`.
+    /// Each matrix goes through [`q8_0_from_rows`], the conversion `--quantize q8_0`
+    /// uses, straight from these arrays (no f32 copy of the model in between).
     pub fn to_model_q8_0(&self) -> Result<Model> {
         self.check_output_layer()?;
         build_model(&self.config, &Q8Weights(&self.tensors))
@@ -397,17 +397,22 @@ impl WeightSource for Q8Weights<'_> {
     }
 
     fn matrix(&self, hf_name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
-        let values = self.0.values(hf_name)?;
-        if !cols.is_multiple_of(32) {
-            return WeightMatrix::from_f32(rows, cols, values);
+        if !cols.is_multiple_of(Q8_0_BLOCK) {
+            return self.0.matrix(hf_name, rows, cols);
         }
-        // Blocks never straddle rows, so rows quantize independently, in parallel.
-        let bytes = values
-            .par_chunks(cols.max(1) * 64)
-            .map(quantize_q8_0)
-            .collect::<Result<Vec<_>>>()?
-            .concat();
-        WeightMatrix::from_blocks(DType::Q8_0, rows, cols, bytes)
+        let array = self
+            .0
+            .get(hf_name)
+            .and_then(|a| a.into_dimensionality::<Ix2>().ok())
+            .filter(|a| a.dim() == (rows, cols))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "the parameters have no {rows}×{cols} array named `{hf_name}`"
+                ))
+            })?;
+        q8_0_from_rows(rows, cols, |r, out| {
+            out.iter_mut().zip(array.row(r)).for_each(|(o, &x)| *o = x)
+        })
     }
 
     fn vector(&self, hf_name: &str) -> Result<Vec<f32>> {

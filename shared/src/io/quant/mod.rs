@@ -135,31 +135,73 @@ fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
+/// Values per Q8_0 block.
+const QK8_0: usize = 32;
+
 /// Quantizes `values` to GGML `Q8_0` blocks, as ggml's `quantize_row_q8_0_ref`
 /// does: per block of 32, `d = max|x| / 127` (stored as f16) and
 /// `q = round(x / d)` (computed with the f32 `d`, ties away from zero).
 /// [`dequantize`] of the result is within `d/2` (plus f16 rounding of `d`) of
-/// every value. Used to sample from a trained model quickly (ch05's rollouts).
+/// every value. Used by `--quantize q8_0` and to sample from a trained model
+/// quickly (ch05's rollouts).
 ///
 /// # Errors
 /// If the length is not a multiple of 32.
 pub fn quantize_q8_0(values: &[f32]) -> Result<Vec<u8>> {
-    const QK: usize = 32;
-    if !values.len().is_multiple_of(QK) {
+    let mut out = vec![0; values.len() / QK8_0 * DType::Q8_0.block_bytes()];
+    quantize_q8_0_into(values, &mut out)?;
+    Ok(out)
+}
+
+/// [`quantize_q8_0`] into `out`, which must hold exactly the blocks of `values`
+/// (34 bytes per 32 values): quantizing a matrix row by row without allocating.
+///
+/// # Errors
+/// If the length is not a multiple of 32, or `out` has not the blocks' size.
+pub fn quantize_q8_0_into(values: &[f32], out: &mut [u8]) -> Result<()> {
+    if !values.len().is_multiple_of(QK8_0) {
         return Err(Error::InvalidArgument(format!(
-            "Q8_0 quantizes blocks of {QK} values; {} values do not fill whole blocks",
+            "Q8_0 quantizes blocks of {QK8_0} values; {} values do not fill whole blocks",
             values.len()
         )));
     }
-    let mut out = Vec::with_capacity(values.len() / QK * (2 + QK));
-    for block in values.chunks_exact(QK) {
+    let block_bytes = DType::Q8_0.block_bytes();
+    let expected = values.len() / QK8_0 * block_bytes;
+    if out.len() != expected {
+        return Err(Error::InvalidArgument(format!(
+            "Q8_0: {} values need {expected} bytes of blocks, the output holds {}",
+            values.len(),
+            out.len()
+        )));
+    }
+    for (block, y) in values
+        .chunks_exact(QK8_0)
+        .zip(out.chunks_exact_mut(block_bytes))
+    {
         let amax = block.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
         let d = amax / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
-        out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
-        out.extend(block.iter().map(|&x| (x * id).round() as i8 as u8));
+        y[..2].copy_from_slice(&f16::from_f32(d).to_le_bytes());
+        for (q, &x) in y[2..].iter_mut().zip(block) {
+            *q = round_to_i8(x * id) as u8;
+        }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// `v.round() as i8` (C's `roundf`: halves away from zero, then saturated, NaN → 0),
+/// in operations the compiler vectorizes: `roundf` is a library call per value on
+/// baseline x86-64, and `as i32` a scalar conversion with range checks.
+fn round_to_i8(v: f32) -> i8 {
+    let v = if v.is_nan() {
+        0.0
+    } else {
+        v.clamp(-128.0, 128.0)
+    };
+    // SAFETY: `v` is finite and within [-128, 128], so it converts to an i32.
+    let t: i32 = unsafe { v.to_int_unchecked() }; // towards zero
+    let frac = v - t as f32; // exact: the fractional part of a float is a float
+    (t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5)).clamp(-128, 127) as i8
 }
 
 #[cfg(test)]
@@ -187,6 +229,39 @@ mod tests {
         }
         assert_eq!(quantize_q8_0(&[0.0; 32]).unwrap()[2..], [0u8; 32]);
         assert!(quantize_q8_0(&[1.0; 31]).is_err());
+        let mut short = [0u8; 33];
+        let err = quantize_q8_0_into(&[1.0; 32], &mut short).unwrap_err();
+        assert!(err.to_string().contains("34 bytes"), "{err}");
+    }
+
+    #[test]
+    fn round_to_i8_equals_roundf_on_halves_their_neighbours_and_odd_values() {
+        let mut values = vec![
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1e9,
+            -1e9,
+        ];
+        for k in -135..135 {
+            for base in [k as f32, k as f32 + 0.5] {
+                let bits = base.to_bits();
+                values.extend([
+                    base,
+                    f32::from_bits(bits + 1),
+                    f32::from_bits(bits.max(1) - 1),
+                ]);
+            }
+        }
+        values.extend(
+            (0..100_000).map(|i| ((i * 7919) % 100_003) as f32 / 100_003.0 * 300.0 - 150.0),
+        );
+        values.extend([0.49999997, -0.49999997, 127.49999, -127.5, -128.5, 128.4]);
+        for v in values {
+            assert_eq!(round_to_i8(v), v.round() as i8, "{v}");
+        }
     }
 
     /// The little-endian bytes of `x` as f16 (for hand-built blocks).
