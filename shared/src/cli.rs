@@ -4,9 +4,8 @@ use std::fmt::Display;
 use std::process::ExitCode;
 
 use crate::device::{Device, GpuDType};
-use crate::loader::{load_model, LoadedModel};
-use crate::model::Model;
-use crate::quantize::{quantize_model, QuantizeMode};
+use crate::loader::{load_model_with, LoadOptions, LoadedModel};
+use crate::quantize::{QuantizeMode, QuantizeReport};
 use crate::{Error, Result};
 
 /// `--device`, `--gpu-dtype` and `--quantize`: where a loaded model runs and in which
@@ -46,13 +45,16 @@ pub fn exit_code<E: Display>(result: std::result::Result<(), E>) -> ExitCode {
     }
 }
 
-/// [`load_model_verbose`], then quantizes it with `--quantize` (its `load_s` then
-/// includes the conversion) and moves it to `--device`, saying on stderr what was
-/// quantized and which GPU it runs on.
+/// Loads `--model` as [`load_model_verbose`] does, quantizing its matrices as they are
+/// read with `--quantize` (its `load_s` includes the conversion), then moves it to
+/// `--device`, saying on stderr what was quantized and which GPU it runs on.
 pub fn load_model_on(model: &str, device: DeviceArgs) -> Result<LoadedModel> {
-    let mut loaded = load_model_verbose(model)?;
-    if let Some(mode) = device.quantize {
-        loaded.load_s += quantize_verbose(&mut loaded.model, mode, device)?;
+    let options = LoadOptions {
+        quantize: device.quantize,
+    };
+    let mut loaded = load_model_verbose_with(model, options)?;
+    if let (Some(mode), Some(report)) = (device.quantize, &loaded.quantized) {
+        report_quantized(report, mode, device);
     }
     if device.device != Device::Cpu {
         loaded.model = loaded.model.into_device(device.device, device.gpu_dtype)?;
@@ -61,12 +63,10 @@ pub fn load_model_on(model: &str, device: DeviceArgs) -> Result<LoadedModel> {
     Ok(loaded)
 }
 
-/// Quantizes `model` to `mode` ([`quantize_model`]), prints what it did and returns the
-/// seconds it took (part of the load time). On a GPU the blocks are expanded to
-/// `--gpu-dtype` at upload: a note says that this keeps the quantized values but saves
-/// neither memory nor time there.
-fn quantize_verbose(model: &mut Model, mode: QuantizeMode, device: DeviceArgs) -> Result<f64> {
-    let report = quantize_model(model, mode)?;
+/// Prints what `--quantize` did. On a GPU the blocks are expanded to `--gpu-dtype` at
+/// upload: a note says that this keeps the quantized values but saves neither memory
+/// nor time there.
+fn report_quantized(report: &QuantizeReport, mode: QuantizeMode, device: DeviceArgs) {
     for line in report.lines(mode) {
         eprintln!("{line}");
     }
@@ -79,13 +79,17 @@ fn quantize_verbose(model: &mut Model, mode: QuantizeMode, device: DeviceArgs) -
             device.gpu_dtype
         );
     }
-    Ok(report.seconds)
 }
 
 /// Loads `--model`, saying on stderr what is loading and, once loaded, what it is.
 pub fn load_model_verbose(model: &str) -> Result<LoadedModel> {
+    load_model_verbose_with(model, LoadOptions::default())
+}
+
+/// [`load_model_verbose`] with load `options`.
+fn load_model_verbose_with(model: &str, options: LoadOptions) -> Result<LoadedModel> {
     eprintln!("loading {model} ...");
-    let loaded = load_model(model)?;
+    let loaded = load_model_with(model, options)?;
     let c = &loaded.model.config;
     eprintln!(
         "loaded {} in {:.2} s: {} family, {} layers, hidden size {}, {} heads ({} key/value), vocabulary {}",

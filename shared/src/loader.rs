@@ -8,8 +8,9 @@ use crate::config::{Family, ModelConfig};
 use crate::io::{GgufFile, SafetensorsModel};
 use crate::model::Model;
 use crate::models::{resolve_model, ModelFiles};
+use crate::quantize::{QuantizeMode, QuantizeReport, QuantizingSource};
 use crate::tokenizer::{ChatTemplate, HandWritten, Tokenizer};
-use crate::weights::{build_model, GgufWeights};
+use crate::weights::{build_model, GgufWeights, WeightSource};
 use crate::{Error, Result};
 
 /// A model ready to run: weights, tokenizer (if the files have one) and chat template.
@@ -25,22 +26,43 @@ pub struct LoadedModel {
     pub location: PathBuf,
     /// Seconds spent reading and preparing the weights and tokenizer.
     pub load_s: f64,
+    /// What `--quantize` converted while loading, when it was asked for.
+    pub quantized: Option<QuantizeReport>,
+}
+
+/// How to load a model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Quantize the f32/bf16 weight matrices to this format as they are read
+    /// (`--quantize`; see [`crate::quantize`]).
+    pub quantize: Option<QuantizeMode>,
 }
 
 /// Resolves `name_or_path` (a known model name, a `.gguf` file or a Hugging
 /// Face folder; see [`crate::models`]) and loads it.
 pub fn load_model(name_or_path: &str) -> Result<LoadedModel> {
+    load_model_with(name_or_path, LoadOptions::default())
+}
+
+/// [`load_model`] with `options`.
+pub fn load_model_with(name_or_path: &str, options: LoadOptions) -> Result<LoadedModel> {
     let files = resolve_model(name_or_path)?;
-    load_model_files(&files)
+    load_model_files_with(&files, options)
 }
 
 /// Loads a model whose files are already on disk.
 pub fn load_model_files(files: &ModelFiles) -> Result<LoadedModel> {
+    load_model_files_with(files, LoadOptions::default())
+}
+
+/// [`load_model_files`] with `options`.
+pub fn load_model_files_with(files: &ModelFiles, options: LoadOptions) -> Result<LoadedModel> {
     let start = Instant::now();
-    let (model, tokenizer, template_source, location) = match files {
+    let ((model, quantized), tokenizer, template_source, location) = match files {
         ModelFiles::Gguf(path) => {
             let file = GgufFile::open(path)?;
-            let model = load_gguf_model(&file)?;
+            let config = ModelConfig::from_gguf(&file)?;
+            let model = build(&config, &GgufWeights::new(&file, &config), options)?;
             let tokenizer = Tokenizer::from_gguf(&file)?;
             let template = file
                 .get("tokenizer.chat_template")
@@ -49,7 +71,9 @@ pub fn load_model_files(files: &ModelFiles) -> Result<LoadedModel> {
             (model, Some(tokenizer), template, path.clone())
         }
         ModelFiles::HfFolder(dir) => {
-            let model = load_hf_model(dir)?;
+            let config = ModelConfig::from_hf_json(&dir.join("config.json"))?;
+            let tensors = SafetensorsModel::open_folder(dir)?;
+            let model = build(&config, &tensors, options)?;
             let tokenizer_path = dir.join("tokenizer.json");
             let tokenizer = tokenizer_path
                 .exists()
@@ -70,7 +94,25 @@ pub fn load_model_files(files: &ModelFiles) -> Result<LoadedModel> {
         chat_template,
         location,
         load_s: start.elapsed().as_secs_f64(),
+        quantized,
     })
+}
+
+/// Builds the model from `source`, through a [`QuantizingSource`] when `options` ask
+/// for quantizing, so each matrix is converted as soon as it is read.
+fn build(
+    config: &ModelConfig,
+    source: &dyn WeightSource,
+    options: LoadOptions,
+) -> Result<(Model, Option<QuantizeReport>)> {
+    match options.quantize {
+        None => Ok((build_model(config, source)?, None)),
+        Some(mode) => {
+            let quantizing = QuantizingSource::new(source, mode);
+            let model = build_model(config, &quantizing)?;
+            Ok((model, Some(quantizing.into_report())))
+        }
+    }
 }
 
 /// Loads the model of a Hugging Face folder (`config.json` + `*.safetensors`).

@@ -11,6 +11,7 @@
 //! block format stay as they are (re-quantizing a Q4_K matrix to Q8_0 only loses
 //! precision), and so do matrices whose columns do not fill whole 32-value blocks.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ use crate::device::Device;
 use crate::io::{quantize_q8_0_into, DType};
 use crate::linear::WeightMatrix;
 use crate::model::Model;
+use crate::weights::WeightSource;
 use crate::{Error, Result};
 
 /// Values per Q8_0 block: a matrix's columns must be a multiple of this.
@@ -168,6 +170,55 @@ fn quantize_in_place(
     report.bytes_after += matrix_bytes(&quantized);
     *matrix = quantized;
     Ok(())
+}
+
+/// A weight source that hands out each matrix already quantized to `mode`: loading
+/// through it converts the model matrix by matrix as it is read, so memory never holds
+/// more than the quantized model plus one matrix as stored (what keeps
+/// `--quantize q8_0`'s peak below the file's size on disk).
+pub struct QuantizingSource<'a> {
+    inner: &'a dyn WeightSource,
+    mode: QuantizeMode,
+    report: RefCell<QuantizeReport>,
+}
+
+impl<'a> QuantizingSource<'a> {
+    /// `inner`'s matrices, each quantized to `mode` as it is read.
+    pub fn new(inner: &'a dyn WeightSource, mode: QuantizeMode) -> Self {
+        QuantizingSource {
+            inner,
+            mode,
+            report: RefCell::new(QuantizeReport::default()),
+        }
+    }
+
+    /// What was converted and kept so far (its `seconds`: the time spent converting).
+    pub fn into_report(self) -> QuantizeReport {
+        self.report.into_inner()
+    }
+}
+
+impl WeightSource for QuantizingSource<'_> {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+
+    fn shape(&self, hf_name: &str) -> Option<Vec<usize>> {
+        self.inner.shape(hf_name)
+    }
+
+    fn matrix(&self, hf_name: &str, rows: usize, cols: usize) -> Result<WeightMatrix> {
+        let mut matrix = self.inner.matrix(hf_name, rows, cols)?;
+        let start = Instant::now();
+        let mut report = self.report.borrow_mut();
+        quantize_in_place(hf_name.to_string(), &mut matrix, self.mode, &mut report)?;
+        report.seconds += start.elapsed().as_secs_f64();
+        Ok(matrix)
+    }
+
+    fn vector(&self, hf_name: &str) -> Result<Vec<f32>> {
+        self.inner.vector(hf_name)
+    }
 }
 
 /// The bytes a matrix's weights take.
