@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use crate::attention::KvCache;
 use crate::batch::BatchDecodeState;
 use crate::model::Model;
 use crate::tensor::argmax;
@@ -224,6 +225,13 @@ pub fn generate(
 /// then it shrinks as the last answers end. Prompts are admitted in order, so
 /// early prompts tend to finish first.
 ///
+/// Prefills stall the other slots, and an evaluation's prompts share their
+/// start (chat template, instructions): the tokens common to all prompts are
+/// prefilled once, and each admission copies their keys and values into its
+/// slot and prefills only the rest of its prompt. Every position still gets
+/// exactly the operations of a whole prefill (a product's rows and each
+/// position's attention do not depend on the other rows).
+///
 /// `generation.stats` counts from the moment the prompt entered its slot:
 /// `ttft_s` is its prefill, `total_s` its time in the batch (shared with the
 /// other slots, so the sum over prompts exceeds the wall time).
@@ -254,6 +262,7 @@ pub fn generate_greedy_batch(
         capacities,
         max_new_tokens,
         stop_ids,
+        prefix: prefill_common_prefix(model, prompts),
         state: model.new_batch_state(batch.min(prompts.len()), largest),
         lanes: Vec::new(),
         queue: 0..prompts.len(),
@@ -271,6 +280,8 @@ struct GreedyBatcher<'a> {
     capacities: Vec<usize>,
     max_new_tokens: usize,
     stop_ids: &'a [u32],
+    /// The keys and values of the tokens every prompt starts with, if any.
+    prefix: Option<KvCache>,
     /// One KV cache per slot.
     state: BatchDecodeState,
     /// The answer in progress in each slot; `None` for a free slot.
@@ -356,13 +367,18 @@ impl GreedyBatcher<'_> {
         }
     }
 
-    /// Admits `prompt` into `slot`: prefills it alone into the slot's (reset)
-    /// cache and chooses its first token, as [`generate`] does.
+    /// Admits `prompt` into `slot`: the common prefix's keys and values, then
+    /// the rest of the prompt prefilled into the slot's cache; chooses its
+    /// first token as [`generate`] does.
     fn prefill(&mut self, slot: usize, prompt: usize) -> Lane {
         let start = Instant::now();
         let cache = &mut self.state.caches[slot];
-        cache.reset();
-        let hidden = self.model.forward_sequence(&self.prompts[prompt], cache);
+        match &self.prefix {
+            Some(prefix) => cache.copy_prefix_from(prefix),
+            None => cache.reset(),
+        }
+        let rest = &self.prompts[prompt][cache.len()..];
+        let hidden = self.model.forward_sequence(rest, cache);
         let next = argmax(&self.model.last_logits(&hidden)) as u32;
         Lane {
             prompt,
@@ -372,6 +388,28 @@ impl GreedyBatcher<'_> {
             ttft_s: start.elapsed().as_secs_f64(),
         }
     }
+}
+
+/// Prefills the tokens that all of several prompts start with (leaving each at
+/// least one token of its own, whose logits choose its first answer token)
+/// and returns their cache; `None` for fewer than two prompts or no common start.
+fn prefill_common_prefix(model: &Model, prompts: &[Vec<u32>]) -> Option<KvCache> {
+    let (first, others) = prompts.split_first()?;
+    let shortest = prompts.iter().map(Vec::len).min()?;
+    let common = others.iter().fold(shortest.saturating_sub(1), |len, p| {
+        first
+            .iter()
+            .zip(p)
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    if others.is_empty() || common == 0 {
+        return None;
+    }
+    let mut cache = model.new_cache(common);
+    model.forward_sequence(&first[..common], &mut cache);
+    Some(cache)
 }
 
 impl Lane {

@@ -1,7 +1,8 @@
 //! `generate_greedy_batch` gives every prompt exactly the answer that
 //! `generate_text_basic_cache` gives it alone: prompts of different lengths,
-//! answers that end at a stop id, at `max_new_tokens` and at the context, and
-//! more prompts than slots (freed slots take the next prompt).
+//! with and without a common start (prefilled once), answers that end at a
+//! stop id, at `max_new_tokens` and at the context, and more prompts than
+//! slots (freed slots take the next prompt).
 
 use shared::fixtures::fixture;
 use shared::generate::{generate_greedy_batch, generate_text_basic_cache, Generation, StopReason};
@@ -11,20 +12,31 @@ use shared::model::Model;
 /// New tokens per answer.
 const MAX_NEW: usize = 12;
 
-/// Seven prompts of different lengths (ids below the tiny vocabulary), the
-/// fifth so long that its answer reaches the end of the context first.
-fn prompts(model: &Model) -> Vec<Vec<u32>> {
+/// Seven prompts of different lengths (ids below the tiny vocabulary), each
+/// `start` followed by its own tokens (as many as `own`, but the fourth is so
+/// long that its answer reaches the end of the context first).
+fn prompts(model: &Model, start: &[u32], own: [usize; 6]) -> Vec<Vec<u32>> {
     let vocab = model.config.vocab_size as u32;
-    let context = model.config.max_position_embeddings;
-    [3, 9, 1, context - 5, 14, 5, 2]
+    let long = model.config.max_position_embeddings - 5 - start.len();
+    let lengths = [own[0], own[1], own[2], long, own[3], own[4], own[5]];
+    lengths
         .iter()
         .enumerate()
         .map(|(p, &len)| {
-            (0..len as u32)
-                .map(|t| (11 + 37 * p as u32 + 29 * t) % vocab)
-                .collect()
+            let own = (0..len as u32).map(|t| (11 + 37 * p as u32 + 29 * t) % vocab);
+            start.iter().copied().chain(own).collect()
         })
         .collect()
+}
+
+/// The prompt sets: no common start; a common start; a prompt that is all
+/// common start (the others' first tokens), so the shared prefix stops short of it.
+fn prompt_sets(model: &Model) -> Vec<Vec<Vec<u32>>> {
+    vec![
+        prompts(model, &[], [3, 9, 1, 14, 5, 2]),
+        prompts(model, &[7, 8, 9, 10, 11], [3, 9, 1, 14, 5, 2]),
+        prompts(model, &[7, 8, 9], [3, 9, 0, 14, 5, 2]),
+    ]
 }
 
 /// Each prompt's answer decoded alone, the reference.
@@ -36,11 +48,17 @@ fn alone(model: &Model, prompts: &[Vec<u32>], stop_ids: &[u32]) -> Vec<Generatio
 }
 
 /// A stop id that ends some answers early but not all: the token that splits
-/// the unstopped answers most evenly (answers that contain it vs not).
+/// the unstopped answers most evenly (answers that contain it vs not), among
+/// those that leave the answers ending at the context as they are.
 fn splitting_stop_id(answers: &[Generation]) -> u32 {
     let mut tokens: Vec<u32> = answers.iter().flat_map(|g| g.ids.clone()).collect();
     tokens.sort_unstable();
     tokens.dedup();
+    tokens.retain(|t| {
+        answers
+            .iter()
+            .all(|g| g.stop != StopReason::ContextFull || !g.ids.contains(t))
+    });
     let split = |t: &u32| {
         let hits = answers.iter().filter(|g| g.ids.contains(t)).count();
         hits.min(answers.len() - hits)
@@ -99,37 +117,40 @@ fn batched_answers_equal_answers_decoded_alone_on_the_tiny_models() {
             model.batched_rows_are_exact(),
             "{family}: bf16 rows are exact"
         );
-        let prompts = prompts(&model);
-        let stop = [splitting_stop_id(&alone(&model, &prompts, &[]))];
-        let reference = alone(&model, &prompts, &stop);
-        let stops: Vec<StopReason> = reference.iter().map(|g| g.stop).collect();
-        for reason in [
-            StopReason::StopToken,
-            StopReason::MaxNewTokens,
-            StopReason::ContextFull,
-        ] {
-            assert!(
-                stops.contains(&reason),
-                "{family}: no answer ends by {reason:?}: {stops:?}"
-            );
+        for (set, prompts) in prompt_sets(&model).iter().enumerate() {
+            check_against_alone(&model, prompts, &format!("{family} set {set}"));
         }
-        let mut out_of_order = false;
-        for batch in [1, 2, 3, 4, 8] {
-            let (answers, order) = batched(&model, &prompts, batch, &stop);
-            for (i, (a, b)) in reference.iter().zip(&answers).enumerate() {
-                assert_eq!(a.ids, b.ids, "{family} batch {batch}: prompt {i}");
-                assert_eq!(a.stop, b.stop, "{family} batch {batch}: prompt {i}");
-                assert_eq!(a.stats.prompt_tokens, b.stats.prompt_tokens);
-                assert_eq!(a.stats.new_tokens, b.stats.new_tokens);
-            }
-            out_of_order |= order.windows(2).any(|w| w[0] > w[1]);
-        }
-        // Answers end at different steps, so some finish before earlier prompts'.
+    }
+}
+
+/// Every batch size gives each prompt its answer decoded alone, with a stop id
+/// that ends some answers early; some answers finish before earlier prompts'.
+fn check_against_alone(model: &Model, prompts: &[Vec<u32>], name: &str) {
+    let stop = [splitting_stop_id(&alone(model, prompts, &[]))];
+    let reference = alone(model, prompts, &stop);
+    let stops: Vec<StopReason> = reference.iter().map(|g| g.stop).collect();
+    for reason in [
+        StopReason::StopToken,
+        StopReason::MaxNewTokens,
+        StopReason::ContextFull,
+    ] {
         assert!(
-            out_of_order,
-            "{family}: every batch finished in prompt order"
+            stops.contains(&reason),
+            "{name}: no answer ends by {reason:?}: {stops:?}"
         );
     }
+    let mut out_of_order = false;
+    for batch in [1, 2, 3, 4, 8] {
+        let (answers, order) = batched(model, prompts, batch, &stop);
+        for (i, (a, b)) in reference.iter().zip(&answers).enumerate() {
+            assert_eq!(a.ids, b.ids, "{name} batch {batch}: prompt {i}");
+            assert_eq!(a.stop, b.stop, "{name} batch {batch}: prompt {i}");
+            assert_eq!(a.stats.prompt_tokens, b.stats.prompt_tokens);
+            assert_eq!(a.stats.new_tokens, b.stats.new_tokens);
+        }
+        out_of_order |= order.windows(2).any(|w| w[0] > w[1]);
+    }
+    assert!(out_of_order, "{name}: every batch finished in prompt order");
 }
 
 #[test]
