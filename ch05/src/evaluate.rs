@@ -27,7 +27,8 @@ pub struct HeldOutResult {
 
 /// Greedy answers to `problems` (prompts already rendered and encoded in
 /// `prompts`, one each), extracted and graded as ch03's `eval` does; the
-/// answers are those of decoding each prompt alone.
+/// answers are those of decoding each prompt alone wherever batched rows are
+/// exact (`Model::batched_rows_are_exact`: the Q8_0 rollout copy is).
 pub fn evaluate_held_out(
     model: &Model,
     tokenizer: &Tokenizer,
