@@ -22,7 +22,8 @@ pub mod summary;
 pub use arith::{generate_arith, ArithConfig, Split};
 pub use dataset::{arith_test_problems, load_dataset};
 pub use evaluate::{
-    evaluate_math500_stream, evaluate_problem, generate_text_stream_concat, EvalConfig,
+    evaluate_math500_stream, evaluate_problem, evaluate_problems_batched,
+    generate_text_stream_concat, EvalConfig,
 };
 pub use grader::{
     equality_check, extract_final_candidate, get_last_boxed, grade_answer, normalize_text,

@@ -28,7 +28,10 @@ pub struct EvalRecord {
     pub correct: bool,
     /// Tokens generated.
     pub tokens: usize,
-    /// Seconds spent on this problem (prompt, generation, grading).
+    /// Seconds spent on this problem (prompt, generation, grading). With
+    /// `eval --batch N` (N > 1), its time in the batch: from its prefill until
+    /// it was graded, while up to N−1 other problems were decoded beside it, so
+    /// the seconds of a run add up to more than its wall time.
     pub seconds: f64,
     /// The problem's difficulty level, when the dataset has one.
     #[serde(default)]

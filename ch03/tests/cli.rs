@@ -185,6 +185,63 @@ fn eval_refuses_bad_datasets_and_an_existing_log() {
         &ch03(&["regrade", "--log", s(&dir.join("none.jsonl"))]),
         &["none.jsonl"],
     );
+    let fresh = dir.join("fresh.jsonl");
+    assert_fails_with(
+        &ch03(&["eval", "--limit", "2", "--batch", "0", "--out", s(&fresh)]),
+        &["--batch 0", "at least 1 problem"],
+    );
+    assert!(!fresh.exists(), "a refused run must not create its log");
+}
+
+/// A log's records without their `seconds` (the one field a batch may change).
+fn records_without_seconds(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut record: serde_json::Value = serde_json::from_str(l).unwrap();
+            record.as_object_mut().unwrap().remove("seconds");
+            record
+        })
+        .collect()
+}
+
+#[test]
+fn eval_batch_writes_the_records_of_batch_1_and_resumes() {
+    if default_model().is_none() {
+        return;
+    }
+    let dir = temp_dir("evalbatch");
+    let run = |log: &Path, batch: &str, resume: bool| {
+        let mut args = vec![
+            "eval",
+            "--limit",
+            "5",
+            "--max-new-tokens",
+            "12",
+            "--batch",
+            batch,
+            "--out",
+            s(log),
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        stdout(&ch03(&args))
+    };
+    let (one, three) = (dir.join("one.jsonl"), dir.join("three.jsonl"));
+    run(&one, "1", false);
+    run(&three, "3", false);
+    let expected = records_without_seconds(&one);
+    assert_eq!(expected.len(), 5);
+    assert_eq!(records_without_seconds(&three), expected);
+    // Killed after two records, mid-write: a batched --resume ends with the same log.
+    let text = std::fs::read_to_string(&three).unwrap();
+    let kept: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&three, format!("{kept}{{\"index\": 3, \"pr")).unwrap();
+    run(&three, "3", true);
+    assert!(std::fs::read_to_string(&three).unwrap().starts_with(&kept));
+    assert_eq!(records_without_seconds(&three), expected);
 }
 
 #[test]

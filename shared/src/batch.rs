@@ -12,6 +12,8 @@ use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
 
 use crate::attention::{attend, KvCache};
+use crate::device::Device;
+use crate::io::DType;
 use crate::linear::{on_worker, WeightMatrix};
 use crate::model::{add_bias, add_inplace, swiglu_inplace, Model};
 use crate::tensor::rms_norm;
@@ -88,6 +90,32 @@ impl Model {
                 })
                 .collect(),
         }
+    }
+
+    /// Whether a batched step gives every sequence exactly the logits it gets
+    /// decoded alone with [`Model::forward_step`], bit for bit: on the CPU, with
+    /// no matrix stored as f32 (bf16 and quantized batched products equal the
+    /// single-row kernel row by row; f32 ones use a blocked GEMM that may sum
+    /// in another order, so a near-tie in an argmax can go the other way).
+    pub fn batched_rows_are_exact(&self) -> bool {
+        let f32_matrix = self
+            .blocks
+            .iter()
+            .flat_map(|b| {
+                let (a, m) = (&b.attention, &b.mlp);
+                [
+                    &a.q_proj,
+                    &a.k_proj,
+                    &a.v_proj,
+                    &a.o_proj,
+                    &m.gate_proj,
+                    &m.up_proj,
+                    &m.down_proj,
+                ]
+            })
+            .chain([self.output_layer()])
+            .any(|w| w.dtype() == DType::F32);
+        self.device() == Device::Cpu && !f32_matrix
     }
 
     /// Decodes one token for each of several sequences: `tokens[i]` is fed to

@@ -1,9 +1,12 @@
 //! Text generation loops (book ch. 2): greedy decoding with and without the KV
 //! cache, streaming each new token to a callback, stopping at end-of-sequence
-//! tokens, and timing statistics.
+//! tokens, and timing statistics; and greedy decoding of many prompts as one
+//! batch ([`generate_greedy_batch`]), for evaluations.
 
 use std::time::Instant;
 
+use crate::attention::KvCache;
+use crate::batch::BatchDecodeState;
 use crate::model::Model;
 use crate::tensor::argmax;
 use crate::{Error, Result};
@@ -198,4 +201,257 @@ pub fn generate(
         total_s: start.elapsed().as_secs_f64(),
     };
     Ok(Generation { ids, stop, stats })
+}
+
+/// Greedy answers to many prompts, decoded `batch` at a time with continuous
+/// batching; `on_finished(i, generation)` receives the answer to `prompts[i]`
+/// as soon as it is complete (in the order they finish, not the prompts'
+/// order). An error from `on_finished` stops the loop and is returned.
+///
+/// Each answer is exactly what [`generate_text_basic_cache`] gives for its
+/// prompt alone wherever a batched product's rows equal single-row products
+/// ([`Model::batched_rows_are_exact`]): the same prefill, the same argmax,
+/// the same stop rules (a stop id ends an answer unkept; `max_new_tokens`;
+/// a full context).
+///
+/// The design: `batch` slots, each with its own KV cache in one
+/// [`BatchDecodeState`] (sized for the longest prompt plus its budget). A
+/// free slot takes the next prompt in order and prefills it alone into its
+/// cache, which yields the slot's first token. Then every occupied slot
+/// decodes one token per [`Model::forward_batch_step`], so each weight is read
+/// once per step for all of them. A slot whose answer ends (a stop id or its
+/// token budget) hands it to `on_finished` and takes the next prompt before
+/// the following step, so the batch stays full until the prompts run out;
+/// then it shrinks as the last answers end. Prompts are admitted in order, so
+/// early prompts tend to finish first.
+///
+/// Prefills stall the other slots, and an evaluation's prompts share their
+/// start (chat template, instructions): the tokens common to all prompts are
+/// prefilled once, and each admission copies their keys and values into its
+/// slot and prefills only the rest of its prompt. Every position still gets
+/// exactly the operations of a whole prefill (a product's rows and each
+/// position's attention do not depend on the other rows).
+///
+/// `generation.stats` counts from the moment the prompt entered its slot:
+/// `ttft_s` is its prefill, `total_s` its time in the batch (shared with the
+/// other slots, so the sum over prompts exceeds the wall time).
+pub fn generate_greedy_batch(
+    model: &Model,
+    prompts: &[Vec<u32>],
+    batch: usize,
+    max_new_tokens: usize,
+    stop_ids: &[u32],
+    on_finished: &mut dyn FnMut(usize, Generation) -> Result<()>,
+) -> Result<()> {
+    if batch == 0 {
+        return Err(Error::InvalidArgument(
+            "batch size 0: decode at least one sequence at a time (1 decodes them one by one)"
+                .into(),
+        ));
+    }
+    let capacities = prompts
+        .iter()
+        .map(|p| generation_capacity(model, p, max_new_tokens))
+        .collect::<Result<Vec<_>>>()?;
+    let Some(&largest) = capacities.iter().max() else {
+        return Ok(());
+    };
+    let mut batcher = GreedyBatcher {
+        model,
+        prompts,
+        capacities,
+        max_new_tokens,
+        stop_ids,
+        prefix: prefill_common_prefix(model, prompts),
+        state: model.new_batch_state(batch.min(prompts.len()), largest),
+        lanes: Vec::new(),
+        queue: 0..prompts.len(),
+    };
+    batcher.lanes.resize_with(batcher.state.batch(), || None);
+    batcher.run(on_finished)
+}
+
+/// The state of [`generate_greedy_batch`]: the prompts, the slots and the
+/// prompts not yet admitted.
+struct GreedyBatcher<'a> {
+    model: &'a Model,
+    prompts: &'a [Vec<u32>],
+    /// Each prompt's cache limit, as [`generation_capacity`] gives it.
+    capacities: Vec<usize>,
+    max_new_tokens: usize,
+    stop_ids: &'a [u32],
+    /// The keys and values of the tokens every prompt starts with, if any.
+    prefix: Option<KvCache>,
+    /// One KV cache per slot.
+    state: BatchDecodeState,
+    /// The answer in progress in each slot; `None` for a free slot.
+    lanes: Vec<Option<Lane>>,
+    /// Prompts not yet admitted, in order.
+    queue: std::ops::Range<usize>,
+}
+
+/// One answer in progress.
+struct Lane {
+    /// Which prompt it answers.
+    prompt: usize,
+    /// The tokens kept so far.
+    ids: Vec<u32>,
+    /// The token chosen last, not yet taken (kept, or a stop).
+    next: u32,
+    /// When the prompt entered its slot.
+    start: Instant,
+    /// Seconds of its prefill.
+    ttft_s: f64,
+}
+
+impl GreedyBatcher<'_> {
+    /// The decoding loop: fill and advance every slot, then one batched step
+    /// for the slots still decoding, until no prompt is left.
+    fn run(&mut self, on_finished: &mut dyn FnMut(usize, Generation) -> Result<()>) -> Result<()> {
+        let (mut active, mut tokens) = (Vec::new(), Vec::new());
+        loop {
+            active.clear();
+            tokens.clear();
+            for slot in 0..self.lanes.len() {
+                if let Some(token) = self.advance_slot(slot, on_finished)? {
+                    active.push(slot);
+                    tokens.push(token);
+                }
+            }
+            if active.is_empty() {
+                return Ok(());
+            }
+            let logits = self
+                .model
+                .forward_batch_step(&tokens, &active, &mut self.state);
+            for (row, &slot) in active.iter().enumerate() {
+                let row = logits.row(row);
+                let lane = self.lanes[slot].as_mut().expect("active slots hold a lane");
+                lane.next = argmax(row.as_slice().expect("logit rows are contiguous")) as u32;
+            }
+        }
+    }
+
+    /// Takes the token chosen for `slot`'s answer; while the answer ends
+    /// (handed to `on_finished`) the slot takes the next prompt. Returns the
+    /// token the slot feeds to the next step, or `None` when it stays free.
+    fn advance_slot(
+        &mut self,
+        slot: usize,
+        on_finished: &mut dyn FnMut(usize, Generation) -> Result<()>,
+    ) -> Result<Option<u32>> {
+        loop {
+            if self.lanes[slot].is_none() {
+                let Some(prompt) = self.queue.next() else {
+                    return Ok(None);
+                };
+                self.lanes[slot] = Some(self.prefill(slot, prompt));
+            }
+            let cache_len = self.state.caches[slot].len();
+            let lane = self.lanes[slot].as_mut().expect("filled above");
+            let capacity = self.capacities[lane.prompt];
+            match take_token(
+                lane,
+                self.max_new_tokens,
+                self.stop_ids,
+                cache_len,
+                capacity,
+            ) {
+                None => return Ok(Some(lane.next)),
+                Some(stop) => {
+                    let lane = self.lanes[slot].take().expect("filled above");
+                    let prompt = lane.prompt;
+                    on_finished(prompt, lane.finish(stop, self.prompts[prompt].len()))?;
+                }
+            }
+        }
+    }
+
+    /// Admits `prompt` into `slot`: the common prefix's keys and values, then
+    /// the rest of the prompt prefilled into the slot's cache; chooses its
+    /// first token as [`generate`] does.
+    fn prefill(&mut self, slot: usize, prompt: usize) -> Lane {
+        let start = Instant::now();
+        let cache = &mut self.state.caches[slot];
+        match &self.prefix {
+            Some(prefix) => cache.copy_prefix_from(prefix),
+            None => cache.reset(),
+        }
+        let rest = &self.prompts[prompt][cache.len()..];
+        let hidden = self.model.forward_sequence(rest, cache);
+        let next = argmax(&self.model.last_logits(&hidden)) as u32;
+        Lane {
+            prompt,
+            ids: Vec::new(),
+            next,
+            start,
+            ttft_s: start.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// Prefills the tokens that all of several prompts start with (leaving each at
+/// least one token of its own, whose logits choose its first answer token)
+/// and returns their cache; `None` for fewer than two prompts or no common start.
+fn prefill_common_prefix(model: &Model, prompts: &[Vec<u32>]) -> Option<KvCache> {
+    let (first, others) = prompts.split_first()?;
+    let shortest = prompts.iter().map(Vec::len).min()?;
+    let common = others.iter().fold(shortest.saturating_sub(1), |len, p| {
+        first
+            .iter()
+            .zip(p)
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    if others.is_empty() || common == 0 {
+        return None;
+    }
+    let mut cache = model.new_cache(common);
+    model.forward_sequence(&first[..common], &mut cache);
+    Some(cache)
+}
+
+impl Lane {
+    /// The finished answer, with its counts and times.
+    fn finish(self, stop: StopReason, prompt_tokens: usize) -> Generation {
+        let stats = GenerationStats {
+            prompt_tokens,
+            new_tokens: self.ids.len(),
+            ttft_s: self.ttft_s,
+            total_s: self.start.elapsed().as_secs_f64(),
+        };
+        Generation {
+            ids: self.ids,
+            stop,
+            stats,
+        }
+    }
+}
+
+/// Takes a lane's chosen token with [`generate`]'s rules: a stop id ends the
+/// answer unkept; otherwise the token is kept, and the answer ends when it
+/// reaches `max_new_tokens` or its cache (`cache_len` of `capacity`) is full.
+/// `None`: the answer goes on.
+fn take_token(
+    lane: &mut Lane,
+    max_new_tokens: usize,
+    stop_ids: &[u32],
+    cache_len: usize,
+    capacity: usize,
+) -> Option<StopReason> {
+    if lane.ids.len() >= max_new_tokens {
+        return Some(StopReason::MaxNewTokens);
+    }
+    if stop_ids.contains(&lane.next) {
+        return Some(StopReason::StopToken);
+    }
+    lane.ids.push(lane.next);
+    if lane.ids.len() == max_new_tokens {
+        return Some(StopReason::MaxNewTokens);
+    }
+    if cache_len >= capacity {
+        return Some(StopReason::ContextFull);
+    }
+    None
 }
