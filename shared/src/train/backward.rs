@@ -16,7 +16,8 @@ use super::matmul::{matmul, matmul_add};
 use super::params::{Grads, LayerTensors, Params};
 
 /// Gradients of every parameter, given the gradient of the loss with respect
-/// to the logits (`tokens × vocab_size`, e.g. from [`cross_entropy_backward`]).
+/// to the logits the forward pass computed (`tokens × vocab_size`, or the rows of
+/// `tape.scope.outputs_from..`; e.g. from [`cross_entropy_backward`]).
 pub fn backward(params: &Params, tape: &Tape, dlogits: ArrayView2<f32>) -> Grads {
     let mut grads = Grads::zeros_like(params);
     backward_into(params, tape, dlogits, &mut grads);
@@ -25,32 +26,45 @@ pub fn backward(params: &Params, tape: &Tape, dlogits: ArrayView2<f32>) -> Grads
 
 /// [`backward`] that adds the gradients into `grads` instead of returning new
 /// ones: a loss summed over several sequences (GRPO's group, book ch. 6)
-/// accumulates one sequence at a time without a second set of gradients.
+/// accumulates one sequence at a time without a second set of gradients. What the
+/// tape's [`super::forward::Scope`] freezes gets no gradient.
 pub fn backward_into(params: &Params, tape: &Tape, dlogits: ArrayView2<f32>, grads: &mut Grads) {
     let t = &params.tensors;
-    let dhidden = linear_backward(
-        dlogits,
-        tape.hidden.view(),
-        params.output_layer(),
-        grads.output_layer_mut().view_mut(),
-        None,
-    );
+    let scope = tape.scope;
+    let outputs = tape.hidden.slice(s![scope.outputs_from.., ..]);
+    let doutputs = if scope.frozen_embeddings {
+        matmul(dlogits, params.output_layer().view())
+    } else {
+        linear_backward(
+            dlogits,
+            outputs,
+            params.output_layer(),
+            grads.output_layer_mut().view_mut(),
+            None,
+        )
+    };
+    let mut dhidden = Array2::<f32>::zeros(tape.hidden.raw_dim());
+    dhidden
+        .slice_mut(s![scope.outputs_from.., ..])
+        .assign(&doutputs);
     let mut dx = rms_norm_backward(
         dhidden.view(),
         &tape.final_norm,
         &t.norm,
         &mut grads.tensors.norm,
     );
-    for ((layer, layer_tape), layer_grads) in t
-        .layers
+    let trained = scope.frozen_layers..;
+    for ((layer, layer_tape), layer_grads) in t.layers[trained.clone()]
         .iter()
         .zip(&tape.layers)
-        .zip(&mut grads.tensors.layers)
+        .zip(&mut grads.tensors.layers[trained])
         .rev()
     {
         dx = block_backward(params, layer, layer_tape, &tape.rope, dx, layer_grads);
     }
-    embedding_backward(&tape.ids, dx.view(), grads.tensors.embed_tokens.view_mut());
+    if scope.frozen_layers == 0 && !scope.frozen_embeddings {
+        embedding_backward(&tape.ids, dx.view(), grads.tensors.embed_tokens.view_mut());
+    }
 }
 
 /// One transformer block, backwards: the MLP half, then the attention half;

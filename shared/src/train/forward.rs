@@ -57,14 +57,32 @@ pub struct LayerTape {
     pub act: Array2<f32>,
 }
 
+/// How much of a training step to compute. The default is everything: logits for every
+/// position and gradients for every parameter. GRPO scores only the response, and a
+/// large model can be trained in its top blocks only (`ch05 train --train-layers`):
+/// then the frozen blocks run without a tape and the backward pass stops above them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Logits are computed for positions `outputs_from..` only (the others' rows of
+    /// the loss gradient are zero, so the backward pass starts from these rows).
+    pub outputs_from: usize,
+    /// Blocks `0..frozen_layers` get no gradient: no tape is kept for them.
+    pub frozen_layers: usize,
+    /// The embedding and the output layer get no gradient (LoRA trains neither),
+    /// which skips the output layer's largest product.
+    pub frozen_embeddings: bool,
+}
+
 /// Everything the backward pass needs from one forward pass.
 #[derive(Debug, Clone)]
 pub struct Tape {
     /// The input token ids.
     pub ids: Vec<u32>,
+    /// What the forward pass computed.
+    pub scope: Scope,
     /// RoPE angles for positions `0..tokens`.
     pub rope: RopeTable,
-    /// One tape per block, first block first.
+    /// One tape per trained block (`scope.frozen_layers..`), first block first.
     pub layers: Vec<LayerTape>,
     /// The final RMSNorm.
     pub final_norm: NormTape,
@@ -100,24 +118,43 @@ pub fn check_ids(params: &Params, ids: &[u32]) -> Result<()> {
 /// Runs `ids` through the model and returns the logits (`tokens × vocab_size`)
 /// with the tape for [`super::backward::backward`]. Checks the input first.
 pub fn forward(params: &Params, ids: &[u32]) -> Result<(Array2<f32>, Tape)> {
+    forward_scoped(params, ids, Scope::default())
+}
+
+/// [`forward`] computing only what `scope` asks for: the logits of positions
+/// `scope.outputs_from..` (`tokens − outputs_from` rows), tapes for the trained blocks.
+pub fn forward_scoped(params: &Params, ids: &[u32], scope: Scope) -> Result<(Array2<f32>, Tape)> {
     check_ids(params, ids)?;
     let c = &params.config;
     let t = &params.tensors;
+    if scope.outputs_from >= ids.len() || scope.frozen_layers > t.layers.len() {
+        return Err(Error::InvalidArgument(format!(
+            "training scope: outputs from position {} of {} tokens, {} of {} blocks frozen",
+            scope.outputs_from,
+            ids.len(),
+            scope.frozen_layers,
+            t.layers.len()
+        )));
+    }
     let rope = RopeTable::new(c.head_dim, c.rope_theta, ids.len());
     let mut x = Array2::<f32>::zeros((ids.len(), c.hidden_size));
     for (mut row, &id) in x.rows_mut().into_iter().zip(ids) {
         row.assign(&t.embed_tokens.row(id as usize));
     }
-    let mut layers = Vec::with_capacity(t.layers.len());
-    for layer in &t.layers {
+    let mut layers = Vec::with_capacity(t.layers.len() - scope.frozen_layers);
+    for (i, layer) in t.layers.iter().enumerate() {
         let (next, tape) = block_forward(params, layer, &rope, x);
         x = next;
-        layers.push(tape);
+        if i >= scope.frozen_layers {
+            layers.push(tape);
+        }
     }
     let (hidden, final_norm) = rms_norm_forward(x, &t.norm, c.rms_norm_eps);
-    let logits = matmul(hidden.view(), params.output_layer().t());
+    let outputs = hidden.slice(s![scope.outputs_from.., ..]);
+    let logits = matmul(outputs, params.output_layer().t());
     let tape = Tape {
         ids: ids.to_vec(),
+        scope,
         rope,
         layers,
         final_norm,
