@@ -122,6 +122,10 @@ pub struct MethodRecord {
     /// without generating.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub logprobs: Vec<Option<f64>>,
+    /// Each sample's generated token count (self-consistency and best-of-N), so that
+    /// the first n samples of a larger-N record make the N = n record with its cost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sample_tokens: Vec<usize>,
 }
 
 /// Solves one problem with `config.method`.
@@ -154,6 +158,7 @@ pub fn solve_problem(
         seconds: start.elapsed().as_secs_f64(),
         level: problem.level,
         logprobs: outcome.logprobs,
+        sample_tokens: outcome.sample_tokens,
     })
 }
 
@@ -164,6 +169,7 @@ struct Outcome {
     tie: bool,
     tokens: usize,
     logprobs: Vec<Option<f64>>,
+    sample_tokens: Vec<usize>,
 }
 
 fn greedy(
@@ -185,6 +191,7 @@ fn greedy(
         tie: false,
         tokens: record.tokens,
         logprobs: Vec::new(),
+        sample_tokens: Vec::new(),
     })
 }
 
@@ -207,7 +214,8 @@ fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         .iter()
         .map(|t| extract_final_candidate(t, Fallback::NumberThenFull))
         .collect();
-    let tokens = samples.iter().map(|s| s.generation.ids.len()).sum();
+    let sample_tokens: Vec<usize> = samples.iter().map(|s| s.generation.ids.len()).collect();
+    let tokens = sample_tokens.iter().sum();
     let logprobs: Vec<f64> = samples.iter().map(|s| s.avg_logprob).collect();
     let (final_answer, tie) = match config.method {
         Method::SelfConsistency => {
@@ -235,6 +243,7 @@ fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
             .iter()
             .map(|&l| (!l.is_nan()).then_some(l))
             .collect(),
+        sample_tokens,
     })
 }
 
@@ -267,6 +276,7 @@ fn refined(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         tie: false,
         tokens: result.tokens,
         logprobs: Vec::new(),
+        sample_tokens: Vec::new(),
     })
 }
 
@@ -316,6 +326,45 @@ pub fn revote_self_consistency(record: &MethodRecord, tie_break: TieBreak) -> Op
         tie: vote.tie,
         ..record.clone()
     })
+}
+
+/// The self-consistency record with N = `n` made from the first `n` samples of a
+/// larger-N `record`: sample `i` has the seed `seed + i + 1` whatever N is, so these
+/// are the samples an N = `n` run generates, voted again with `tie_break`. Its tokens
+/// are those samples' tokens; its seconds are `record`'s in proportion to them (an
+/// estimate: the samples were generated together). `None` when `record` is not a
+/// self-consistency record with at least `n` samples, each with its log-probability
+/// and token count.
+pub fn self_consistency_prefix(
+    record: &MethodRecord,
+    n: usize,
+    tie_break: TieBreak,
+) -> Option<MethodRecord> {
+    let samples = record.answers.len();
+    if record.method != Method::SelfConsistency
+        || n == 0
+        || n > samples
+        || record.logprobs.len() != samples
+        || record.sample_tokens.len() != samples
+    {
+        return None;
+    }
+    let tokens: usize = record.sample_tokens[..n].iter().sum();
+    let share = if record.tokens == 0 {
+        n as f64 / samples as f64
+    } else {
+        tokens as f64 / record.tokens as f64
+    };
+    let prefix = MethodRecord {
+        n,
+        answers: record.answers[..n].to_vec(),
+        logprobs: record.logprobs[..n].to_vec(),
+        sample_tokens: record.sample_tokens[..n].to_vec(),
+        tokens,
+        seconds: record.seconds * share,
+        ..record.clone()
+    };
+    revote_self_consistency(&prefix, tie_break)
 }
 
 /// Evaluates `problems` with one method into the JSON-lines log `out`;
@@ -403,6 +452,7 @@ mod tests {
             seconds: 1.5,
             level: Some(1),
             logprobs,
+            sample_tokens: Vec::new(),
         }
     }
 
@@ -453,5 +503,32 @@ mod tests {
         let mut greedy = tied.clone();
         greedy.method = Method::Greedy;
         assert!(revote_self_consistency(&greedy, TieBreak::AvgLogprob).is_none());
+    }
+
+    #[test]
+    fn the_first_samples_of_a_larger_n_make_the_smaller_n_record() {
+        let mut sc = sc_record(&["7", "0.5", "0.5", "7", "7"], vec![-0.1; 5]);
+        sc.sample_tokens = vec![10, 20, 30, 40, 50];
+        sc.tokens = 150;
+        sc.seconds = 3.0;
+        let three = self_consistency_prefix(&sc, 3, TieBreak::Report).unwrap();
+        assert_eq!(three.n, 3);
+        assert_eq!(three.answers, ["7", "0.5", "0.5"]);
+        assert_eq!((three.final_answer.as_str(), three.correct), ("0.5", true));
+        assert_eq!(three.sample_tokens, [10, 20, 30]);
+        assert_eq!(three.tokens, 60);
+        assert!((three.seconds - 1.2).abs() < 1e-12, "{}", three.seconds);
+        let one = self_consistency_prefix(&sc, 1, TieBreak::Report).unwrap();
+        assert_eq!((one.final_answer.as_str(), one.correct), ("7", false));
+        let all = self_consistency_prefix(&sc, 5, TieBreak::Report).unwrap();
+        assert_eq!((all.final_answer.as_str(), all.tokens), ("7", 150));
+
+        assert!(self_consistency_prefix(&sc, 6, TieBreak::Report).is_none());
+        assert!(self_consistency_prefix(&sc, 0, TieBreak::Report).is_none());
+        sc.sample_tokens.pop();
+        assert!(
+            self_consistency_prefix(&sc, 3, TieBreak::Report).is_none(),
+            "a log without every sample's tokens cannot be cut"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! distribution, then one self-consistency vote. `ch04 eval` compares the
 //! inference-time scaling methods on a dataset, with a table and plots.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -15,7 +16,7 @@ use ch03::{
 use ch04::batched::{sample_batched, SampleOptions};
 use ch04::evaluate::{
     best_of_n_from_self_consistency, evaluate_method, fill_method_log, revote_self_consistency,
-    Method, MethodConfig, MethodRecord, Ranking,
+    self_consistency_prefix, Method, MethodConfig, MethodRecord, Ranking,
 };
 use ch04::plot::{save_line_plot, LinePlot, Series};
 use ch04::report::{
@@ -111,8 +112,9 @@ struct EvalArgs {
     #[arg(long, default_value = "1-5")]
     levels: String,
     /// Methods to run, comma-separated (run in this order: greedy, cot, self-consistency,
-    /// best-of-n, self-refine). Best-of-n by logprob ranks the self-consistency samples
-    /// of the same N when both run, instead of generating them again.
+    /// best-of-n, self-refine). Self-consistency generates the largest N once and votes
+    /// each smaller N on its first samples (the same seeds); best-of-n by logprob ranks
+    /// the self-consistency samples of the same N when both run.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [MethodArg::Greedy, MethodArg::Cot, MethodArg::SelfConsistency, MethodArg::BestOfN])]
     method: Vec<MethodArg>,
     /// Samples (self-consistency, best-of-n) or rounds (self-refine), comma-separated.
@@ -337,21 +339,29 @@ fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut rows = Vec::new();
     // Self-consistency records by N: best-of-N by log-probability reuses their samples.
-    let mut sc_records = std::collections::HashMap::new();
+    let mut sc_records = HashMap::new();
     // In the enum's order, so that self-consistency runs before best-of-N.
     let mut methods: Vec<Method> = args.method.iter().map(|&m| method_of(m)).collect();
     methods.sort_by_key(|&m| m as u8);
     methods.dedup();
+    if args.n.contains(&0) {
+        bail!("--n: N must be at least 1");
+    }
     for method in methods {
         let ns: Vec<usize> = if method.uses_n() {
             args.n.clone()
         } else {
             vec![1]
         };
+        if method == Method::SelfConsistency {
+            sc_records = self_consistency_records(&loaded, &problems, args, &ns)?;
+            rows.extend(
+                ns.iter()
+                    .map(|n| ResultRow::from_records(method, *n, &sc_records[n])),
+            );
+            continue;
+        }
         for n in ns {
-            if n == 0 {
-                bail!("--n: N must be at least 1");
-            }
             let config = method_config(args, method, n);
             let log = args.out.join(format!("{}-n{n}.jsonl", method.name()));
             let reuse = match (method, config.ranking) {
@@ -367,9 +377,6 @@ fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
                 None => run_method(&loaded, &problems, &config, &log, args.resume)?,
             };
             rows.push(ResultRow::from_records(method, n, &records));
-            if method == Method::SelfConsistency {
-                sc_records.insert(n, records);
-            }
         }
     }
     let table = format_results_table(&rows);
@@ -379,6 +386,62 @@ fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Self-consistency at every N of `ns`, by N: the largest N is generated, and each
+/// smaller N is the vote of the first N of those samples (sample `i` has the same
+/// seed whatever N is, so this is what generating N samples gives, at no cost).
+/// A log written before per-sample token counts were kept is generated again per N.
+fn self_consistency_records(
+    loaded: &LoadedModel,
+    problems: &[Problem],
+    args: &EvalArgs,
+    ns: &[usize],
+) -> Result<HashMap<usize, Vec<MethodRecord>>> {
+    let largest = ns.iter().copied().max().unwrap_or(1);
+    let log_of = |n: usize| args.out.join(format!("self-consistency-n{n}.jsonl"));
+    let config = method_config(args, Method::SelfConsistency, largest);
+    let full = run_method(loaded, problems, &config, &log_of(largest), args.resume)?;
+    let can_cut = full
+        .iter()
+        .all(|r| r.sample_tokens.len() == r.answers.len());
+    let mut by_n = HashMap::new();
+    for &n in ns.iter().filter(|&&n| n != largest) {
+        let records = if can_cut {
+            let log = log_of(n);
+            let records = fill_method_log(
+                problems,
+                Method::SelfConsistency,
+                &log,
+                args.resume,
+                &mut |_| {},
+                &mut |i, _| {
+                    full.iter()
+                        .find(|r| r.index == i)
+                        .and_then(|r| self_consistency_prefix(r, n, config.tie_break))
+                        .ok_or_else(|| {
+                            shared::Error::InvalidArgument(format!(
+                                "self-consistency N={largest} has no samples for problem {i}"
+                            ))
+                        })
+                },
+            )
+            .with_context(|| format!("self-consistency N={n} ({})", log.display()))?;
+            eprintln!(
+                "self-consistency N={n}: {}/{} correct, the first {n} of the N={largest} samples → {}",
+                records.iter().filter(|r| r.correct).count(),
+                records.len(),
+                log.display()
+            );
+            records
+        } else {
+            let config = method_config(args, Method::SelfConsistency, n);
+            run_method(loaded, problems, &config, &log_of(n), args.resume)?
+        };
+        by_n.insert(n, records);
+    }
+    by_n.insert(largest, full);
+    Ok(by_n)
 }
 
 /// One method and N over all problems, with a progress bar.
