@@ -66,6 +66,7 @@ fn tiny_loaded(family: &str) -> Option<LoadedModel> {
         chat_template: None,
         location: dir,
         load_s: 0.0,
+        quantized: None,
     })
 }
 
