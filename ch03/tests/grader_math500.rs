@@ -4,7 +4,7 @@
 use ch03::grader::{extract_final_candidate, grade_answer, Fallback};
 
 fn math500_answers() -> Option<Vec<String>> {
-    let path = shared::fixtures::fixture("../data/math500_test.json")?;
+    let path = shared::fixtures::team_data("math500_test.json")?;
     let text = std::fs::read_to_string(path).expect("read math500_test.json");
     let json: serde_json::Value = serde_json::from_str(&text).expect("parse math500_test.json");
     let answers: Vec<String> = json

@@ -1,16 +1,37 @@
-//! Finding the team's reference fixtures (`../shared/fixtures`) from tests.
+//! Finding the reference fixtures from tests.
 //!
-//! Tests read fixtures relative to the workspace root, or from `$RFS_FIXTURES`.
-//! On a reader's clone the folder may be absent: the test then prints why it
-//! skips. Under CI (`CI` set) a missing fixture is a failure, never a skip.
+//! The repo carries the public fixtures its tests read in `shared/tests/fixtures/`
+//! (outputs of PyTorch/transformers, Hugging Face `tokenizers`, gguf-py and the book's
+//! own Python code; `shared/tests/fixtures/README.md` says what each file is), so a
+//! fresh clone runs every parity test. `$RFS_FIXTURES` overrides that folder (another
+//! set of cases in the same layout).
+//!
+//! The copy comes from the team's folder `../shared/fixtures` (beside the workspace);
+//! `shared/tests/fixtures_copy.rs` checks that the copy equals it whenever it is there.
+//! A fixture missing from the repo's copy is a failure. One missing from an
+//! `$RFS_FIXTURES` folder is skipped with a line saying so, except under CI (`CI` set),
+//! where it fails too. The team's data (`../shared/data`, e.g. MATH-500) is not a
+//! fixture and never goes into the repo: [`team_data`] finds it when it is there.
 
 use std::path::PathBuf;
 
-/// The fixtures folder: `$RFS_FIXTURES`, else `<workspace>/../shared/fixtures`.
+/// The folder tests read fixtures from: `$RFS_FIXTURES`, else the repo's copy
+/// ([`repo_fixtures_dir`]).
 pub fn fixtures_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("RFS_FIXTURES") {
-        return PathBuf::from(dir);
+    match std::env::var_os("RFS_FIXTURES") {
+        Some(dir) => PathBuf::from(dir),
+        None => repo_fixtures_dir(),
     }
+}
+
+/// The repo's copy of the fixtures: `shared/tests/fixtures`.
+pub fn repo_fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The team's fixtures, the source of the repo's copy: `<workspace>/../shared/fixtures`
+/// (present on the team's machines and in CI, absent from a reader's clone).
+pub fn team_fixtures_dir() -> PathBuf {
     workspace_root().join("../shared/fixtures")
 }
 
@@ -20,15 +41,23 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The path of one fixture, e.g. `fixture("tiny/llama-tiny/config.json")`, or
-/// `None` (after printing a skip reason) when it is missing outside CI.
+/// `None` (after printing a skip reason) when an `$RFS_FIXTURES` folder lacks it
+/// outside CI.
 ///
 /// # Panics
-/// Under CI (the `CI` environment variable set) a missing fixture panics, so
-/// the test fails instead of silently skipping.
+/// When the repo's copy lacks the fixture (`$RFS_FIXTURES` unset: the copy is
+/// incomplete), and under CI (the `CI` environment variable set) whenever it is
+/// missing, so the test fails instead of silently skipping.
 pub fn fixture(relative: &str) -> Option<PathBuf> {
     let path = fixtures_dir().join(relative);
     if path.exists() {
         return Some(path);
+    }
+    if std::env::var_os("RFS_FIXTURES").is_none() {
+        panic!(
+            "fixture {} is missing from the repo's copy (copy it from ../shared/fixtures)",
+            path.display()
+        );
     }
     if std::env::var_os("CI").is_some() {
         panic!(
@@ -37,7 +66,32 @@ pub fn fixture(relative: &str) -> Option<PathBuf> {
         );
     }
     eprintln!(
-        "skipping: fixture {} not found (set RFS_FIXTURES or put ../shared beside the repo)",
+        "skipping: fixture {} not found in $RFS_FIXTURES (unset it to use the repo's copy)",
+        path.display()
+    );
+    None
+}
+
+/// A file of the team's data folder, e.g. `team_data("math500_test.json")`:
+/// `<workspace>/../shared/data/<relative>`, or `None` (after printing a skip reason)
+/// when it is absent outside CI. The data never goes into the repo (its license and
+/// size), so a reader's clone skips the tests that need it.
+///
+/// # Panics
+/// Under CI (where `../shared` is beside the repo) a missing file is a failure.
+pub fn team_data(relative: &str) -> Option<PathBuf> {
+    let path = workspace_root().join("../shared/data").join(relative);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "team data {} is missing (CI is set, so this is a failure, not a skip)",
+            path.display()
+        );
+    }
+    eprintln!(
+        "skipping: team data {} not found (it is not in the repo: put ../shared beside it)",
         path.display()
     );
     None

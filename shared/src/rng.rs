@@ -5,6 +5,13 @@
 //! The algorithm is xoshiro256** (Blackman and Vigna), seeded through
 //! splitmix64 as its authors recommend. Both are a few lines of integer
 //! arithmetic: no platform or crate version can change the stream.
+//!
+//! [`Rng`] also implements `rand`'s [`RngCore`], so `ndarray-rand` draws whole arrays
+//! from it (`Array::random_using`, e.g. LoRA's initial `A`). `rand`'s `StandardUniform`
+//! `f64` takes the top 53 bits of [`Rng::next_u64`], exactly as [`Rng::next_f64`] does.
+//! Sampling (chapters 4 and 5) and the datasets call the methods below directly.
+
+use ndarray_rand::rand::RngCore;
 
 /// xoshiro256** seeded from one `u64`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +86,26 @@ impl Rng {
     }
 }
 
+/// `rand`'s interface to the same stream: `next_u64` is [`Rng::next_u64`], `next_u32`
+/// its upper half (the better-mixed bits), `fill_bytes` successive `next_u64`s in
+/// little-endian order (the last one cut to the bytes left).
+impl RngCore for Rng {
+    fn next_u32(&mut self) -> u32 {
+        (Rng::next_u64(self) >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        Rng::next_u64(self)
+    }
+
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for chunk in dst.chunks_mut(8) {
+            let bytes = Rng::next_u64(self).to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
+}
+
 /// One step of splitmix64: advances `state` and returns a well-mixed output.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -139,6 +166,26 @@ mod tests {
         let mean = sum / n as f64;
         // Standard error of the mean of U(0,1) over 1e5 draws is ~0.0009.
         assert!((mean - 0.5).abs() < 0.005, "mean {mean}");
+    }
+
+    #[test]
+    fn ndarray_rand_draws_the_next_f64_stream_in_row_major_order() {
+        use ndarray::Array2;
+        use ndarray_rand::rand::distr::StandardUniform;
+        use ndarray_rand::RandomExt;
+
+        let drawn = Array2::<f64>::random_using((3, 4), StandardUniform, &mut Rng::new(5));
+        let mut rng = Rng::new(5);
+        let expected = Array2::from_shape_simple_fn((3, 4), || rng.next_f64());
+        assert_eq!(drawn, expected);
+        // `rand`'s narrower draws come from the same stream too.
+        let (mut a, mut b) = (Rng::new(6), Rng::new(6));
+        assert_eq!(RngCore::next_u32(&mut a), (b.next_u64() >> 32) as u32);
+        let mut bytes = [0u8; 12];
+        a.fill_bytes(&mut bytes);
+        let (first, second) = (b.next_u64().to_le_bytes(), b.next_u64().to_le_bytes());
+        assert_eq!(bytes[..8], first);
+        assert_eq!(bytes[8..], second[..4]);
     }
 
     #[test]

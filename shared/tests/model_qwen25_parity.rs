@@ -1,7 +1,7 @@
 //! The reasoning model (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF: Q5_0, Q8_0, Q4_K, Q6_K
 //! and F32 tensors, all multiplied by our native kernels) against transformers running
 //! the same weights dequantized to f32 by gguf-py
-//! (`../shared/fixtures/qwen25-coder-0.5b/reference.json`): the chat template from the
+//! (`fixtures/qwen25-coder-0.5b/reference.json`): the chat template from the
 //! GGUF and our tokenizer give the same input ids; the last position's top-10 ids are
 //! the same set with logits within 0.02; 32 greedy tokens are the same.
 

@@ -1,5 +1,5 @@
 //! The default model (SmolLM2-135M-Instruct, Q4_1 GGUF) against transformers
-//! running the same weights dequantized to f32 (`../shared/fixtures/smollm2-135m/reference.json`).
+//! running the same weights dequantized to f32 (`fixtures/smollm2-135m/reference.json`).
 
 use serde_json::Value;
 use shared::fixtures::{default_model, fixture};

@@ -1,5 +1,5 @@
 //! The decoder against PyTorch/transformers on the tiny random-weight models of
-//! all four families (`../shared/fixtures/tiny/*/reference.json`).
+//! all four families (`fixtures/tiny/*/reference.json`).
 
 use serde_json::Value;
 use shared::fixtures::fixture;

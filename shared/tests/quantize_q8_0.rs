@@ -7,7 +7,7 @@
 //! The ignored test needs a folder made by `../shared/bench/qwen3_06b_random.py`:
 //!
 //! ```text
-//! python ../shared/bench/qwen3_06b_random.py /tmp/qwen3-0.6b-random ../shared/fixtures/tokenizers/qwen3
+//! python ../shared/bench/qwen3_06b_random.py /tmp/qwen3-0.6b-random shared/tests/fixtures/tokenizers/qwen3
 //! RFS_QWEN3_06B_RANDOM=/tmp/qwen3-0.6b-random cargo test --release -p shared --test quantize_q8_0 -- --ignored
 //! ```
 

@@ -1,5 +1,5 @@
 //! The hand-written backward pass against PyTorch autograd on the tiny models of
-//! all four families (`../shared/fixtures/tiny/*/grads.json`), and against
+//! all four families (`fixtures/tiny/*/grads.json`), and against
 //! central finite differences of the loss.
 
 use ndarray::{ArrayViewD, Dimension};

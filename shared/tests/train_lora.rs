@@ -2,6 +2,9 @@
 //! chain rule through the merged weights) match central finite differences, and
 //! AdamW on the adapters alone lowers a tiny model's loss.
 
+use ndarray::ArrayD;
+use ndarray_rand::rand::distr::StandardUniform;
+use ndarray_rand::RandomExt;
 use shared::fixtures::fixture;
 use shared::loader::load_hf_model;
 use shared::rng::Rng;
@@ -38,7 +41,8 @@ fn random_lora(base: &Params, rank: usize) -> Lora {
     let mut lora = Lora::new(&base.tensors, LoraConfig::with_rank(rank), 7).unwrap();
     let mut rng = Rng::new(11);
     for (_, mut a) in lora.tensors.named_mut() {
-        a.mapv_inplace(|x| x + ((rng.next_f64() - 0.5) * 0.2) as f32);
+        let unit = ArrayD::<f64>::random_using(a.raw_dim(), StandardUniform, &mut rng);
+        a += &unit.mapv(|u| ((u - 0.5) * 0.2) as f32);
     }
     lora
 }
@@ -63,6 +67,23 @@ fn fresh_adapters_leave_the_model_unchanged() {
     let err = Lora::new(&base.tensors, LoraConfig::with_rank(100_000), 1).unwrap_err();
     assert!(err.to_string().contains("--lora"), "{err}");
     assert!(Lora::new(&base.tensors, LoraConfig::with_rank(0), 1).is_err());
+}
+
+#[test]
+fn a_is_the_seeds_stream_scaled_to_the_kaiming_bound() {
+    let Some(base) = load("qwen3-tiny") else {
+        return;
+    };
+    let lora = Lora::new(&base.tensors, LoraConfig::with_rank(2), 42).unwrap();
+    let mut rng = Rng::new(42);
+    for (name, a) in lora.tensors.named() {
+        if name.ends_with("lora_A.weight") {
+            let bound = 1.0 / (a.shape()[1] as f64).sqrt();
+            for &x in &a {
+                assert_eq!(x, ((rng.next_f64() * 2.0 - 1.0) * bound) as f32, "{name}");
+            }
+        }
+    }
 }
 
 #[test]

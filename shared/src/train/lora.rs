@@ -14,6 +14,8 @@
 //! adds is a pull towards the base model, which is at `B = 0` at the start.
 
 use ndarray::{Array2, ArrayViewD, ArrayViewMutD};
+use ndarray_rand::rand::distr::StandardUniform;
+use ndarray_rand::RandomExt;
 
 use crate::rng::Rng;
 use crate::{Error, Result};
@@ -110,7 +112,9 @@ fn target_weights_mut(layer: &mut LayerTensors) -> [&mut Array2<f32>; 7] {
 
 impl Lora {
     /// Fresh adapters for the projections of `base`: `A` uniform in
-    /// `±1/√in` (PEFT's Kaiming-uniform default), `B = 0`, so the merged
+    /// `±1/√in` (PEFT's Kaiming-uniform default), drawn by `ndarray-rand` from
+    /// [`Rng`] seeded with `seed` (block by block, projections in
+    /// [`LORA_TARGETS`] order, each `A` row-major), `B = 0`, so the merged
     /// weights start equal to the base. Fails if the rank is 0 or larger
     /// than a projection's smaller side.
     pub fn new(base: &Tensors, config: LoraConfig, seed: u64) -> Result<Lora> {
@@ -129,10 +133,10 @@ impl Lora {
         let mut rng = Rng::new(seed);
         let mut adapter = |w: &Array2<f32>| {
             let bound = 1.0 / (w.ncols() as f64).sqrt();
+            let unit =
+                Array2::<f64>::random_using((config.rank, w.ncols()), StandardUniform, &mut rng);
             LoraAdapter {
-                a: Array2::from_shape_simple_fn((config.rank, w.ncols()), || {
-                    ((rng.next_f64() * 2.0 - 1.0) * bound) as f32
-                }),
+                a: unit.mapv(|u| ((u * 2.0 - 1.0) * bound) as f32),
                 b: Array2::zeros((w.nrows(), config.rank)),
             }
         };
