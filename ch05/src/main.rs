@@ -100,6 +100,10 @@ struct TrainArgs {
     /// Train LoRA adapters of this rank on every attention and MLP projection instead of every weight.
     #[arg(long)]
     lora: Option<usize>,
+    /// With --lora: adapt only the top K blocks (fewer tapes and gradients: faster steps,
+    /// less memory); the blocks below stay as loaded.
+    #[arg(long, value_name = "K")]
+    train_layers: Option<usize>,
     /// Continue the run in --out from its last checkpoint (same settings; --steps may grow).
     #[arg(long)]
     resume: bool,
@@ -163,6 +167,7 @@ impl TrainArgs {
             max_new_tokens: self.max_new_tokens,
             seed: self.seed,
             lora: self.lora,
+            train_layers: self.train_layers,
             temperature: self.temperature,
             top_p: self.top_p,
             objective: self.objective.clone(),
@@ -227,6 +232,7 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
         max_new_tokens: 64,
         seed: 0,
         lora: Some(8),
+        train_layers: None,
         temperature: 0.4,
         top_p: 1.0,
         objective: "basic".into(),

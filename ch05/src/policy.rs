@@ -3,6 +3,7 @@
 //! over the adapters only (book ch. 7's cheaper variant).
 
 use ndarray::{ArrayViewD, ArrayViewMutD};
+use shared::train::forward::Scope;
 use shared::train::{
     clip_grad_norm, AdamW, AdamWConfig, Grads, Lora, LoraConfig, LoraTensors, Params, Tensors,
     Trainable,
@@ -33,6 +34,8 @@ pub struct Policy {
     pub params: Params,
     /// Full fine-tune or LoRA, with the optimizer state.
     pub trained: Trained,
+    /// Blocks `0..frozen_layers` are not trained (LoRA on the top blocks only).
+    pub frozen_layers: usize,
 }
 
 impl Policy {
@@ -42,6 +45,7 @@ impl Policy {
         Policy {
             params,
             trained: Trained::Full(Box::new(optimizer)),
+            frozen_layers: 0,
         }
     }
 
@@ -61,7 +65,29 @@ impl Policy {
                 optimizer,
             },
             params,
+            frozen_layers: 0,
         })
+    }
+
+    /// This policy with blocks `0..layers` frozen: the training forward keeps no
+    /// tapes for them and they get no gradient, so their adapters stay zero.
+    pub fn freezing_layers(self, layers: usize) -> Policy {
+        Policy {
+            frozen_layers: layers,
+            ..self
+        }
+    }
+
+    /// What the training forward over `prompt_len` prompt tokens and a response must
+    /// compute: logits from the last prompt position on (the rows that predict the
+    /// response), tapes for the trained blocks, and under LoRA no gradient for the
+    /// embedding and output layer (adapters sit on the projections only).
+    pub fn scope(&self, prompt_len: usize) -> Scope {
+        Scope {
+            outputs_from: prompt_len.saturating_sub(1),
+            frozen_layers: self.frozen_layers,
+            frozen_embeddings: matches!(self.trained, Trained::Lora { .. }),
+        }
     }
 
     /// Clips the gradients of the trained arrays to `max_norm` (global L2), takes

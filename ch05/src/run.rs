@@ -63,6 +63,10 @@ pub struct TrainOptions {
     pub seed: u64,
     /// LoRA rank; `None` for a full fine-tune.
     pub lora: Option<usize>,
+    /// Under LoRA, adapt only the top this many blocks (`None`: every block); the
+    /// blocks below keep no tapes and get no gradient.
+    #[serde(default)]
+    pub train_layers: Option<usize>,
     /// Rollout temperature.
     pub temperature: f32,
     /// Rollout top-p.
@@ -147,6 +151,11 @@ impl TrainOptions {
         self.step_config(Vec::new())?;
         self.prompt_style()?;
         parse_levels(&self.levels)?;
+        if let (None, Some(k)) = (self.lora, self.train_layers) {
+            return Err(Error::InvalidArgument(format!(
+                "--train-layers {k} needs --lora: a full fine-tune trains every weight"
+            )));
+        }
         Ok(())
     }
 
@@ -408,9 +417,20 @@ fn restore_training_state(policy: &mut Policy, checkpoint: &Path) -> Result<u64>
 
 /// A fresh policy on `params`: LoRA or full, as the options say.
 pub fn new_policy(params: Params, opts: &TrainOptions) -> Result<Policy> {
-    match opts.lora {
-        Some(rank) => Policy::lora(params, LoraConfig::with_rank(rank), opts.seed, opts.adamw()),
-        None => Ok(Policy::full(params, opts.adamw())),
+    let layers = params.tensors.layers.len();
+    match (opts.lora, opts.train_layers) {
+        (Some(rank), trained) => {
+            let policy =
+                Policy::lora(params, LoraConfig::with_rank(rank), opts.seed, opts.adamw())?;
+            match trained {
+                Some(k) if k == 0 || k > layers => Err(Error::InvalidArgument(format!(
+                    "--train-layers {k}: the model has {layers} blocks; give 1 to {layers}"
+                ))),
+                Some(k) => Ok(policy.freezing_layers(layers - k)),
+                None => Ok(policy),
+            }
+        }
+        (None, _) => Ok(Policy::full(params, opts.adamw())),
     }
 }
 

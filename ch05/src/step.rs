@@ -10,7 +10,7 @@ use ndarray::s;
 use shared::model::Model;
 use shared::tokenizer::Tokenizer;
 use shared::train::backward::{backward_into, cross_entropy_backward};
-use shared::train::forward::forward;
+use shared::train::forward::{forward_scoped, Scope};
 use shared::train::loss::{token_entropies, token_logprobs};
 use shared::train::{Grads, Params};
 use shared::Result;
@@ -125,12 +125,18 @@ struct Scored {
     entropy_sum: f64,
 }
 
-/// Runs the training forward over `prompt ++ response` and scores the response.
-fn score_response(params: &Params, prompt: &[u32], response: &[u32]) -> Result<Scored> {
+/// Runs the training forward over `prompt ++ response` within `scope` (logits from
+/// position `prompt.len() − 1` on) and scores the response.
+fn score_response(
+    params: &Params,
+    scope: Scope,
+    prompt: &[u32],
+    response: &[u32],
+) -> Result<Scored> {
     let ids = [prompt, response].concat();
-    let (logits, tape) = forward(params, &ids)?;
-    // Row t predicts ids[t + 1]: the response is predicted by rows P − 1 ….
-    let rows = logits.slice(s![prompt.len() - 1..ids.len() - 1, ..]);
+    let (logits, tape) = forward_scoped(params, &ids, scope)?;
+    // Row r is position P − 1 + r, which predicts ids[P + r]: the response's r-th token.
+    let rows = logits.slice(s![..response.len(), ..]);
     let logprobs = token_logprobs(rows, response);
     let entropy_sum = token_entropies(rows).iter().map(|&h| f64::from(h)).sum();
     Ok(Scored {
@@ -208,7 +214,8 @@ pub fn grpo_update(
         let mut grads = Grads::zeros_like(&policy.params);
         let (mut loss, mut kl_sum, mut entropy_sum) = (0.0, 0.0, 0.0);
         for (k, &i) in trainable.iter().enumerate() {
-            let scored = score_response(&policy.params, prompt, &rollouts[i].ids)?;
+            let scope = policy.scope(prompt.len());
+            let scored = score_response(&policy.params, scope, prompt, &rollouts[i].ids)?;
             if epoch == 0 {
                 old.push(scored.logprobs.clone());
             }
@@ -275,8 +282,8 @@ fn group_metrics(rollouts: &[Rollout], advantages: &[f32]) -> StepMetrics {
 }
 
 /// Adds the gradient of `Σₜ dlogprobs[t] · log π(yₜ)` to `grads`: the
-/// cross-entropy backward with weight `−dlogprobs[t]` on each response token
-/// and 0 on the prompt.
+/// cross-entropy backward with weight `−dlogprobs[t]` on each response token (the
+/// scoped logits hold no prompt rows but the last, which predicts the first token).
 fn backpropagate(
     params: &Params,
     scored: Scored,
@@ -284,11 +291,9 @@ fn backpropagate(
     dlogprobs: &[f32],
     grads: &mut Grads,
 ) {
-    let mut weights = vec![0.0f32; scored.ids.len() - 1];
-    for (w, &d) in weights[prompt_len - 1..].iter_mut().zip(dlogprobs) {
-        *w = -d;
-    }
-    let dlogits = cross_entropy_backward(scored.logits.view(), &scored.ids[1..], &weights);
+    let weights: Vec<f32> = dlogprobs.iter().map(|&d| -d).collect();
+    let response = &scored.ids[prompt_len..];
+    let dlogits = cross_entropy_backward(scored.logits.view(), response, &weights);
     drop(scored.logits);
     backward_into(params, &scored.tape, dlogits.view(), grads);
 }

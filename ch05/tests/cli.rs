@@ -116,6 +116,11 @@ fn train_rejects_bad_settings_cleanly() {
         (vec!["--prompt", "fancy"], "--prompt fancy"),
         (vec!["--top-p", "0"], "top-p"),
         (vec!["--levels", "7"], "level"),
+        (vec!["--train-layers", "2"], "needs --lora"),
+        (
+            vec!["--lora", "4", "--train-layers", "0"],
+            "--train-layers 0",
+        ),
     ] {
         let mut all = vec!["train", "--out", out, "--steps", "1"];
         all.extend(&args);

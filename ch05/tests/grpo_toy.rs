@@ -186,3 +186,71 @@ fn seeded_toy_run_metrics() {
     }
     insta::assert_snapshot!(table);
 }
+
+#[test]
+fn lora_on_the_top_blocks_leaves_the_lower_ones_as_loaded() {
+    let Some(model) = tiny() else {
+        return;
+    };
+    let start = Params::from_model(&model);
+    let layers = start.tensors.layers.len();
+    assert!(layers >= 2, "the tiny model needs two blocks for this test");
+    let policy = Policy::lora(
+        start.clone(),
+        LoraConfig::with_rank(4),
+        1,
+        AdamWConfig {
+            lr: 1e-1,
+            ..toy_adamw()
+        },
+    )
+    .unwrap()
+    .freezing_layers(layers - 1);
+    let scope = policy.scope(PROMPT.len());
+    assert_eq!(
+        (
+            scope.outputs_from,
+            scope.frozen_layers,
+            scope.frozen_embeddings
+        ),
+        (PROMPT.len() - 1, layers - 1, true)
+    );
+    let mut trained = policy.clone();
+    let config = config(PolicyObjective::Basic, 1, 0.0);
+    for step in 1..=5 {
+        let rollout_model = trained.params.to_model().unwrap();
+        let opts = SampleOptions {
+            max_new_tokens: config.max_new_tokens,
+            stop_ids: Vec::new(),
+            sampling: config.sampling,
+            seed: step_seed(7, step),
+        };
+        let rollouts: Vec<Rollout> =
+            sample_batched(&rollout_model, &PROMPT, config.group_size, &opts)
+                .unwrap()
+                .into_iter()
+                .map(|s| Rollout {
+                    reward: toy_reward(&s.generation.ids, model.config.vocab_size),
+                    ids: s.generation.ids,
+                    text: String::new(),
+                })
+                .collect();
+        grpo_update(&mut trained, &model, &PROMPT, &rollouts, &config).unwrap();
+    }
+    assert!(trained.optimizer_steps() > 0, "no step was taken");
+    for (i, (now, then)) in trained
+        .params
+        .tensors
+        .layers
+        .iter()
+        .zip(&start.tensors.layers)
+        .enumerate()
+    {
+        let moved = now.q_proj != then.q_proj || now.down_proj != then.down_proj;
+        assert_eq!(moved, i == layers - 1, "block {i} moved: {moved}");
+    }
+    assert_eq!(
+        trained.params.tensors.embed_tokens,
+        start.tensors.embed_tokens
+    );
+}
