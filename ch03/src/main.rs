@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use ch03::arith::{generate_arith, parse_levels, ArithConfig, Split};
-use ch03::evaluate::regrade_records;
+use ch03::evaluate::{evaluate_problems_batched, regrade_records};
 use ch03::grader::{
     extract_final_candidate, grade_answer, run_demos_table, Fallback, BOOK_DEMO_CASES,
 };
@@ -21,7 +21,7 @@ use ch03::{
     arith_test_problems, evaluate_math500_stream, load_dataset, load_math500_test, EvalConfig,
     EvalRecord, EvalSummary, PromptStyle,
 };
-use shared::cli::{exit_code, load_model_on, DeviceArgs};
+use shared::cli::{demo_model, exit_code, load_model_on, DeviceArgs};
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
 
@@ -31,12 +31,13 @@ use shared::models::DEFAULT_MODEL;
     about = "Chapter 3: evaluating reasoning: a math verifier, datasets, an evaluation runner, chain-of-thought prompting",
     long_about = "Without a subcommand, runs the chapter's demo: the grader's table of the book's test cases, \
                   then a mini evaluation of 20 arithmetic word problems with the plain and the \
-                  chain-of-thought prompt (fetching the default model on first use)."
+                  chain-of-thought prompt (on qwen2.5-coder-0.5b-instruct unless --model says otherwise, fetched on first use)."
 )]
 struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder.
-    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
-    model: String,
+    /// [default: smollm2-135m-instruct; the demo: qwen2.5-coder-0.5b-instruct, which can show the lesson]
+    #[arg(long, global = true)]
+    model: Option<String>,
     #[command(flatten, next_help_heading = "Device")]
     device: DeviceArgs,
     #[command(subcommand)]
@@ -168,6 +169,8 @@ struct EvalArgs {
 
 /// Problems in the demo's mini evaluation.
 const DEMO_PROBLEMS: usize = 20;
+/// Problems the demo decodes at once (the same records as one by one).
+const DEMO_BATCH: usize = 8;
 /// Token budget per answer in the demo.
 const DEMO_MAX_NEW_TOKENS: usize = 256;
 
@@ -177,7 +180,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&cli.model, cli.device),
+        None => demo(&demo_model(cli.model.as_deref()), cli.device),
         Some(Command::Grade {
             pred,
             gt,
@@ -192,7 +195,11 @@ fn run(cli: Cli) -> Result<()> {
             ),
         },
         Some(Command::Data { dataset }) => write_dataset(dataset),
-        Some(Command::Eval(args)) => eval(&cli.model, cli.device, &args),
+        Some(Command::Eval(args)) => eval(
+            cli.model.as_deref().unwrap_or(DEFAULT_MODEL),
+            cli.device,
+            &args,
+        ),
         Some(Command::Regrade { log, dry_run }) => regrade(&log, dry_run),
     }
 }
@@ -215,11 +222,19 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
         };
         let bar = progress_bar(problems.len() as u64, prompt.name());
         let mut records = Vec::new();
-        for (i, problem) in problems.iter().enumerate() {
-            let record = ch03::evaluate_problem(&loaded, i + 1, problem, &config)?;
-            bar.inc(1);
-            records.push(record);
-        }
+        let todo: Vec<usize> = (1..=problems.len()).collect();
+        evaluate_problems_batched(
+            &loaded,
+            &problems,
+            &todo,
+            &config,
+            DEMO_BATCH,
+            &mut |record| {
+                bar.inc(1);
+                records.push(record);
+                Ok(())
+            },
+        )?;
         bar.finish_and_clear();
         runs.push(records);
     }

@@ -24,7 +24,7 @@ use ch04::report::{
 };
 use ch04::sampling::{Sampler, SamplingConfig};
 use ch04::self_consistency::{self_consistency_vote, TieBreak};
-use shared::cli::{exit_code, load_model_on, DeviceArgs};
+use shared::cli::{demo_model, exit_code, load_model_on, DeviceArgs};
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
 
@@ -34,12 +34,13 @@ use shared::models::DEFAULT_MODEL;
     about = "Chapter 4: inference-time scaling: sampling, self-consistency, best-of-N, self-refinement",
     long_about = "Without a subcommand, runs the chapter's demo: how temperature and top-p reshape the \
                   model's next-token distribution, then one self-consistency vote on an arithmetic \
-                  problem (fetching the default model on first use)."
+                  problem (on qwen2.5-coder-0.5b-instruct unless --model says otherwise, fetched on first use)."
 )]
 struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder.
-    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
-    model: String,
+    /// [default: smollm2-135m-instruct; the demo: qwen2.5-coder-0.5b-instruct, which can show the lesson]
+    #[arg(long, global = true)]
+    model: Option<String>,
     #[command(flatten, next_help_heading = "Device")]
     device: DeviceArgs,
     #[command(subcommand)]
@@ -163,8 +164,12 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&cli.model, cli.device),
-        Some(Command::Eval(args)) => eval(&cli.model, cli.device, &args),
+        None => demo(&demo_model(cli.model.as_deref()), cli.device),
+        Some(Command::Eval(args)) => eval(
+            cli.model.as_deref().unwrap_or(DEFAULT_MODEL),
+            cli.device,
+            &args,
+        ),
         Some(Command::Revote {
             log,
             tie_break,

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use crate::device::{Device, GpuDType};
 use crate::loader::{load_model_with, LoadOptions, LoadedModel};
+use crate::models::{DEFAULT_MODEL, REASONING_MODEL};
 use crate::quantize::{QuantizeMode, QuantizeReport};
 use crate::{Error, Result};
 
@@ -43,6 +44,22 @@ pub fn exit_code<E: Display>(result: std::result::Result<(), E>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A chapter demo's model: `--model` when given, else the reasoning model, whose
+/// lesson shows where the small default model's does not (saying so on stderr, as
+/// its first use fetches 491 MB).
+pub fn demo_model(model: Option<&str>) -> String {
+    model.map_or_else(
+        || {
+            eprintln!(
+                "the demo runs on {REASONING_MODEL}, which can show the lesson (491 MB fetched on \
+                 first use; --model {DEFAULT_MODEL} for the small default one)"
+            );
+            REASONING_MODEL.to_string()
+        },
+        str::to_string,
+    )
 }
 
 /// Loads `--model` as [`load_model_verbose`] does, quantizing its matrices as they are
