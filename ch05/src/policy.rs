@@ -34,8 +34,6 @@ pub struct Policy {
     pub params: Params,
     /// Full fine-tune or LoRA, with the optimizer state.
     pub trained: Trained,
-    /// Blocks `0..frozen_layers` are not trained (LoRA on the top blocks only).
-    pub frozen_layers: usize,
 }
 
 impl Policy {
@@ -45,7 +43,6 @@ impl Policy {
         Policy {
             params,
             trained: Trained::Full(Box::new(optimizer)),
-            frozen_layers: 0,
         }
     }
 
@@ -65,17 +62,17 @@ impl Policy {
                 optimizer,
             },
             params,
-            frozen_layers: 0,
         })
     }
 
-    /// This policy with blocks `0..layers` frozen: the training forward keeps no
-    /// tapes for them and they get no gradient, so their adapters stay zero.
-    pub fn freezing_layers(self, layers: usize) -> Policy {
-        Policy {
-            frozen_layers: layers,
-            ..self
+    /// This LoRA policy with blocks `0..layers` not adapted ([`Lora::frozen_layers`]):
+    /// the training forward keeps no tapes for them and they get no gradient. A full
+    /// fine-tune trains every block, so it is returned as it is.
+    pub fn freezing_layers(mut self, layers: usize) -> Policy {
+        if let Trained::Lora { lora, .. } = &mut self.trained {
+            lora.frozen_layers = layers;
         }
+        self
     }
 
     /// What the training forward over `prompt_len` prompt tokens and a response must
@@ -83,10 +80,14 @@ impl Policy {
     /// response), tapes for the trained blocks, and under LoRA no gradient for the
     /// embedding and output layer (adapters sit on the projections only).
     pub fn scope(&self, prompt_len: usize) -> Scope {
+        let (frozen_layers, frozen_embeddings) = match &self.trained {
+            Trained::Full(_) => (0, false),
+            Trained::Lora { lora, .. } => (lora.frozen_layers, true),
+        };
         Scope {
             outputs_from: prompt_len.saturating_sub(1),
-            frozen_layers: self.frozen_layers,
-            frozen_embeddings: matches!(self.trained, Trained::Lora { .. }),
+            frozen_layers,
+            frozen_embeddings,
         }
     }
 

@@ -417,21 +417,21 @@ fn restore_training_state(policy: &mut Policy, checkpoint: &Path) -> Result<u64>
 
 /// A fresh policy on `params`: LoRA or full, as the options say.
 pub fn new_policy(params: Params, opts: &TrainOptions) -> Result<Policy> {
+    let Some(rank) = opts.lora else {
+        return Ok(Policy::full(params, opts.adamw()));
+    };
     let layers = params.tensors.layers.len();
-    match (opts.lora, opts.train_layers) {
-        (Some(rank), trained) => {
-            let policy =
-                Policy::lora(params, LoraConfig::with_rank(rank), opts.seed, opts.adamw())?;
-            match trained {
-                Some(k) if k == 0 || k > layers => Err(Error::InvalidArgument(format!(
-                    "--train-layers {k}: the model has {layers} blocks; give 1 to {layers}"
-                ))),
-                Some(k) => Ok(policy.freezing_layers(layers - k)),
-                None => Ok(policy),
-            }
+    let frozen = match opts.train_layers {
+        None => 0,
+        Some(k) if (1..=layers).contains(&k) => layers - k,
+        Some(k) => {
+            return Err(Error::InvalidArgument(format!(
+                "--train-layers {k}: the model has {layers} blocks; give 1 to {layers}"
+            )))
         }
-        (None, _) => Ok(Policy::full(params, opts.adamw())),
-    }
+    };
+    let policy = Policy::lora(params, LoraConfig::with_rank(rank), opts.seed, opts.adamw())?;
+    Ok(policy.freezing_layers(frozen))
 }
 
 /// The training and held-out problems of a run.

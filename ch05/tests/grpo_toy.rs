@@ -57,29 +57,33 @@ fn toy_run(
     config: &StepConfig,
     steps: u64,
 ) -> Vec<StepMetrics> {
-    let vocab = reference.config.vocab_size;
     (1..=steps)
         .map(|step| {
-            let rollout_model = policy.params.to_model().unwrap();
-            let opts = SampleOptions {
-                max_new_tokens: config.max_new_tokens,
-                stop_ids: config.stop_ids.clone(),
-                sampling: config.sampling,
-                seed: step_seed(7, step),
-            };
-            let rollouts: Vec<Rollout> =
-                sample_batched(&rollout_model, &PROMPT, config.group_size, &opts)
-                    .unwrap()
-                    .into_iter()
-                    .map(|s| Rollout {
-                        reward: toy_reward(&s.generation.ids, vocab),
-                        ids: s.generation.ids,
-                        text: String::new(),
-                    })
-                    .collect();
+            let rollouts = toy_rollouts(&policy, config, step);
             let mut m = grpo_update(&mut policy, reference, &PROMPT, &rollouts, config).unwrap();
             m.step = step;
             m
+        })
+        .collect()
+}
+
+/// Step `step`'s G rollouts from `policy`'s current weights, rewarded on the toy task.
+fn toy_rollouts(policy: &Policy, config: &StepConfig, step: u64) -> Vec<Rollout> {
+    let rollout_model = policy.params.to_model().unwrap();
+    let vocab = rollout_model.config.vocab_size;
+    let opts = SampleOptions {
+        max_new_tokens: config.max_new_tokens,
+        stop_ids: config.stop_ids.clone(),
+        sampling: config.sampling,
+        seed: step_seed(7, step),
+    };
+    sample_batched(&rollout_model, &PROMPT, config.group_size, &opts)
+        .unwrap()
+        .into_iter()
+        .map(|s| Rollout {
+            reward: toy_reward(&s.generation.ids, vocab),
+            ids: s.generation.ids,
+            text: String::new(),
         })
         .collect()
 }
@@ -195,7 +199,7 @@ fn lora_on_the_top_blocks_leaves_the_lower_ones_as_loaded() {
     let start = Params::from_model(&model);
     let layers = start.tensors.layers.len();
     assert!(layers >= 2, "the tiny model needs two blocks for this test");
-    let policy = Policy::lora(
+    let mut policy = Policy::lora(
         start.clone(),
         LoraConfig::with_rank(4),
         1,
@@ -215,30 +219,13 @@ fn lora_on_the_top_blocks_leaves_the_lower_ones_as_loaded() {
         ),
         (PROMPT.len() - 1, layers - 1, true)
     );
-    let mut trained = policy.clone();
     let config = config(PolicyObjective::Basic, 1, 0.0);
     for step in 1..=5 {
-        let rollout_model = trained.params.to_model().unwrap();
-        let opts = SampleOptions {
-            max_new_tokens: config.max_new_tokens,
-            stop_ids: Vec::new(),
-            sampling: config.sampling,
-            seed: step_seed(7, step),
-        };
-        let rollouts: Vec<Rollout> =
-            sample_batched(&rollout_model, &PROMPT, config.group_size, &opts)
-                .unwrap()
-                .into_iter()
-                .map(|s| Rollout {
-                    reward: toy_reward(&s.generation.ids, model.config.vocab_size),
-                    ids: s.generation.ids,
-                    text: String::new(),
-                })
-                .collect();
-        grpo_update(&mut trained, &model, &PROMPT, &rollouts, &config).unwrap();
+        let rollouts = toy_rollouts(&policy, &config, step);
+        grpo_update(&mut policy, &model, &PROMPT, &rollouts, &config).unwrap();
     }
-    assert!(trained.optimizer_steps() > 0, "no step was taken");
-    for (i, (now, then)) in trained
+    assert!(policy.optimizer_steps() > 0, "no step was taken");
+    for (i, (now, then)) in policy
         .params
         .tensors
         .layers
@@ -250,7 +237,7 @@ fn lora_on_the_top_blocks_leaves_the_lower_ones_as_loaded() {
         assert_eq!(moved, i == layers - 1, "block {i} moved: {moved}");
     }
     assert_eq!(
-        trained.params.tensors.embed_tokens,
+        policy.params.tensors.embed_tokens,
         start.tensors.embed_tokens
     );
 }

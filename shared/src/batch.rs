@@ -15,7 +15,7 @@ use crate::attention::{attend, KvCache};
 use crate::device::Device;
 use crate::io::DType;
 use crate::linear::{on_worker, WeightMatrix};
-use crate::model::{add_bias, add_inplace, swiglu_inplace, Model};
+use crate::model::{add_bias, add_inplace, swiglu_inplace, Model, TransformerBlock};
 use crate::tensor::rms_norm;
 
 /// Preallocated buffers for decoding up to `batch` sequences a step: one KV
@@ -101,18 +101,7 @@ impl Model {
         let f32_matrix = self
             .blocks
             .iter()
-            .flat_map(|b| {
-                let (a, m) = (&b.attention, &b.mlp);
-                [
-                    &a.q_proj,
-                    &a.k_proj,
-                    &a.v_proj,
-                    &a.o_proj,
-                    &m.gate_proj,
-                    &m.up_proj,
-                    &m.down_proj,
-                ]
-            })
+            .flat_map(TransformerBlock::projections)
             .chain([self.output_layer()])
             .any(|w| w.dtype() == DType::F32);
         self.device() == Device::Cpu && !f32_matrix

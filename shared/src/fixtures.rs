@@ -72,6 +72,45 @@ pub fn fixture(relative: &str) -> Option<PathBuf> {
     None
 }
 
+/// A JSON fixture read and parsed: [`fixture`]'s path (and its skip rule), then
+/// the file as a [`serde_json::Value`].
+///
+/// # Panics
+/// As [`fixture`]; also when the file cannot be read or is not JSON.
+pub fn fixture_json(relative: &str) -> Option<serde_json::Value> {
+    let path = fixture(relative)?;
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    Some(
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display())),
+    )
+}
+
+/// A fixture's JSON array of token ids.
+///
+/// # Panics
+/// When `v` is not an array of non-negative integers.
+pub fn json_ids(v: &serde_json::Value) -> Vec<u32> {
+    let items = v.as_array().expect("a JSON array of ids");
+    items
+        .iter()
+        .map(|x| x.as_u64().expect("an id") as u32)
+        .collect()
+}
+
+/// A fixture's JSON array of numbers, as f32.
+///
+/// # Panics
+/// When `v` is not an array of numbers.
+pub fn json_floats(v: &serde_json::Value) -> Vec<f32> {
+    let items = v.as_array().expect("a JSON array of numbers");
+    items
+        .iter()
+        .map(|x| x.as_f64().expect("a number") as f32)
+        .collect()
+}
+
 /// A file of the team's data folder, e.g. `team_data("math500_test.json")`:
 /// `<workspace>/../shared/data/<relative>`, or `None` (after printing a skip reason)
 /// when it is absent outside CI. The data never goes into the repo (its license and

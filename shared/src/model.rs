@@ -65,6 +65,22 @@ pub struct TransformerBlock {
     pub mlp: FeedForward,
 }
 
+impl TransformerBlock {
+    /// The block's seven weight matrices: q, k, v, o, then gate, up, down.
+    pub fn projections(&self) -> [&WeightMatrix; 7] {
+        let (a, m) = (&self.attention, &self.mlp);
+        [
+            &a.q_proj,
+            &a.k_proj,
+            &a.v_proj,
+            &a.o_proj,
+            &m.gate_proj,
+            &m.up_proj,
+            &m.down_proj,
+        ]
+    }
+}
+
 /// A whole decoder: token embedding, blocks, final norm and output layer.
 #[derive(Debug, Clone)]
 pub struct Model {

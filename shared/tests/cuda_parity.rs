@@ -11,7 +11,7 @@
 use ndarray::Array2;
 use serde_json::Value;
 use shared::device::{Device, GpuDType};
-use shared::fixtures::{default_model, fixture};
+use shared::fixtures::{default_model, fixture, fixture_json, json_ids};
 use shared::generate::generate_text_basic_cache;
 use shared::io::GgufFile;
 use shared::loader::{load_gguf_model, load_hf_model};
@@ -37,14 +37,6 @@ fn on_gpu(model: &Model, dtype: GpuDType) -> Option<Model> {
     }
 }
 
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
 fn max_abs_diff(a: &Array2<f32>, b: &Array2<f32>) -> f32 {
     assert_eq!(a.dim(), b.dim());
     a.iter()
@@ -54,8 +46,7 @@ fn max_abs_diff(a: &Array2<f32>, b: &Array2<f32>) -> f32 {
 }
 
 fn reference(family: &str) -> Option<Value> {
-    let path = fixture(&format!("tiny/{family}/reference.json"))?;
-    Some(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+    fixture_json(&format!("tiny/{family}/reference.json"))
 }
 
 /// Every position's logits and 12 greedy tokens on the GPU against the CPU.
@@ -68,7 +59,7 @@ fn check_tiny(family: &str, weights_dir: &str, dtype: GpuDType, tol: f32) {
         return;
     };
     for case in reference["cases"].as_array().unwrap() {
-        let input = ids(&case["input_ids"]);
+        let input = json_ids(&case["input_ids"]);
         let want = cpu.forward(&input).unwrap();
         let got = gpu.forward(&input).unwrap();
         let diff = max_abs_diff(&got, &want);
@@ -147,10 +138,9 @@ fn batched_decoding_and_log_probs_match_the_cpu() {
 /// the transformers reference: the fixture's greedy 32 tokens, every case.
 #[test]
 fn smollm2_matches_the_cpu_and_the_reference() {
-    let Some(path) = fixture("smollm2-135m/reference.json") else {
+    let Some(reference) = fixture_json("smollm2-135m/reference.json") else {
         return;
     };
-    let reference: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     if shared::cuda::Gpu::open(0).is_ok_and(|gpu| gpu.name().contains("CPU emulation")) {
         // tests/fake_cuda runs each GPU thread as an OS thread: SmolLM2's
         // 135M weights and 49152-row output layer would take hours.
@@ -164,7 +154,7 @@ fn smollm2_matches_the_cpu_and_the_reference() {
             return;
         };
         for case in reference["cases"].as_array().unwrap() {
-            let input = ids(&case["input_ids"]);
+            let input = json_ids(&case["input_ids"]);
             let want = cpu.forward(&input).unwrap();
             let got = gpu.forward(&input).unwrap();
             let diff = max_abs_diff(&got, &want);
@@ -176,7 +166,7 @@ fn smollm2_matches_the_cpu_and_the_reference() {
             }
             assert_eq!(
                 got,
-                ids(&case["greedy_32_ids"]),
+                json_ids(&case["greedy_32_ids"]),
                 "SmolLM2 as {dtype}: greedy"
             );
         }

@@ -6,19 +6,11 @@
 //! the same set with logits within 0.02; 32 greedy tokens are the same.
 
 use serde_json::Value;
-use shared::fixtures::{fixture, reasoning_model};
+use shared::fixtures::{fixture_json, json_ids, reasoning_model};
 use shared::loader::load_model_files;
 use shared::model::Model;
 use shared::tensor::argmax;
 use shared::tokenizer::Message;
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
 
 /// The messages of a reference case: its `messages`, or its `text` as one user message.
 fn messages(prompt: &Value) -> Vec<Message> {
@@ -57,10 +49,9 @@ fn greedy(model: &Model, input: &[u32], n: usize) -> Vec<u32> {
 
 #[test]
 fn template_ids_logits_and_greedy_tokens_match_transformers() {
-    let Some(path) = fixture("qwen25-coder-0.5b/reference.json") else {
+    let Some(reference) = fixture_json("qwen25-coder-0.5b/reference.json") else {
         return;
     };
-    let reference: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let Some(files) = reasoning_model() else {
         return;
     };
@@ -80,7 +71,7 @@ fn template_ids_logits_and_greedy_tokens_match_transformers() {
             prompt["text"].as_str().unwrap().to_owned()
         };
         assert_eq!(text, case["rendered"].as_str().unwrap(), "rendered text");
-        let input = ids(&case["input_ids"]);
+        let input = json_ids(&case["input_ids"]);
         assert_eq!(tokenizer.encode(&text), input, "{text:?}: input_ids");
 
         let logits = loaded.model.forward(&input).unwrap();
@@ -88,7 +79,7 @@ fn template_ids_logits_and_greedy_tokens_match_transformers() {
         let mut order: Vec<usize> = (0..last.len()).collect();
         order.sort_by(|&a, &b| last[b].total_cmp(&last[a]));
         let mut top10: Vec<u32> = order[..10].iter().map(|&i| i as u32).collect();
-        let mut expected = ids(&case["top10_ids"]);
+        let mut expected = json_ids(&case["top10_ids"]);
         let expected_logits = case["top10_logits"].as_array().unwrap();
         assert_eq!(expected.len(), expected_logits.len());
         for (&id, want) in expected.iter().zip(expected_logits) {
@@ -103,7 +94,7 @@ fn template_ids_logits_and_greedy_tokens_match_transformers() {
         expected.sort_unstable();
         assert_eq!(top10, expected, "{text:?}: top-10 ids");
 
-        let want = ids(&case["greedy_32"]);
+        let want = json_ids(&case["greedy_32"]);
         assert_eq!(
             greedy(&loaded.model, &input, want.len()),
             want,

@@ -1,27 +1,17 @@
 //! The default model (SmolLM2-135M-Instruct, Q4_1 GGUF) against transformers
 //! running the same weights dequantized to f32 (`fixtures/smollm2-135m/reference.json`).
 
-use serde_json::Value;
-use shared::fixtures::{default_model, fixture};
+use shared::fixtures::{default_model, fixture_json, json_ids};
 use shared::generate::generate_text_basic_cache;
 use shared::io::GgufFile;
 use shared::loader::load_gguf_model;
 use shared::tokenizer::{ChatTemplate, Tokenizer};
 
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
 #[test]
 fn logits_and_greedy_ids_match_transformers() {
-    let Some(path) = fixture("smollm2-135m/reference.json") else {
+    let Some(reference) = fixture_json("smollm2-135m/reference.json") else {
         return;
     };
-    let reference: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let Some(files) = default_model() else { return };
     let gguf = GgufFile::open(files.path()).unwrap();
     let model = load_gguf_model(&gguf).unwrap();
@@ -29,7 +19,7 @@ fn logits_and_greedy_ids_match_transformers() {
     let template_source = gguf.get("tokenizer.chat_template").unwrap();
     let template = ChatTemplate::from_jinja("smollm2", template_source.as_str().unwrap()).unwrap();
     for case in reference["cases"].as_array().unwrap() {
-        let input = ids(&case["input_ids"]);
+        let input = json_ids(&case["input_ids"]);
         // Our tokenizer (and, for chat cases, chat template) gives the same input ids.
         let prompt = case["prompt"].as_str().unwrap();
         let text = match case["kind"].as_str().unwrap() {
@@ -47,7 +37,7 @@ fn logits_and_greedy_ids_match_transformers() {
         let mut order: Vec<usize> = (0..last.len()).collect();
         order.sort_by(|&a, &b| last[b].total_cmp(&last[a]));
         let top10: Vec<u32> = order[..10].iter().map(|&i| i as u32).collect();
-        let mut expected = ids(&case["top10_ids"]);
+        let mut expected = json_ids(&case["top10_ids"]);
         let expected_logits: Vec<f64> = case["top10_logits"]
             .as_array()
             .unwrap()
@@ -66,7 +56,7 @@ fn logits_and_greedy_ids_match_transformers() {
         got_set.sort();
         expected.sort();
         assert_eq!(got_set, expected, "{:?}: top-10 ids", case["prompt"]);
-        let want = ids(&case["greedy_32_ids"]);
+        let want = json_ids(&case["greedy_32_ids"]);
         let greedy = generate_text_basic_cache(&model, &input, 32, &[2], &mut |_| {}).unwrap();
         let mut got = greedy.ids.clone();
         if got.len() < 32 {

@@ -2,7 +2,7 @@
 //! all four families (`fixtures/tiny/*/reference.json`).
 
 use serde_json::Value;
-use shared::fixtures::fixture;
+use shared::fixtures::{fixture, fixture_json, json_floats, json_ids};
 use shared::generate::{generate_text_basic, generate_text_basic_cache, Generation};
 use shared::loader::load_hf_model;
 use shared::model::Model;
@@ -21,24 +21,7 @@ const FAMILIES: [&str; 4] = [
 ];
 
 fn reference(family: &str) -> Option<Value> {
-    let path = fixture(&format!("tiny/{family}/reference.json"))?;
-    Some(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
+    fixture_json(&format!("tiny/{family}/reference.json"))
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -57,10 +40,10 @@ fn check_family(family: &str, weights_dir: &str, logits_key: &str, tol: f32) {
     let dir = fixture(&format!("tiny/{family}/{weights_dir}")).unwrap();
     let model = load_hf_model(&dir).unwrap();
     for case in reference["cases"].as_array().unwrap() {
-        let input = ids(&case["input_ids"]);
+        let input = json_ids(&case["input_ids"]);
         let logits = model.forward(&input).unwrap();
         let last = logits.row(logits.nrows() - 1).to_vec();
-        let diff = max_abs_diff(&last, &floats(&case[logits_key]));
+        let diff = max_abs_diff(&last, &json_floats(&case[logits_key]));
         assert!(
             diff <= tol,
             "{family}/{weights_dir} {input:?}: last logits differ by {diff}"
@@ -71,7 +54,7 @@ fn check_family(family: &str, weights_dir: &str, logits_key: &str, tol: f32) {
             .map(|r| argmax(r.as_slice().unwrap()) as u32)
             .collect();
         if logits_key == "last_logits" {
-            let head = floats(&case["first_logits_head"]);
+            let head = json_floats(&case["first_logits_head"]);
             let first = &logits.row(0).to_vec()[..head.len()];
             assert!(
                 max_abs_diff(first, &head) <= tol,
@@ -79,7 +62,7 @@ fn check_family(family: &str, weights_dir: &str, logits_key: &str, tol: f32) {
             );
             assert_eq!(
                 argmaxes,
-                ids(&case["argmax_per_position"]),
+                json_ids(&case["argmax_per_position"]),
                 "{family}: argmax per position"
             );
             // The first case's prompt ends in token 0, and the fixture's
@@ -93,7 +76,7 @@ fn check_family(family: &str, weights_dir: &str, logits_key: &str, tol: f32) {
                     let greedy = generate(&model, &input, 12, &[], &mut |_| {}).unwrap();
                     assert_eq!(
                         greedy.ids,
-                        ids(&case["greedy_12"]),
+                        json_ids(&case["greedy_12"]),
                         "{family}: greedy_12 (cache: {use_cache})"
                     );
                 }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use shared::fixtures::fixture;
+use shared::fixtures::{fixture, json_floats, json_ids};
 use shared::io::{write_safetensors_f32, DType};
 use shared::linear::WeightMatrix;
 use shared::loader::load_hf_model;
@@ -32,22 +32,6 @@ const FAMILIES: [&str; 4] = [
 
 /// Every logit within this fraction of the largest |logit|.
 const REL_TOL: f32 = 0.03;
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
 
 /// The ids of the `k` largest values, as a sorted set.
 fn top_k(logits: &[f32], k: usize) -> Vec<usize> {
@@ -103,18 +87,7 @@ fn last_logits(model: &Model, ids: &[u32]) -> Vec<f32> {
 /// Every weight matrix of `model`.
 fn matrices(model: &Model) -> Vec<&WeightMatrix> {
     let mut out = vec![&model.embed_tokens];
-    for b in &model.blocks {
-        let (a, m) = (&b.attention, &b.mlp);
-        out.extend([
-            &a.q_proj,
-            &a.k_proj,
-            &a.v_proj,
-            &a.o_proj,
-            &m.gate_proj,
-            &m.up_proj,
-            &m.down_proj,
-        ]);
-    }
+    out.extend(model.blocks.iter().flat_map(|b| b.projections()));
     out.extend(model.lm_head.as_ref());
     out
 }
@@ -149,8 +122,8 @@ fn tiny_families_with_q8_0_weights_keep_the_reference_top5_up_to_ties_and_logits
         assert!(matrices(&model).iter().all(|w| w.dtype() == DType::Q8_0));
         for case in reference["cases"].as_array().unwrap() {
             expected += 1;
-            let input = ids(&case["input_ids"]);
-            let want = floats(&case["last_logits"]);
+            let input = json_ids(&case["input_ids"]);
+            let want = json_floats(&case["last_logits"]);
             let got = last_logits(&model, &input);
             let err = relative_error(&got, &want);
             assert!(

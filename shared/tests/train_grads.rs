@@ -4,7 +4,7 @@
 
 use ndarray::{ArrayViewD, Dimension};
 use serde_json::Value;
-use shared::fixtures::fixture;
+use shared::fixtures::{fixture, fixture_json, json_ids};
 use shared::loader::load_hf_model;
 use shared::train::{forward, loss, loss_and_grads, Grads, LossReport, Params};
 
@@ -32,19 +32,10 @@ struct Deviation {
 }
 
 fn load(family: &str) -> Option<(Params, Value)> {
-    let path = fixture(&format!("tiny/{family}/grads.json"))?;
-    let reference = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let reference = fixture_json(&format!("tiny/{family}/grads.json"))?;
     let dir = fixture(&format!("tiny/{family}")).unwrap();
     let model = load_hf_model(&dir).unwrap();
     Some((Params::from_model(&model), reference))
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
 }
 
 fn l2(a: &ArrayViewD<f32>) -> f64 {
@@ -85,7 +76,10 @@ fn compare(reference: &Value, report: &LossReport, grads: &Grads) -> Result<Devi
         let Some((_, got)) = ours.iter().find(|(n, _)| n == name) else {
             return Err(format!("{name}: no gradient computed for this parameter"));
         };
-        let shape: Vec<usize> = ids(&want["shape"]).iter().map(|&d| d as usize).collect();
+        let shape: Vec<usize> = json_ids(&want["shape"])
+            .iter()
+            .map(|&d| d as usize)
+            .collect();
         if got.shape() != shape.as_slice() {
             return Err(format!("{name}: shape {:?} vs {shape:?}", got.shape()));
         }
@@ -129,7 +123,7 @@ fn gradients_match_pytorch_autograd_for_every_family() {
         let Some((params, reference)) = load(family) else {
             return;
         };
-        let (report, grads) = loss_and_grads(&params, &ids(&reference["input_ids"])).unwrap();
+        let (report, grads) = loss_and_grads(&params, &json_ids(&reference["input_ids"])).unwrap();
         match compare(&reference, &report, &grads) {
             Ok(d) => eprintln!(
                 "{family}: loss off by {:.1e}, log-probs by {:.1e}, worst L2 {:.1e} ({}), worst head value {:.1e} ({})",
@@ -169,7 +163,7 @@ fn the_comparison_fails_on_a_wrong_or_missing_gradient() {
     let Some((params, reference)) = load("qwen2-tiny") else {
         return;
     };
-    let (report, grads) = loss_and_grads(&params, &ids(&reference["input_ids"])).unwrap();
+    let (report, grads) = loss_and_grads(&params, &json_ids(&reference["input_ids"])).unwrap();
     assert!(compare(&reference, &report, &grads).is_ok());
 
     // One head value off by 1e-4 (ten times the tolerance).
@@ -235,7 +229,7 @@ fn gradients_match_finite_differences() {
         let Some((params, reference)) = load(family) else {
             return;
         };
-        let ids = ids(&reference["input_ids"]);
+        let ids = json_ids(&reference["input_ids"]);
         let (_, grads) = loss_and_grads(&params, &ids).unwrap();
         let (mut worst_dir, mut worst_scalar) = (0.0f64, 0.0f64);
         for (name, g) in grads.tensors.named() {
@@ -330,7 +324,7 @@ fn a_few_clipped_adamw_steps_lower_the_loss() {
     let Some((mut params, reference)) = load("qwen3-tiny") else {
         return;
     };
-    let ids = ids(&reference["input_ids"]);
+    let ids = json_ids(&reference["input_ids"]);
     let config = AdamWConfig {
         lr: 1e-2,
         ..AdamWConfig::default()

@@ -138,3 +138,27 @@ fn adamw_on_the_adapters_lowers_the_loss() {
     // B started at zero; training moved it.
     assert!(lora.tensors.layers[0][0].b.iter().any(|&x| x != 0.0));
 }
+
+#[test]
+fn frozen_blocks_get_no_gradient_and_are_not_merged() {
+    let Some(base) = load("qwen3-tiny") else {
+        return;
+    };
+    let mut lora = random_lora(&base, 4);
+    lora.frozen_layers = 1;
+    // Any non-zero arrays serve as the merged weights' gradients here.
+    let grads = lora.grads_from(&base.tensors);
+    let unfrozen = Lora {
+        frozen_layers: 0,
+        ..lora.clone()
+    }
+    .grads_from(&base.tensors);
+    for g in &grads.layers[0] {
+        assert!(g.a.iter().chain(&g.b).all(|&x| x == 0.0));
+    }
+    assert_eq!(grads.layers[1..], unfrozen.layers[1..]);
+    let mut merged = base.clone();
+    lora.merge_into(&base.tensors, &mut merged.tensors);
+    assert_eq!(merged.tensors.layers[0], base.tensors.layers[0]);
+    assert_ne!(merged.tensors.layers[1], base.tensors.layers[1]);
+}

@@ -82,6 +82,10 @@ pub struct Lora {
     pub config: LoraConfig,
     /// The trainable arrays.
     pub tensors: LoraTensors,
+    /// Blocks `0..frozen_layers` are not adapted (LoRA on the top blocks only): their
+    /// `B` stays 0, [`Lora::merge_into`] leaves them and [`Lora::grads_from`] gives
+    /// them zero gradients without computing any.
+    pub frozen_layers: usize,
 }
 
 /// The weights of one block's [`LORA_TARGETS`], in order.
@@ -148,6 +152,7 @@ impl Lora {
         Ok(Lora {
             config,
             tensors: LoraTensors { layers },
+            frozen_layers: 0,
         })
     }
 
@@ -164,6 +169,7 @@ impl Lora {
             .iter()
             .zip(&base.layers)
             .zip(&mut merged.layers)
+            .skip(self.frozen_layers)
         {
             for ((adapter, w0), w) in adapters
                 .iter()
@@ -178,7 +184,8 @@ impl Lora {
     }
 
     /// The adapters' gradients from the gradients of the merged weights:
-    /// `dA = s·Bᵀ·dW`, `dB = s·dW·Aᵀ` for every adapted projection.
+    /// `dA = s·Bᵀ·dW`, `dB = s·dW·Aᵀ` for every adapted projection (zeros for the
+    /// frozen blocks).
     pub fn grads_from(&self, full: &Tensors) -> LoraTensors {
         let s = self.config.scale();
         let layers = self
@@ -186,13 +193,23 @@ impl Lora {
             .layers
             .iter()
             .zip(&full.layers)
-            .map(|(adapters, grads)| {
+            .enumerate()
+            .map(|(i, (adapters, grads))| {
                 adapters
                     .iter()
                     .zip(target_weights(grads))
-                    .map(|(adapter, dw)| LoraAdapter {
-                        a: matmul(adapter.b.t(), dw.view()) * s,
-                        b: matmul(dw.view(), adapter.a.t()) * s,
+                    .map(|(adapter, dw)| {
+                        if i < self.frozen_layers {
+                            LoraAdapter {
+                                a: Array2::zeros(adapter.a.raw_dim()),
+                                b: Array2::zeros(adapter.b.raw_dim()),
+                            }
+                        } else {
+                            LoraAdapter {
+                                a: matmul(adapter.b.t(), dw.view()) * s,
+                                b: matmul(dw.view(), adapter.a.t()) * s,
+                            }
+                        }
                     })
                     .collect()
             })
