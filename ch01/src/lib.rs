@@ -47,7 +47,7 @@ pub fn next_token_distribution(
         .into_iter()
         .take(k)
         .map(|i| {
-            let token = tokenizer.map(|t| t.decode(&[i as u32])).transpose()?;
+            let token = tokenizer.map(|t| t.decode(&[i as u32]));
             Ok(TokenProb {
                 id: i as u32,
                 token,

@@ -91,7 +91,7 @@ fn answer(loaded: &LoadedModel, prompt: &str, max_new_tokens: usize) -> Result<S
         &loaded.stop_ids(),
         &mut |_| {},
     )?;
-    Ok(loaded.tokenizer()?.decode(&g.ids)?)
+    Ok(loaded.tokenizer()?.decode(&g.ids))
 }
 
 /// The chapter's walk-through, with the model on `device`.

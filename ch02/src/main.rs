@@ -219,7 +219,7 @@ fn generate_command(
             return;
         }
         let piece = match decoder.as_mut() {
-            Some(d) => d.push(id).unwrap_or_default(),
+            Some(d) => d.push(id),
             None => format!("{id} "),
         };
         print!("{piece}");
@@ -232,10 +232,7 @@ fn generate_command(
         &mut |l| argmax(l) as u32,
         &mut print_token,
     )?;
-    let text = match &loaded.tokenizer {
-        Some(t) => Some(t.decode(&result.ids)?),
-        None => None,
-    };
+    let text = loaded.tokenizer.as_ref().map(|t| t.decode(&result.ids));
     if json {
         let doc = json!({
             "input_ids": input_ids,

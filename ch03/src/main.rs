@@ -2,7 +2,7 @@
 //! arithmetic problems with plain and chain-of-thought prompts. Subcommands
 //! `grade`, `data` and `eval` expose the chapter's tools.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -22,6 +22,7 @@ use ch03::{
     EvalRecord, EvalSummary, PromptStyle,
 };
 use shared::cli::{demo_model, exit_code, load_model_on, DeviceArgs};
+use shared::io::{open_lines, Line};
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
 
@@ -261,17 +262,17 @@ fn grade_one(pred: &str, gt: &str, json: bool) -> Result<()> {
 
 /// `grade --jsonl FILE`: one verdict line per input line, in order.
 fn grade_jsonl(path: &Path) -> Result<()> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut out = std::io::stdout().lock();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line =
-            line.with_context(|| format!("{}: cannot read line {}", path.display(), i + 1))?;
+    for line in open_lines(path)? {
+        let (number, line) = match line? {
+            (number, Line::Complete(line)) => (number, line),
+            (number, Line::Unterminated(bytes)) => (number, String::from_utf8_lossy(&bytes).into()),
+        };
         if line.trim().is_empty() {
             continue;
         }
         let (extracted, correct) =
-            grade_json_line(&line).with_context(|| format!("{} line {}", path.display(), i + 1))?;
+            grade_json_line(&line).with_context(|| format!("{} line {number}", path.display()))?;
         writeln!(
             out,
             "{}",

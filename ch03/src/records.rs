@@ -3,11 +3,12 @@
 //! `--resume` continues where it stopped.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use shared::io::{open_lines, Line};
 use shared::{Error, Result};
 
 /// One graded problem: the book's record (`index`, `problem`, `gtruth_answer`,
@@ -90,29 +91,18 @@ impl RecordLog {
     }
 }
 
-/// Reads a log's records. A last line cut off mid-write (a killed run) is
-/// dropped from the file; a damaged line elsewhere is an error naming it.
+/// Reads a log's records. A last line cut off mid-write (a killed run; at any byte, inside
+/// a UTF-8 character too) is dropped from the file; a damaged line elsewhere is an error
+/// naming it.
 pub fn read_records_repairing<R: DeserializeOwned>(path: &Path) -> Result<Vec<R>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::new(file);
+    let mut lines = open_lines(path)?;
     let mut records = Vec::new();
-    let mut good_bytes = 0u64;
-    let mut line = String::new();
-    let mut number = 0;
-    loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        number += 1;
-        if !line.ends_with('\n') {
+    for line in lines.by_ref() {
+        let (number, Line::Complete(line)) = line? else {
             break; // cut off mid-write: dropped below
-        }
+        };
         if !line.trim().is_empty() {
-            let record = serde_json::from_str::<R>(line.trim_end()).map_err(|e| {
+            let record = serde_json::from_str::<R>(&line).map_err(|e| {
                 Error::format(
                     path,
                     format!("line {number} is not an evaluation record: {e}"),
@@ -120,8 +110,8 @@ pub fn read_records_repairing<R: DeserializeOwned>(path: &Path) -> Result<Vec<R>
             })?;
             records.push(record);
         }
-        good_bytes += n as u64;
     }
+    let good_bytes = lines.complete_bytes();
     let len = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .len();
@@ -204,6 +194,28 @@ mod tests {
         assert_eq!(
             read_records_repairing::<EvalRecord>(&path).unwrap(),
             vec![record(1), record(2)]
+        );
+    }
+
+    #[test]
+    fn a_line_cut_inside_a_character_is_dropped() {
+        let path = temp_path("cut-utf8");
+        let mut second = record(2);
+        second.generated_text = "東京 \\boxed{2}".into();
+        let line = serde_json::to_string(&second).unwrap();
+        let cut = line.find('東').unwrap() + 1;
+        let (mut log, _) = RecordLog::open::<EvalRecord>(&path, false).unwrap();
+        log.append(&record(1)).unwrap();
+        drop(log);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend_from_slice(&line.as_bytes()[..cut]);
+        std::fs::write(&path, &bytes).unwrap();
+        let (mut log, old) = RecordLog::open::<EvalRecord>(&path, true).unwrap();
+        assert_eq!(old, vec![record(1)]);
+        log.append(&second).unwrap();
+        assert_eq!(
+            read_records_repairing::<EvalRecord>(&path).unwrap(),
+            vec![record(1), second]
         );
     }
 

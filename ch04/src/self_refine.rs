@@ -224,6 +224,6 @@ fn sample_text(
         &mut |l| sampler.select(l),
         &mut |_| {},
     )?;
-    let text = loaded.tokenizer()?.decode(&generation.ids)?;
+    let text = loaded.tokenizer()?.decode(&generation.ids);
     Ok((text, generation))
 }

@@ -44,7 +44,7 @@ fn filtered_distributions() {
         let kept = probs.iter().filter(|&&p| p > 0.0).count();
         let rows: Vec<(String, f32)> = top_tokens(probs, 5)
             .into_iter()
-            .map(|(id, p)| (token_label(&tokenizer.decode(&[id]).unwrap()), p))
+            .map(|(id, p)| (token_label(&tokenizer.decode(&[id])), p))
             .collect();
         out.push_str(&format!(
             "T = {temperature}, top-k = {top_k}, top-p = {top_p} ({kept} tokens kept)\n{}\n",
@@ -84,7 +84,7 @@ fn sampled_continuations_seed_0() {
             i + 1,
             s.generation.ids.len(),
             s.avg_logprob,
-            tokenizer.decode(&s.generation.ids).unwrap()
+            tokenizer.decode(&s.generation.ids)
         ));
     }
     insta::assert_snapshot!(out);
@@ -115,7 +115,7 @@ fn self_consistency_vote_seed_0() {
         .iter()
         .map(|s| {
             extract_final_candidate(
-                &tokenizer.decode(&s.generation.ids).unwrap(),
+                &tokenizer.decode(&s.generation.ids),
                 Fallback::NumberThenFull,
             )
         })

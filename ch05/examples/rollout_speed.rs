@@ -29,7 +29,7 @@ fn main() {
             seed: 1,
         };
         for s in sample_batched(&loaded.model, &ids, 8, &opts).unwrap() {
-            let text = tok.decode(&s.generation.ids).unwrap();
+            let text = tok.decode(&s.generation.ids);
             let r = compute_reward(&text, &p.answer, 1.0);
             if k < 3 && n % 8 == 0 {
                 println!("Q {} A {}\n  -> {:?}", p.problem, p.answer, text);

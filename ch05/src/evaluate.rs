@@ -52,7 +52,7 @@ pub fn evaluate_held_out(
         max_new_tokens,
         stop_ids,
         &mut |i, generation| {
-            let response = tokenizer.decode(&generation.ids)?;
+            let response = tokenizer.decode(&generation.ids);
             let extracted = extract_final_candidate(&response, Fallback::NumberThenFull);
             let correct = grade_answer(&extracted, &problems[i].answer);
             results[i] = Some(HeldOutResult {

@@ -19,7 +19,7 @@ use ch04::plot::{save_line_plot, LinePlot, Series};
 use ch04::sampling::SamplingConfig;
 use serde::{Deserialize, Serialize};
 use shared::cli::DeviceArgs;
-use shared::io::{write_atomically, write_safetensors_f32, SafeTensors};
+use shared::io::{open_lines, write_atomically, write_safetensors_f32, Line, SafeTensors};
 use shared::loader::{load_model, LoadedModel};
 use shared::train::checkpoint::save_model_dir;
 use shared::train::{AdamWConfig, LoraConfig, Params};
@@ -229,7 +229,8 @@ impl RunFiles {
     }
 
     /// Keeps only the lines of `name` whose step (found by `step_of`) is at
-    /// most `last`, and lines without a step (the header).
+    /// most `last`, and lines without a step (the header); a last line cut off
+    /// mid-write (no newline, maybe inside a UTF-8 character) is dropped.
     fn truncate_after(
         &self,
         name: &str,
@@ -240,12 +241,16 @@ impl RunFiles {
         if !path.exists() {
             return Ok(());
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let kept: String = text
-            .lines()
-            .filter(|line| step_of(line).is_none_or(|s| s <= last))
-            .map(|line| format!("{line}\n"))
-            .collect();
+        let mut kept = String::new();
+        for line in open_lines(&path)? {
+            let (_, Line::Complete(line)) = line? else {
+                break;
+            };
+            if step_of(&line).is_none_or(|s| s <= last) {
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        }
         write_atomically(&path, kept.as_bytes())
     }
 }
@@ -729,5 +734,34 @@ pub fn run_train(
     match last {
         Some(path) => Ok(path),
         None => Ok(save_checkpoint(&trainer, dir, opts.keep_checkpoints)?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resuming_keeps_steps_up_to_the_checkpoint_and_drops_a_cut_line() {
+        let dir = std::env::temp_dir().join(format!("rfs-run-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = RunFiles { dir: dir.clone() };
+        let row = |step: u64, text: &str| format!("{{\"step\":{step},\"text\":\"{text}\"}}\n");
+        let mut rollouts = [row(1, "a"), row(2, "東"), row(3, "b")]
+            .concat()
+            .into_bytes();
+        let cut = row(4, "東");
+        rollouts.extend_from_slice(&cut.as_bytes()[..cut.find('東').unwrap() + 2]);
+        std::fs::write(files.path("rollouts.jsonl"), rollouts).unwrap();
+        std::fs::write(files.path("metrics.csv"), "step,loss\n1,0.5\n2,0.25\n2").unwrap();
+
+        files
+            .truncate_after("rollouts.jsonl", 2, jsonl_step)
+            .unwrap();
+        files.truncate_after("metrics.csv", 2, csv_step).unwrap();
+        let read = |name| std::fs::read_to_string(files.path(name)).unwrap();
+        assert_eq!(read("rollouts.jsonl"), [row(1, "a"), row(2, "東")].concat());
+        assert_eq!(read("metrics.csv"), "step,loss\n1,0.5\n2,0.25\n");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -106,7 +106,7 @@ pub fn sample_rollouts(
         .into_iter()
         .map(|sample| {
             let mut ids = sample.generation.ids;
-            let text = tokenizer.decode(&ids)?;
+            let text = tokenizer.decode(&ids);
             let reward = compute_reward(&text, answer, config.format_weight);
             // The stop token is trained too: ending the answer is a choice the policy makes.
             ids.extend(sample.stop_token);

@@ -97,7 +97,7 @@ fn assert_same(original: &Tokenizer, reread: &Tokenizer, extra_texts: &[&str]) {
         );
     }
     let all: Vec<u32> = original.entries().map(|e| e.id).collect();
-    assert_eq!(reread.decode(&all).unwrap(), original.decode(&all).unwrap());
+    assert_eq!(reread.decode(&all), original.decode(&all));
 }
 
 /// The reference cases in `fixtures/tokenizers/<name>-cases.json`, if present.

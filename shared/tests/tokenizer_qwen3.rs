@@ -50,7 +50,7 @@ fn qwen3_matches_hugging_face_on_every_case() {
             case.text
         );
         assert_eq!(
-            tokenizer.decode(&case.ids).unwrap(),
+            tokenizer.decode(&case.ids),
             case.decoded,
             "decode {:?}",
             case.text
@@ -67,7 +67,7 @@ fn qwen3_streaming_gives_the_same_text() {
         let mut stream = StreamDecoder::new(tokenizer);
         let mut text = String::new();
         for &id in &case.ids {
-            let piece = stream.push(id).unwrap();
+            let piece = stream.push(id);
             assert!(
                 !piece.contains(char::REPLACEMENT_CHARACTER),
                 "{:?}",
@@ -106,13 +106,17 @@ fn qwen3_configuration_is_read() {
 }
 
 #[test]
-fn qwen3_unknown_ids_are_errors_naming_the_id() {
+fn qwen3_ids_past_the_tokenizer_decode_as_nothing() {
     let Some((tokenizer, _)) = load() else {
         return;
     };
-    let error = tokenizer.decode(&[9707, 151_900]).unwrap_err().to_string();
-    assert!(error.contains("151900"), "{error}");
-    assert!(tokenizer.token_bytes(u32::MAX).is_err());
+    // Qwen3's embedding has 151,936 rows, its tokenizer 151,669 ids: a model may sample one
+    // of the padding rows, which HF tokenizers decodes as nothing.
+    assert_eq!(
+        tokenizer.decode(&[9707, 151_900, 11]),
+        tokenizer.decode(&[9707, 11])
+    );
+    assert!(tokenizer.token_bytes(u32::MAX).is_empty());
 }
 
 #[test]
@@ -122,7 +126,7 @@ fn qwen3_handles_long_words_and_nfc() {
     };
     let long = "a".repeat(20_000);
     let ids = tokenizer.encode(&long);
-    assert_eq!(tokenizer.decode(&ids).unwrap(), long);
+    assert_eq!(tokenizer.decode(&ids), long);
     assert_eq!(
         tokenizer.encode("e\u{301}"),
         tokenizer.encode("\u{e9}"),

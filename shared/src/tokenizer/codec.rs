@@ -180,21 +180,23 @@ impl Tokenizer {
     }
 
     /// Token ids → text. Byte sequences that are not valid UTF-8 (a character cut between
-    /// tokens) become U+FFFD. An id outside the vocabulary is an error naming it.
-    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+    /// tokens) become U+FFFD. An id the vocabulary lacks decodes as nothing, as in Hugging
+    /// Face tokenizers (Qwen3's embedding table has 267 rows past its last token).
+    pub fn decode(&self, ids: &[u32]) -> String {
         let mut bytes = Vec::new();
         for &id in ids {
-            self.append_token_bytes(id, &mut bytes)?;
+            self.append_token_bytes(id, &mut bytes);
         }
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// The bytes one token stands for (possibly part of a UTF-8 character); see
     /// [`StreamDecoder`](super::StreamDecoder) to print tokens as they arrive.
-    pub fn token_bytes(&self, id: u32) -> Result<Vec<u8>> {
+    /// An id the vocabulary lacks stands for no bytes.
+    pub fn token_bytes(&self, id: u32) -> Vec<u8> {
         let mut bytes = Vec::new();
-        self.append_token_bytes(id, &mut bytes)?;
-        Ok(bytes)
+        self.append_token_bytes(id, &mut bytes);
+        bytes
     }
 
     /// The token's text as the vocabulary stores it (byte-level characters such as `Ġthe`
@@ -277,19 +279,14 @@ impl Tokenizer {
         self.tokens.get(id as usize)?.as_ref()
     }
 
-    /// Appends the bytes of one token: added tokens as their text, BPE tokens through the byte table.
-    fn append_token_bytes(&self, id: u32, out: &mut Vec<u8>) -> Result<()> {
+    /// Appends the bytes of one token: added tokens as their text, BPE tokens through the
+    /// byte table, an id the vocabulary lacks as nothing.
+    fn append_token_bytes(&self, id: u32, out: &mut Vec<u8>) {
         match self.entry(id) {
             Some((text, TokenKind::Added { .. })) => out.extend_from_slice(text.as_bytes()),
             Some((text, TokenKind::Normal)) => token_to_bytes(text, out),
-            None => {
-                return Err(Error::InvalidArgument(format!(
-                    "token id {id} is not in the vocabulary ({} ids)",
-                    self.vocab_size()
-                )))
-            }
+            None => {}
         }
-        Ok(())
     }
 
     /// Encodes text that holds no added token.

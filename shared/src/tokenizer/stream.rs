@@ -3,7 +3,6 @@
 //! so text is released only once its characters are complete.
 
 use super::codec::Tokenizer;
-use crate::Result;
 
 /// Turns a stream of token ids into text, holding back an incomplete trailing character.
 #[derive(Debug)]
@@ -23,16 +22,16 @@ impl<'t> StreamDecoder<'t> {
     }
 
     /// Adds one token and returns the text it completes (possibly empty). Invalid bytes
-    /// become U+FFFD, as in [`Tokenizer::decode`]; an unknown id is an error.
-    pub fn push(&mut self, id: u32) -> Result<String> {
-        self.pending.extend(self.tokenizer.token_bytes(id)?);
+    /// become U+FFFD and an id the vocabulary lacks adds nothing, as in [`Tokenizer::decode`].
+    pub fn push(&mut self, id: u32) -> String {
+        self.pending.extend(self.tokenizer.token_bytes(id));
         let mut text = String::new();
         loop {
             match std::str::from_utf8(&self.pending) {
                 Ok(valid) => {
                     text.push_str(valid);
                     self.pending.clear();
-                    return Ok(text);
+                    return text;
                 }
                 Err(error) => {
                     let valid = error.valid_up_to();
@@ -42,7 +41,7 @@ impl<'t> StreamDecoder<'t> {
                     match error.error_len() {
                         None => {
                             self.pending.drain(..valid);
-                            return Ok(text);
+                            return text;
                         }
                         Some(invalid) => {
                             text.push(char::REPLACEMENT_CHARACTER);
@@ -92,10 +91,7 @@ mod tests {
     fn characters_are_released_when_complete() {
         let tokenizer = bytes_only();
         let mut stream = StreamDecoder::new(&tokenizer);
-        let pieces: Vec<String> = "a東"
-            .bytes()
-            .map(|b| stream.push(u32::from(b)).unwrap())
-            .collect();
+        let pieces: Vec<String> = "a東".bytes().map(|b| stream.push(u32::from(b))).collect();
         assert_eq!(pieces, ["a", "", "", "東"]);
         assert_eq!(stream.finish(), "");
     }
@@ -104,15 +100,27 @@ mod tests {
     fn invalid_and_unfinished_bytes_become_replacement_characters() {
         let tokenizer = bytes_only();
         let mut stream = StreamDecoder::new(&tokenizer);
-        assert_eq!(stream.push(0xE6).unwrap(), "");
-        assert_eq!(stream.push(u32::from(b'a')).unwrap(), "\u{FFFD}a");
-        assert_eq!(stream.push(0xFF).unwrap(), "\u{FFFD}");
-        assert_eq!(stream.push(0xE6).unwrap(), "");
+        assert_eq!(stream.push(0xE6), "");
+        assert_eq!(stream.push(u32::from(b'a')), "\u{FFFD}a");
+        assert_eq!(stream.push(0xFF), "\u{FFFD}");
+        assert_eq!(stream.push(0xE6), "");
         assert_eq!(stream.finish(), "\u{FFFD}");
         assert_eq!(
-            tokenizer.decode(&[0xE6, 97, 0xFF, 0xE6]).unwrap(),
+            tokenizer.decode(&[0xE6, 97, 0xFF, 0xE6]),
             "\u{FFFD}a\u{FFFD}\u{FFFD}"
         );
-        assert!(StreamDecoder::new(&tokenizer).push(256).is_err());
+    }
+
+    #[test]
+    fn ids_beyond_the_vocabulary_add_nothing() {
+        let tokenizer = bytes_only();
+        let mut stream = StreamDecoder::new(&tokenizer);
+        let pieces: Vec<String> = [0xE6, 256, 0x9D, u32::MAX, 0xB1]
+            .into_iter()
+            .map(|id| stream.push(id))
+            .collect();
+        assert_eq!(pieces, ["", "", "", "", "東"]);
+        assert_eq!(tokenizer.decode(&[97, 256, 98]), "ab");
+        assert!(tokenizer.token_bytes(256).is_empty());
     }
 }
