@@ -241,3 +241,17 @@ fn generate_takes_quantize_q8_0_and_says_what_it_quantized() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["ids"].as_array().unwrap().len(), 3, "{doc}");
 }
+
+#[test]
+fn ids_with_an_empty_entry_or_with_chat_are_refused() {
+    let Some(model) = tiny("llama-tiny") else {
+        return;
+    };
+    assert_fails_with(
+        &generate_ids(&model, "1,,2"),
+        &["--ids", "entry 2 is empty"],
+    );
+    let model = model.to_str().unwrap();
+    let out = ch02(&["generate", "--model", model, "--ids", "1,2", "--chat"]);
+    assert_fails_with(&out, &["--chat", "--ids"]);
+}

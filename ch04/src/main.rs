@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use clap::builder::RangedU64ValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -24,7 +25,9 @@ use ch04::report::{
 };
 use ch04::sampling::{Sampler, SamplingConfig};
 use ch04::self_consistency::{self_consistency_vote, TieBreak};
-use shared::cli::{demo_model, exit_code, load_model_on, DeviceArgs};
+use shared::cli::{
+    demo_model, exit_code, load_model_on, non_negative_f32, probability_f32, DeviceArgs,
+};
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
 
@@ -118,14 +121,14 @@ struct EvalArgs {
     /// the self-consistency samples of the same N when both run.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [MethodArg::Greedy, MethodArg::Cot, MethodArg::SelfConsistency, MethodArg::BestOfN])]
     method: Vec<MethodArg>,
-    /// Samples (self-consistency, best-of-n) or rounds (self-refine), comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [1, 3, 5, 9])]
+    /// Samples (self-consistency, best-of-n) or rounds (self-refine), comma-separated, each 1 to 1024.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 3, 5, 9], value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024))]
     n: Vec<usize>,
     /// Sampling temperature.
-    #[arg(long, default_value_t = 0.8)]
+    #[arg(long, default_value_t = 0.8, value_parser = non_negative_f32)]
     temperature: f32,
     /// Top-p of sampling.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = probability_f32)]
     top_p: f32,
     /// Seed of the samples (sample i uses seed + i + 1) and of the arith problems.
     #[arg(long, default_value_t = 0)]

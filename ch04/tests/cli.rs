@@ -151,6 +151,9 @@ fn bad_arguments_fail_cleanly() {
             "best-of-n",
         ],
         vec!["eval", "--dataset", "/nonexistent.json", "--out", dir],
+        vec!["eval", "--n", "1000000000", "--out", dir],
+        vec!["eval", "--top-p", "NaN", "--out", dir],
+        vec!["eval", "--temperature", "inf", "--out", dir],
     ] {
         let o = ch04(&args);
         let stderr = String::from_utf8_lossy(&o.stderr);

@@ -7,11 +7,15 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use ch05::run::{format_step, new_policy, redraw_plots, run_problems, run_train, TrainOptions};
 use ch05::trainer::Trainer;
-use shared::cli::{exit_code, load_model_on, load_model_verbose, parse_ids, DeviceArgs};
+use shared::cli::{
+    exit_code, load_model_on, load_model_verbose, non_negative_f32, parse_ids, positive_f32,
+    probability_f32, DeviceArgs,
+};
 use shared::device::Device;
 use shared::models::DEFAULT_MODEL;
 use shared::train::{loss_and_grads, Params};
@@ -79,14 +83,14 @@ struct TrainArgs {
     /// Training steps (one problem and G responses each).
     #[arg(long, default_value_t = 150)]
     steps: u64,
-    /// G: responses sampled per problem.
-    #[arg(long, default_value_t = 8)]
+    /// G: responses sampled per problem (2 to 1024).
+    #[arg(long, default_value_t = 8, value_parser = RangedU64ValueParser::<usize>::new().range(2..=1024))]
     group: usize,
     /// AdamW learning rate.
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = 1e-5, value_parser = positive_f32)]
     lr: f32,
     /// AdamW decoupled weight decay.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative_f32)]
     weight_decay: f32,
     /// The most tokens per response (rollouts and held-out answers).
     #[arg(long, default_value_t = 64)]
@@ -108,31 +112,31 @@ struct TrainArgs {
     #[arg(long)]
     resume: bool,
     /// Rollout temperature (low enough that the small default model is sometimes right).
-    #[arg(long, default_value_t = 0.4)]
+    #[arg(long, default_value_t = 0.4, value_parser = non_negative_f32)]
     temperature: f32,
     /// Rollout top-p (1 keeps the whole distribution).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = probability_f32)]
     top_p: f32,
     /// Policy objective: basic (ch. 6: −A·Σ log π) or clipped (ch. 7: clipped importance ratio).
     #[arg(long, default_value = "basic")]
     objective: String,
     /// Clip range ε of the clipped objective.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = positive_f32)]
     clip_eps: f32,
     /// Optimizer steps per group of rollouts (use with --objective clipped).
     #[arg(long, default_value_t = 1)]
     inner_epochs: usize,
     /// β of the KL penalty to the starting model (0: the KL is tracked, not penalized).
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.02, value_parser = non_negative_f32)]
     kl_beta: f32,
     /// Weight of the format reward (a boxed answer, right or wrong); 0 turns it off.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative_f32)]
     format_weight: f32,
     /// Update even when every advantage of a group is 0 (by default such groups are skipped).
     #[arg(long)]
     no_skip_zero_advantage: bool,
     /// Global gradient-norm clip.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = positive_f32)]
     max_grad_norm: f32,
     /// Held-out evaluation every this many steps (0: only before and after training).
     #[arg(long, default_value_t = 25)]

@@ -109,10 +109,14 @@ fn train_rejects_bad_settings_cleanly() {
     let out_dir = std::env::temp_dir().join(format!("ch05-bad-{}", std::process::id()));
     let out = out_dir.to_str().unwrap();
     for (args, says) in [
-        (vec!["--group", "1"], "--group 1"),
+        (vec!["--group", "1"], "1 is not in 2..=1024"),
+        (vec!["--group", "1000000000"], "is not in 2..=1024"),
+        (vec!["--kl-beta", "NaN"], "not a finite number"),
+        (vec!["--format-weight", "inf"], "not a finite number"),
+        (vec!["--temperature=-1"], "give a number ≥ 0"),
         (vec!["--objective", "ppo"], "--objective ppo"),
         (vec!["--dataset", "math500"], "--dataset math500"),
-        (vec!["--lr", "0"], "--lr 0"),
+        (vec!["--lr", "0"], "give a number > 0"),
         (vec!["--prompt", "fancy"], "--prompt fancy"),
         (vec!["--top-p", "0"], "top-p"),
         (vec!["--levels", "7"], "level"),

@@ -131,6 +131,9 @@ pub fn prompt_ids(
     chat: bool,
 ) -> Result<Vec<u32>> {
     match (prompt, ids) {
+        (_, Some(_)) if chat => Err(Error::InvalidArgument(
+            "--chat wraps --prompt TEXT in the chat template; --ids are used as given, so drop one of them".into(),
+        )),
         (_, Some(ids)) => parse_ids(ids),
         (Some(prompt), None) => loaded.encode_prompt(prompt, chat),
         (None, None) => Err(Error::InvalidArgument(
@@ -141,24 +144,65 @@ pub fn prompt_ids(
 
 /// Parses a `--ids 1,2,3` argument into token ids.
 pub fn parse_ids(text: &str) -> Result<Vec<u32>> {
-    let ids = text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<u32>().map_err(|_| {
-                Error::InvalidArgument(format!(
-                    "--ids: `{s}` is not a token id (expected e.g. 1,2,3)"
-                ))
-            })
-        })
-        .collect::<Result<Vec<u32>>>()?;
-    if ids.is_empty() {
+    if text.trim().is_empty() {
         return Err(Error::InvalidArgument(
             "--ids is empty: give at least one token id".into(),
         ));
     }
-    Ok(ids)
+    text.split(',')
+        .map(str::trim)
+        .enumerate()
+        .map(|(i, s)| match s {
+            "" => Err(Error::InvalidArgument(format!(
+                "--ids: entry {} is empty (expected e.g. 1,2,3)",
+                i + 1
+            ))),
+            _ => s.parse::<u32>().map_err(|_| {
+                Error::InvalidArgument(format!(
+                    "--ids: `{s}` is not a token id (expected e.g. 1,2,3)"
+                ))
+            }),
+        })
+        .collect()
+}
+
+/// A number flag's value parser: a finite number ≥ 0 (NaN and infinities refused).
+pub fn non_negative_f32(text: &str) -> std::result::Result<f32, String> {
+    let value = finite_f32(text)?;
+    match value >= 0.0 {
+        true => Ok(value),
+        false => Err(format!("`{text}` is negative; give a number ≥ 0")),
+    }
+}
+
+/// A number flag's value parser: a finite number > 0.
+pub fn positive_f32(text: &str) -> std::result::Result<f32, String> {
+    let value = finite_f32(text)?;
+    match value > 0.0 {
+        true => Ok(value),
+        false => Err(format!("`{text}` is not positive; give a number > 0")),
+    }
+}
+
+/// A probability flag's value parser (top-p): a number in (0, 1].
+pub fn probability_f32(text: &str) -> std::result::Result<f32, String> {
+    let value = finite_f32(text)?;
+    match value > 0.0 && value <= 1.0 {
+        true => Ok(value),
+        false => Err(format!("`{text}` is outside (0, 1]; give e.g. 0.9")),
+    }
+}
+
+/// A finite `f32`, or a message saying why not.
+fn finite_f32(text: &str) -> std::result::Result<f32, String> {
+    let value: f32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    match value.is_finite() {
+        true => Ok(value),
+        false => Err(format!("`{text}` is not a finite number")),
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +213,28 @@ mod tests {
     fn parse_ids_accepts_spaces_and_rejects_words_and_empty() {
         assert_eq!(parse_ids("1, 2,3").unwrap(), vec![1, 2, 3]);
         assert!(parse_ids("1,x").unwrap_err().to_string().contains("`x`"));
-        assert!(parse_ids(" , ").unwrap_err().to_string().contains("empty"));
+        assert!(parse_ids(" ").unwrap_err().to_string().contains("empty"));
+        for text in ["1,,2", "1,2,", ",1", " , "] {
+            let error = parse_ids(text).unwrap_err().to_string();
+            assert!(error.contains("is empty"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn number_flags_refuse_nan_infinities_and_out_of_range() {
+        assert_eq!(non_negative_f32("0").unwrap(), 0.0);
+        assert_eq!(positive_f32("2e-4").unwrap(), 2e-4);
+        assert_eq!(probability_f32("1").unwrap(), 1.0);
+        for text in ["NaN", "nan", "inf", "-inf", "1e40"] {
+            for parse in [non_negative_f32, positive_f32, probability_f32] {
+                let error = parse(text).unwrap_err();
+                assert!(error.contains("finite"), "{text}: {error}");
+            }
+        }
+        assert!(non_negative_f32("-0.1").unwrap_err().contains("≥ 0"));
+        assert!(positive_f32("0").unwrap_err().contains("> 0"));
+        assert!(probability_f32("0").unwrap_err().contains("(0, 1]"));
+        assert!(probability_f32("1.5").unwrap_err().contains("(0, 1]"));
+        assert!(positive_f32("x").unwrap_err().contains("not a number"));
     }
 }
