@@ -213,15 +213,38 @@ fn parse_hf_config(json: &Value) -> std::result::Result<ModelConfig, String> {
             .map(|v| v as usize)
             .ok_or_else(|| format!("missing or non-integer field `{key}`"))
     };
+    // An optional field is absent or null, or else of its type: never silently replaced.
+    let optional = |key: &str| json.get(key).filter(|v| !v.is_null());
+    let optional_usize = |key: &str| -> std::result::Result<Option<usize>, String> {
+        optional(key)
+            .map(|v| {
+                v.as_u64()
+                    .map(|v| v as usize)
+                    .ok_or_else(|| format!("`{key}` is {v}, not a non-negative integer"))
+            })
+            .transpose()
+    };
+    let optional_bool = |key: &str| -> std::result::Result<Option<bool>, String> {
+        optional(key)
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| format!("`{key}` is {v}, not true or false"))
+            })
+            .transpose()
+    };
     let hidden_size = usize_field("hidden_size")?;
     let num_heads = usize_field("num_attention_heads")?;
-    let num_kv_heads = json["num_key_value_heads"]
-        .as_u64()
-        .map_or(num_heads, |v| v as usize);
-    let head_dim = match json["head_dim"].as_u64() {
-        Some(v) => v as usize,
+    let num_kv_heads = optional_usize("num_key_value_heads")?.unwrap_or(num_heads);
+    let head_dim = match optional_usize("head_dim")? {
+        Some(v) => v,
         None if num_heads > 0 => hidden_size / num_heads,
         None => return Err("`num_attention_heads` is zero".into()),
+    };
+    let rms_norm_eps = match optional("rms_norm_eps") {
+        Some(v) => v
+            .as_f64()
+            .ok_or_else(|| format!("`rms_norm_eps` is {v}, not a number"))?,
+        None => 1e-6,
     };
     let rope = json.get("rope_parameters").or(json.get("rope_scaling"));
     if let Some(kind) = rope.and_then(|r| r["rope_type"].as_str()) {
@@ -245,10 +268,10 @@ fn parse_hf_config(json: &Value) -> std::result::Result<ModelConfig, String> {
         num_kv_heads,
         head_dim,
         rope_theta: rope_theta as f32,
-        rms_norm_eps: json["rms_norm_eps"].as_f64().unwrap_or(1e-6) as f32,
+        rms_norm_eps: rms_norm_eps as f32,
         max_position_embeddings: usize_field("max_position_embeddings")?,
-        tie_word_embeddings: json["tie_word_embeddings"].as_bool().unwrap_or(false),
-        qkv_bias: family == Family::Qwen2 || json["attention_bias"].as_bool().unwrap_or(false),
+        tie_word_embeddings: optional_bool("tie_word_embeddings")?.unwrap_or(false),
+        qkv_bias: family == Family::Qwen2 || optional_bool("attention_bias")?.unwrap_or(false),
         qk_norm: family == Family::Qwen3,
         eos_token_ids: token_ids(&json["eos_token_id"]),
     };
@@ -272,8 +295,17 @@ fn token_ids(v: &Value) -> Vec<u32> {
 const MAX_DIM: usize = 1 << 20;
 
 impl ModelConfig {
-    /// Checks the sizes are positive, consistent and not absurd.
+    /// Checks the sizes are positive, consistent and not absurd, and `rope_theta` and
+    /// `rms_norm_eps` positive and finite (anything else makes every logit NaN).
     pub fn validate(&self) -> std::result::Result<(), String> {
+        for (name, v) in [
+            ("rope_theta", self.rope_theta),
+            ("rms_norm_eps", self.rms_norm_eps),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("`{name}` = {v} must be a positive finite number"));
+            }
+        }
         let dims = [
             ("vocab_size", self.vocab_size),
             ("hidden_size", self.hidden_size),
@@ -354,6 +386,45 @@ mod tests {
         let mut c = base();
         c["rope_scaling"] = json!({"rope_type": "llama3", "factor": 8.0});
         assert!(parse_hf_config(&c).unwrap_err().contains("llama3"));
+    }
+
+    #[test]
+    fn nonsense_numbers_and_mistyped_fields_are_refused_by_name() {
+        for (key, value, says) in [
+            ("rope_theta", json!(0.0), "`rope_theta` = 0"),
+            ("rope_theta", json!(-1e4), "`rope_theta` = -10000"),
+            ("rope_theta", json!(1e39), "`rope_theta` = inf"),
+            ("rms_norm_eps", json!(-1e-6), "`rms_norm_eps` = -0.000001"),
+            ("rms_norm_eps", json!("1e-6"), "`rms_norm_eps` is \"1e-6\""),
+            ("head_dim", json!(16.5), "`head_dim` is 16.5"),
+            (
+                "num_key_value_heads",
+                json!("2"),
+                "`num_key_value_heads` is \"2\"",
+            ),
+            (
+                "attention_bias",
+                json!("yes"),
+                "`attention_bias` is \"yes\"",
+            ),
+            (
+                "tie_word_embeddings",
+                json!(1),
+                "`tie_word_embeddings` is 1",
+            ),
+        ] {
+            let mut c = base();
+            c[key] = value;
+            let err = parse_hf_config(&c).unwrap_err();
+            assert!(err.contains(says), "{key}: {err}");
+        }
+        let mut c = base();
+        c["attention_bias"] = Value::Null;
+        assert!(parse_hf_config(&c).is_ok(), "null means absent");
+        // A GGUF can store NaN, which JSON cannot.
+        let mut config = parse_hf_config(&base()).unwrap();
+        config.rms_norm_eps = f32::NAN;
+        assert!(config.validate().unwrap_err().contains("`rms_norm_eps` = NaN"));
     }
 
     #[test]
