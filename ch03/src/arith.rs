@@ -152,35 +152,54 @@ const PACKS: &[&str] = &["bags", "boxes", "packs", "jars"];
 /// The largest running total a story may reach.
 const MAX_TOTAL: u64 = 10_000;
 
+/// The most problems one request may ask for.
+pub const MAX_ARITH_PROBLEMS: usize = 1_000_000;
+
+/// Draws in a row that found no new problem, after which a level counts as used up.
+const STALL_DRAWS: usize = 200_000;
+
 /// Generates `config.n` distinct problems of `config.split`, cycling through
-/// `config.levels`. Fails if a level is outside 1..=5 or the list is empty.
+/// `config.levels`. Fails if a level is outside 1..=5 or the list is empty, if `n`
+/// exceeds [`MAX_ARITH_PROBLEMS`], or as soon as a level has no new problem left to
+/// give (level 1, the smallest, holds about 33,000 problems in the test split).
 pub fn generate_arith(config: &ArithConfig) -> Result<Vec<Problem>> {
     validate_levels(&config.levels)?;
+    if config.n > MAX_ARITH_PROBLEMS {
+        return Err(Error::InvalidArgument(format!(
+            "{} arith problems asked for; a request may ask for 0 to {MAX_ARITH_PROBLEMS}",
+            config.n
+        )));
+    }
     let mut rng = Rng::new(config.seed);
     let mut seen = HashSet::new();
-    let mut problems = Vec::with_capacity(config.n.min(1 << 20));
-    // Each level's space holds far more than a million problems, so rejections
-    // are rare; the bound only guards against an impossible request.
-    let max_attempts = config.n.saturating_mul(100).saturating_add(10_000);
-    let mut attempts = 0;
+    let mut problems = Vec::with_capacity(config.n);
+    let mut stalled = 0;
     while problems.len() < config.n {
-        attempts += 1;
-        if attempts > max_attempts {
-            return Err(Error::InvalidArgument(format!(
-                "could not draw {} distinct arith problems (got {})",
-                config.n,
-                problems.len()
-            )));
-        }
         let level = config.levels[problems.len() % config.levels.len()];
+        if stalled == STALL_DRAWS {
+            return Err(level_used_up(config, level, &problems));
+        }
+        stalled += 1;
         let Some(problem) = arith_problem(&mut rng, level) else {
             continue;
         };
         if split_of(&problem.problem) == config.split && seen.insert(problem.problem.clone()) {
             problems.push(problem);
+            stalled = 0;
         }
     }
     Ok(problems)
+}
+
+/// The error for a request larger than what `level` holds in the split.
+fn level_used_up(config: &ArithConfig, level: u32, problems: &[Problem]) -> Error {
+    let found = problems.iter().filter(|p| p.level == Some(level)).count();
+    Error::InvalidArgument(format!(
+        "asked for {} arith problems, but level {level} ran out at {found} distinct problems \
+         of the {:?} split ({STALL_DRAWS} draws in a row found no new one); ask for fewer \
+         or add levels",
+        config.n, config.split
+    ))
 }
 
 /// Parses a level list such as `1-5`, `2`, or `1,3,5`.
@@ -512,5 +531,20 @@ mod tests {
             ..config(1, 0, Split::Test)
         })
         .is_err());
+    }
+
+    #[test]
+    fn a_request_beyond_what_a_level_holds_stops_with_the_count() {
+        let error = generate_arith(&ArithConfig {
+            levels: vec![1],
+            ..config(100_000, 0, Split::Test)
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("level 1 ran out at"), "{error}");
+        let too_many = generate_arith(&config(MAX_ARITH_PROBLEMS + 1, 0, Split::Test))
+            .unwrap_err()
+            .to_string();
+        assert!(too_many.contains("0 to 1000000"), "{too_many}");
     }
 }

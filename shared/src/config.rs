@@ -424,7 +424,10 @@ mod tests {
         // A GGUF can store NaN, which JSON cannot.
         let mut config = parse_hf_config(&base()).unwrap();
         config.rms_norm_eps = f32::NAN;
-        assert!(config.validate().unwrap_err().contains("`rms_norm_eps` = NaN"));
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .contains("`rms_norm_eps` = NaN"));
     }
 
     #[test]
