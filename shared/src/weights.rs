@@ -13,6 +13,47 @@ use crate::linear::WeightMatrix;
 use crate::model::{Attention, FeedForward, Model, TransformerBlock};
 use crate::{Error, Result};
 
+/// Checks, before anything is allocated for them, that the config's layer count is the
+/// file's and that the file holds no tensor the config's family would silently ignore
+/// (QK-norm weights or q/k/v biases under a `model_type` without them).
+fn check_layout(c: &ModelConfig, source: &dyn WeightSource) -> Result<()> {
+    let norm = |layer: usize| format!("model.layers.{layer}.input_layernorm.weight");
+    let error = |msg: String| Err(Error::format(source.location(), msg));
+    if source
+        .shape(&norm(c.num_layers.saturating_sub(1)))
+        .is_none()
+    {
+        return error(format!(
+            "the config says {} layers, but there is no `{}`",
+            c.num_layers,
+            norm(c.num_layers.saturating_sub(1))
+        ));
+    }
+    if source.shape(&norm(c.num_layers)).is_some() {
+        return error(format!(
+            "the config says {} layers, but the file has more (`{}`)",
+            c.num_layers,
+            norm(c.num_layers)
+        ));
+    }
+    let unused = |present: bool, name: &str, what: &str| match present {
+        false
+            if source
+                .shape(&format!("model.layers.0.self_attn.{name}"))
+                .is_some() =>
+        {
+            error(format!(
+                "the file has `model.layers.0.self_attn.{name}` ({what}), which the config's \
+                 family {:?} does not use; is `model_type` right?",
+                c.family
+            ))
+        }
+        _ => Ok(()),
+    };
+    unused(c.qk_norm, "q_norm.weight", "QK-norm, as in Qwen3")?;
+    unused(c.qkv_bias, "q_proj.bias", "a q/k/v bias, as in Qwen2")
+}
+
 /// A store of named tensors (a GGUF file, safetensors files).
 pub trait WeightSource {
     /// The file or folder, for error messages.
@@ -27,6 +68,7 @@ pub trait WeightSource {
 
 /// Assembles a model from `source`, checking each tensor's shape against `config`.
 pub fn build_model(config: &ModelConfig, source: &dyn WeightSource) -> Result<Model> {
+    check_layout(config, source)?;
     let c = config;
     let q_dim = c.num_heads * c.head_dim;
     let kv_dim = c.num_kv_heads * c.head_dim;
