@@ -8,7 +8,7 @@ use shared::train::{
     clip_grad_norm, AdamW, AdamWConfig, Grads, Lora, LoraConfig, LoraTensors, Params, Tensors,
     Trainable,
 };
-use shared::Result;
+use shared::{Error, Result};
 
 /// What is trained and the optimizer state that goes with it.
 #[derive(Debug, Clone)]
@@ -93,13 +93,14 @@ impl Policy {
 
     /// Clips the gradients of the trained arrays to `max_norm` (global L2), takes
     /// one AdamW step and refreshes the effective weights. `grads` are the
-    /// gradients of the effective weights. Returns the norm before clipping.
-    pub fn update(&mut self, grads: &mut Grads, max_norm: f32) -> f32 {
+    /// gradients of the effective weights. Returns the norm before clipping, or an
+    /// error, with the weights and optimizer untouched, when it is not finite.
+    pub fn update(&mut self, grads: &mut Grads, max_norm: f32) -> Result<f32> {
         match &mut self.trained {
             Trained::Full(optimizer) => {
-                let norm = clip_grad_norm(&mut grads.tensors, max_norm);
+                let norm = finite_norm(clip_grad_norm(&mut grads.tensors, max_norm))?;
                 optimizer.step(&mut self.params.tensors, &grads.tensors);
-                norm
+                Ok(norm)
             }
             Trained::Lora {
                 base,
@@ -107,10 +108,10 @@ impl Policy {
                 optimizer,
             } => {
                 let mut lora_grads = lora.grads_from(&grads.tensors);
-                let norm = clip_grad_norm(&mut lora_grads, max_norm);
+                let norm = finite_norm(clip_grad_norm(&mut lora_grads, max_norm))?;
                 optimizer.step(&mut lora.tensors, &lora_grads);
                 lora.merge_into(base, &mut self.params.tensors);
-                norm
+                Ok(norm)
             }
         }
     }
@@ -197,5 +198,16 @@ impl Policy {
                 lora.merge_into(base, &mut self.params.tensors);
             }
         }
+    }
+}
+
+/// `norm`, if it is finite; a NaN or infinite gradient must not reach the weights.
+fn finite_norm(norm: f32) -> Result<f32> {
+    match norm.is_finite() {
+        true => Ok(norm),
+        false => Err(Error::NonFinite(format!(
+            "the gradient norm is {norm}: this step was not applied; lower --lr or \
+             --max-grad-norm, or resume from the last checkpoint"
+        ))),
     }
 }

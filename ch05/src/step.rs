@@ -13,7 +13,7 @@ use shared::train::backward::{backward_into, cross_entropy_backward};
 use shared::train::forward::{forward_scoped, Scope};
 use shared::train::loss::{token_entropies, token_logprobs};
 use shared::train::{Grads, Params};
-use shared::Result;
+use shared::{Error, Result};
 
 use crate::grpo::{compute_advantages, grpo_sequence_loss, GrpoLossConfig, ResponseLogprobs};
 use crate::policy::Policy;
@@ -242,12 +242,18 @@ pub fn grpo_update(
             );
         }
         tokens += tokens_per_epoch;
+        if !loss.is_finite() {
+            return Err(Error::NonFinite(format!(
+                "the GRPO loss is {loss}: this step was not applied; lower --lr or resume \
+                 from the last checkpoint"
+            )));
+        }
         if epoch == 0 {
             metrics.loss = loss;
             metrics.kl = kl_sum / tokens_per_epoch as f64;
             metrics.entropy = entropy_sum / tokens_per_epoch as f64;
         }
-        metrics.grad_norm = f64::from(policy.update(&mut grads, config.max_grad_norm));
+        metrics.grad_norm = f64::from(policy.update(&mut grads, config.max_grad_norm)?);
     }
     metrics.clip_fraction = clipped as f64 / tokens as f64;
     Ok(metrics)

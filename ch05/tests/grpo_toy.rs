@@ -241,3 +241,28 @@ fn lora_on_the_top_blocks_leaves_the_lower_ones_as_loaded() {
         start.tensors.embed_tokens
     );
 }
+
+#[test]
+fn a_non_finite_loss_stops_the_step_and_leaves_the_policy_as_it_was() {
+    let Some(model) = tiny() else {
+        return;
+    };
+    let config = config(PolicyObjective::Basic, 1, 0.0);
+    let mut policy = Policy::full(Params::from_model(&model), toy_adamw());
+    let mut rollouts = toy_rollouts(&policy, &config, 1);
+    for (i, rollout) in rollouts.iter_mut().enumerate() {
+        rollout.reward = toy_reward(&[u32::from(i % 2 == 1) * 1000], 512);
+    }
+    policy.params.tensors.norm[0] = f32::NAN;
+    let before = policy.params.tensors.clone();
+    let error = grpo_update(&mut policy, &model, &PROMPT, &rollouts, &config)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("NaN") && error.contains("not applied"),
+        "{error}"
+    );
+    let after = &policy.params.tensors;
+    assert_eq!(after.embed_tokens, before.embed_tokens);
+    assert_eq!(after.layers[0].q_proj, before.layers[0].q_proj);
+}

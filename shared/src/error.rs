@@ -49,6 +49,10 @@ pub enum Error {
         /// What went wrong.
         msg: String,
     },
+    /// A computation produced NaN or an infinity (a training step's loss or gradient); the
+    /// message says where, and nothing computed from it was kept.
+    #[error("{0}")]
+    NonFinite(String),
     /// The user stopped a long run (Ctrl-C) after its work was saved; the
     /// message says where and how to continue.
     #[error("{0}")]
