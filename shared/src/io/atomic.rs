@@ -18,10 +18,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `path` atomically with `write`, which streams the contents into a buffered
 /// writer: to `<path>.<pid>-<n>.part` in the same folder first, flushed and synced,
 /// then renamed over `path`. An error from `write` or the file system names `path`.
+/// Only a regular file is replaced: a symlink, a device or a folder at `path` is refused.
 pub fn write_atomically_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
+    check_replaceable(path)?;
     let tmp = TempFile(temp_name(path));
     let file = File::create(&tmp.0).map_err(|e| Error::io(&tmp.0, e))?;
     let mut out = BufWriter::new(file);
@@ -32,6 +34,19 @@ pub fn write_atomically_with(
     file.sync_all().map_err(|e| Error::io(path, e))?;
     drop(file);
     std::fs::rename(&tmp.0, path).map_err(|e| Error::io(path, e))
+}
+
+/// Refuses a `path` that exists and is not a regular file: renaming over a symlink
+/// would replace the link, not write through it, and over a device it would remove it.
+fn check_replaceable(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => Err(Error::format(
+            path,
+            "exists and is not a regular file (a symlink, a device or a folder): refusing to \
+             replace it; give a new path or a regular file",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A temporary name beside `path`, unique within this process and across processes.
@@ -87,6 +102,27 @@ mod tests {
         assert!(err.to_string().contains("out.txt"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_a_device_or_a_folder_is_not_replaced() {
+        let dir = temp_dir("special");
+        let target = dir.join("target.txt");
+        std::fs::write(&target, b"kept").unwrap();
+        let link = dir.join("link.txt");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for path in [link.as_path(), Path::new("/dev/null"), dir.as_path()] {
+            let err = write_atomically(path, b"new").unwrap_err().to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+            assert!(err.contains(&path.display().to_string()), "{err}");
+        }
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"kept");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
