@@ -433,6 +433,62 @@ fn safetensors_bad_entries() {
 }
 
 #[test]
+fn safetensors_names_and_ranges_must_tile_the_data_once() {
+    let dir = TempDir::new("st-tiling");
+    let data = six_floats(); // 24 bytes
+    let f32s = |shape: &str, begin: usize, end: usize| {
+        format!(r#"{{"dtype": "F32", "shape": {shape}, "data_offsets": [{begin}, {end}]}}"#)
+    };
+    let file = |header: String| safetensors_raw(&header, &data);
+    open_st(
+        &dir,
+        "twice.safetensors",
+        &file(format!(
+            r#"{{"w": {}, "w": {}}}"#,
+            f32s("[3]", 0, 12),
+            f32s("[3]", 12, 24)
+        )),
+        &["tensor `w` appears twice"],
+    );
+    open_st(
+        &dir,
+        "overlap.safetensors",
+        &file(format!(
+            r#"{{"a": {}, "b": {}}}"#,
+            f32s("[4]", 0, 16),
+            f32s("[4]", 8, 24)
+        )),
+        &[
+            "tensor `b`",
+            "overlap the tensor before it (which ends at 16)",
+        ],
+    );
+    open_st(
+        &dir,
+        "hole.safetensors",
+        &file(format!(
+            r#"{{"a": {}, "b": {}}}"#,
+            f32s("[2]", 0, 8),
+            f32s("[2]", 16, 24)
+        )),
+        &["bytes 8..16 of the data buffer belong to no tensor"],
+    );
+    open_st(
+        &dir,
+        "tail.safetensors",
+        &file(format!(r#"{{"a": {}}}"#, f32s("[4]", 0, 16))),
+        &["8 bytes after the last tensor"],
+    );
+    // The same bytes tiled properly open, in any header order.
+    let good = file(format!(
+        r#"{{"b": {}, "a": {}}}"#,
+        f32s("[4]", 8, 24),
+        f32s("[2]", 0, 8)
+    ));
+    assert!(SafeTensors::open(dir.write("good.safetensors", &good)).is_ok());
+}
+
+#[test]
 fn safetensors_truncated_data() {
     let dir = TempDir::new("st-trunc");
     let bytes = safetensors_file(&[("w", "F32", &[2, 3], &six_floats())]);

@@ -17,7 +17,7 @@ use super::quant::dequantize_to_vec;
 use super::DType;
 use crate::{Error, Result};
 use memmap2::Mmap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -52,9 +52,10 @@ impl std::fmt::Debug for SafeTensors {
 }
 
 impl SafeTensors {
-    /// Open and validate the file at `path`: header length within the file,
-    /// well-formed JSON, supported dtypes, and every tensor's byte range inside
-    /// the data buffer and exactly `shape × dtype size` long.
+    /// Open and validate the file at `path` as the format specifies: header length
+    /// within the file, well-formed JSON with no name twice, supported dtypes, every
+    /// tensor's byte range inside the data buffer and exactly `shape × dtype size`
+    /// long, and the ranges together covering the buffer with no overlap and no hole.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let map = map_file(&path)?;
@@ -62,14 +63,21 @@ impl SafeTensors {
         let data_len = map.len() - data_start;
         let mut tensors = BTreeMap::new();
         let mut metadata = BTreeMap::new();
-        for (name, entry) in header {
+        for (name, entry) in header.0 {
             if name == "__metadata__" {
                 metadata = parse_metadata(&path, entry)?;
                 continue;
             }
-            let mut info = parse_entry(&path, &name, &entry, data_len)?;
-            info.range = info.range.start + data_start..info.range.end + data_start;
+            let info = parse_entry(&path, &name, &entry, data_len)?;
+            if tensors.contains_key(&name) {
+                let msg = format!("tensor `{name}` appears twice in the header");
+                return Err(Error::format(&path, msg));
+            }
             tensors.insert(name, info);
+        }
+        check_coverage(&path, &tensors, data_len)?;
+        for info in tensors.values_mut() {
+            info.range = info.range.start + data_start..info.range.end + data_start;
         }
         Ok(SafeTensors {
             path,
@@ -126,8 +134,74 @@ impl SafeTensors {
     }
 }
 
-/// Split the file into (start of the data buffer, parsed JSON header object).
-fn split_header(path: &Path, bytes: &[u8]) -> Result<(usize, Map<String, Value>)> {
+/// A JSON object's entries in file order, a repeated name kept (a map keeps only the last).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// Checks that the tensors' byte ranges (relative to the data buffer) tile it: sorted,
+/// each starts where the previous ended, and the last ends at the buffer's end.
+fn check_coverage(
+    path: &Path,
+    tensors: &BTreeMap<String, SafeTensorInfo>,
+    data_len: usize,
+) -> Result<()> {
+    let mut ranges: Vec<(&str, &Range<usize>)> = tensors
+        .iter()
+        .map(|(n, i)| (n.as_str(), &i.range))
+        .collect();
+    ranges.sort_by_key(|(_, r)| (r.start, r.end));
+    let mut covered = 0;
+    for (name, range) in ranges {
+        let msg = match range.start.cmp(&covered) {
+            std::cmp::Ordering::Less => format!(
+                "tensor `{name}`: data_offsets [{}, {}] overlap the tensor before it (which ends at {covered})",
+                range.start, range.end
+            ),
+            std::cmp::Ordering::Greater => format!(
+                "bytes {covered}..{} of the data buffer belong to no tensor (a hole before `{name}`)",
+                range.start
+            ),
+            std::cmp::Ordering::Equal => {
+                covered = range.end;
+                continue;
+            }
+        };
+        return Err(Error::format(path, msg));
+    }
+    if covered != data_len {
+        let msg = format!(
+            "the data buffer has {} bytes after the last tensor (its {data_len} bytes must all belong to tensors)",
+            data_len - covered
+        );
+        return Err(Error::format(path, msg));
+    }
+    Ok(())
+}
+
+/// Split the file into (start of the data buffer, the JSON header's entries).
+fn split_header(path: &Path, bytes: &[u8]) -> Result<(usize, Entries)> {
     let Some(len_bytes) = bytes.first_chunk::<8>() else {
         return Err(Error::format(
             path,
@@ -151,7 +225,7 @@ fn split_header(path: &Path, bytes: &[u8]) -> Result<(usize, Map<String, Value>)
                 ),
             )
         })?;
-    let header: Map<String, Value> = serde_json::from_slice(&bytes[8..8 + header_len])
+    let header: Entries = serde_json::from_slice(&bytes[8..8 + header_len])
         .map_err(|e| Error::format(path, format!("header is not a valid JSON object: {e}")))?;
     Ok((8 + header_len, header))
 }
