@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use shared::generate::{
-    generate, generation_capacity, GenerateOptions, Generation, GenerationStats, StopReason,
+    check_finite_logits, generate, generation_capacity, GenerateOptions, Generation,
+    GenerationStats, StopReason,
 };
 use shared::model::Model;
 use shared::Result;
@@ -129,6 +130,7 @@ pub fn sample_batched(
     let start = Instant::now();
     let mut prefill = model.new_cache(capacity);
     let logits = model.last_logits(&model.forward_sequence(prompt, &mut prefill));
+    check_finite_logits(&logits)?;
     let mut lanes = (0..n)
         .map(|i| {
             let mut sampler = Sampler::new(opts.sampling, sample_seed(opts.seed, i))?;

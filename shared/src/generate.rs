@@ -132,6 +132,20 @@ pub fn generation_capacity(model: &Model, prompt: &[u32], max_new_tokens: usize)
     Ok(prompt.len().saturating_add(max_new_tokens).min(context))
 }
 
+/// Checks the logits of a first forward pass: NaN or ∞ there means the weights hold
+/// non-finite values (or the config's numbers make them), and every token after would
+/// be meaningless, so generation stops with [`Error::NonFinite`] instead.
+pub fn check_finite_logits(logits: &[f32]) -> Result<()> {
+    match logits.iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite(format!(
+            "the model's logits are not finite (token {i}: {}): its weights hold NaN or \
+             infinite values; check the model file or re-fetch it",
+            logits[i]
+        ))),
+    }
+}
+
 /// The general loop behind both: `select` turns the next-token logits into an
 /// id (argmax here; sampling in chapter 4).
 pub fn generate(
@@ -150,7 +164,9 @@ pub fn generate(
     if opts.use_cache {
         let mut state = model.new_decode_state(capacity);
         let hidden = model.forward_sequence(prompt, &mut state.cache);
-        let mut next = select(&model.last_logits(&hidden));
+        let logits = model.last_logits(&hidden);
+        check_finite_logits(&logits)?;
+        let mut next = select(&logits);
         ttft_s = start.elapsed().as_secs_f64();
         while ids.len() < opts.max_new_tokens {
             if opts.stop_ids.contains(&next) {
@@ -176,12 +192,14 @@ pub fn generate(
                 break;
             }
             let logits = model.forward(&seq)?;
-            let next = select(
-                logits
-                    .row(logits.nrows() - 1)
-                    .as_slice()
-                    .expect("contiguous"),
-            );
+            let last = logits
+                .row(logits.nrows() - 1)
+                .to_slice()
+                .expect("contiguous");
+            if ids.is_empty() {
+                check_finite_logits(last)?;
+            }
+            let next = select(last);
             if ids.is_empty() {
                 ttft_s = start.elapsed().as_secs_f64();
             }

@@ -4,6 +4,7 @@
 use shared::fixtures::fixture;
 use shared::generate::{generate_text_basic, generate_text_basic_cache, StopReason};
 use shared::loader::load_hf_model;
+use shared::train::Params;
 
 #[test]
 fn an_absurd_max_new_tokens_stops_at_the_context() {
@@ -20,4 +21,23 @@ fn an_absurd_max_new_tokens_stops_at_the_context() {
     let uncached = generate_text_basic(&model, &prompt, usize::MAX, &[], &mut |_| {}).unwrap();
     assert_eq!(uncached.stop, StopReason::ContextFull);
     assert_eq!(uncached.ids, cached.ids);
+}
+
+#[test]
+fn non_finite_weights_stop_generation_at_the_first_forward() {
+    let Some(dir) = fixture("tiny/llama-tiny") else {
+        return;
+    };
+    let mut params = Params::from_model(&load_hf_model(&dir).unwrap());
+    params.tensors.norm[3] = f32::NAN;
+    let model = params.to_model().unwrap();
+    let prompt = [1, 17, 250];
+    for result in [
+        generate_text_basic_cache(&model, &prompt, 5, &[], &mut |_| {}),
+        generate_text_basic(&model, &prompt, 5, &[], &mut |_| {}),
+    ] {
+        let error = result.unwrap_err();
+        assert!(matches!(error, shared::Error::NonFinite(_)), "{error}");
+        assert!(error.to_string().contains("NaN"), "{error}");
+    }
 }
