@@ -79,44 +79,66 @@ pub fn argmax(x: &[f32]) -> usize {
 /// Hugging Face checkpoints rotate the two halves of each head: element `i`
 /// pairs with element `i + head_dim/2`, both turned by the angle
 /// `pos · theta^(−2i/head_dim)`.
+///
+/// Only the first [`ROPE_TABLE_POSITIONS`] positions are tabulated: models claim contexts
+/// of 128k positions and more, most of which a run never reaches, so later angles are
+/// computed when used, with the same f32 arithmetic (bit for bit the table's values).
 #[derive(Debug, Clone)]
 pub struct RopeTable {
     head_dim: usize,
-    /// `cos[pos * half + i]`
+    /// `theta^(−2i/head_dim)` for `i < head_dim / 2`, rounded to f32 as PyTorch does.
+    inv_freq: Vec<f32>,
+    /// Positions the model accepts (the angles of later ones are never asked for).
+    max_positions: usize,
+    /// `cos[pos * half + i]` for the tabulated positions.
     cos: Vec<f32>,
-    /// `sin[pos * half + i]`
+    /// `sin[pos * half + i]` for the tabulated positions.
     sin: Vec<f32>,
 }
+
+/// How many positions a [`RopeTable`] tabulates (4 MiB of angles for 128-wide heads).
+pub const ROPE_TABLE_POSITIONS: usize = 8192;
 
 impl RopeTable {
     /// Angles for positions `0..max_positions` of heads of size `head_dim`.
     pub fn new(head_dim: usize, theta: f32, max_positions: usize) -> Self {
         let half = head_dim / 2;
-        let inv_freq: Vec<f64> = (0..half)
-            .map(|i| 1.0 / (theta as f64).powf(2.0 * i as f64 / head_dim as f64))
+        let inv_freq: Vec<f32> = (0..half)
+            .map(|i| (1.0 / (theta as f64).powf(2.0 * i as f64 / head_dim as f64)) as f32)
             .collect();
-        let mut cos = Vec::with_capacity(max_positions * half);
-        let mut sin = Vec::with_capacity(max_positions * half);
-        for pos in 0..max_positions {
-            for &f in &inv_freq {
+        let mut table = RopeTable {
+            head_dim,
+            inv_freq,
+            max_positions,
+            cos: Vec::new(),
+            sin: Vec::new(),
+        };
+        let (cos, sin) = table.angles(max_positions.min(ROPE_TABLE_POSITIONS));
+        (table.cos, table.sin) = (cos, sin);
+        table
+    }
+
+    /// `cos` and `sin` of every angle of positions `0..positions`, `[position][head_dim / 2]`.
+    fn angles(&self, positions: usize) -> (Vec<f32>, Vec<f32>) {
+        let half = self.head_dim / 2;
+        let mut cos = Vec::with_capacity(positions * half);
+        let mut sin = Vec::with_capacity(positions * half);
+        for pos in 0..positions {
+            for &f in &self.inv_freq {
                 // PyTorch computes the angle in f32; do the same for parity.
-                let angle = pos as f32 * f as f32;
+                let angle = pos as f32 * f;
                 cos.push(angle.cos());
                 sin.push(angle.sin());
             }
         }
-        RopeTable { head_dim, cos, sin }
+        (cos, sin)
     }
 
-    /// The `cos` and `sin` tables, `[position][head_dim / 2]` each (uploaded to a GPU).
+    /// The `cos` and `sin` tables of every position the model accepts,
+    /// `[position][head_dim / 2]` each (uploaded to a GPU).
     #[cfg(feature = "cuda")]
-    pub(crate) fn tables(&self) -> (&[f32], &[f32]) {
-        (&self.cos, &self.sin)
-    }
-
-    /// The number of positions the table covers.
-    pub fn max_positions(&self) -> usize {
-        self.cos.len() / (self.head_dim / 2)
+    pub(crate) fn tables(&self) -> (Vec<f32>, Vec<f32>) {
+        self.angles(self.max_positions)
     }
 
     /// Rotates one head vector (`head_dim` values) in place for position `pos`.
@@ -134,15 +156,26 @@ impl RopeTable {
     /// Rotates each pair `(head[i], head[i + half])` by the angle of position
     /// `pos`, forwards (`direction` 1) or backwards (−1: `sin` negated).
     fn rotate(&self, head: &mut [f32], pos: usize, direction: f32) {
+        debug_assert!(pos < self.max_positions, "position {pos} past the context");
         let half = self.head_dim / 2;
-        let cos = &self.cos[pos * half..(pos + 1) * half];
-        let sin = &self.sin[pos * half..(pos + 1) * half];
         let (first, second) = head.split_at_mut(half);
-        for i in 0..half {
+        let mut turn = |i: usize, cos: f32, sin: f32| {
             let (a, b) = (first[i], second[i]);
-            let sin = direction * sin[i];
-            first[i] = a * cos[i] - b * sin;
-            second[i] = b * cos[i] + a * sin;
+            let sin = direction * sin;
+            first[i] = a * cos - b * sin;
+            second[i] = b * cos + a * sin;
+        };
+        if (pos + 1) * half <= self.cos.len() {
+            let cos = &self.cos[pos * half..(pos + 1) * half];
+            let sin = &self.sin[pos * half..(pos + 1) * half];
+            for i in 0..half {
+                turn(i, cos[i], sin[i]);
+            }
+        } else {
+            for (i, &f) in self.inv_freq.iter().enumerate() {
+                let angle = pos as f32 * f;
+                turn(i, angle.cos(), angle.sin());
+            }
         }
     }
 }
@@ -204,6 +237,26 @@ mod tests {
         let n0: f32 = orig.iter().map(|x| x * x).sum();
         let n1: f32 = v.iter().map(|x| x * x).sum();
         assert!((n0 - n1).abs() < 1e-4);
+    }
+
+    #[test]
+    fn rope_past_the_table_computes_the_same_angles_without_storing_them() {
+        let rope = RopeTable::new(8, 10000.0, 1 << 24);
+        assert_eq!(
+            rope.cos.len(),
+            ROPE_TABLE_POSITIONS * 4,
+            "a claimed context costs nothing"
+        );
+        let pos = ROPE_TABLE_POSITIONS + 1234;
+        let (cos, sin) = rope.angles(pos + 1);
+        let orig: Vec<f32> = (0..8).map(|i| 0.7 * i as f32 - 2.0).collect();
+        let mut v = orig.clone();
+        rope.apply(&mut v, pos);
+        for i in 0..4 {
+            let (c, s) = (cos[pos * 4 + i], sin[pos * 4 + i]);
+            assert_eq!(v[i], orig[i] * c - orig[i + 4] * s);
+            assert_eq!(v[i + 4], orig[i + 4] * c + orig[i] * s);
+        }
     }
 
     #[test]

@@ -99,8 +99,8 @@ impl GpuModel {
             lm_head: model.lm_head.as_ref().map(|m| up.matrix(m)).transpose()?,
             blocks,
             final_norm: up.vector(&model.final_norm)?,
-            rope_cos: up.vector(cos)?,
-            rope_sin: up.vector(sin)?,
+            rope_cos: up.vector(&cos)?,
+            rope_sin: up.vector(&sin)?,
             dtype,
             gpu: gpu.clone(),
         })
