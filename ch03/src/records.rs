@@ -48,9 +48,19 @@ pub struct RecordLog {
 
 impl RecordLog {
     /// Creates `path` for a new run; refuses to overwrite an existing log
-    /// (that would lose work) unless `resume` continues it instead.
+    /// (that would lose work) unless `resume` continues it instead, and refuses
+    /// a path that is not a regular file (a device such as `/dev/null` would
+    /// swallow the records, a symlink would be written through).
     /// Returns the log and the records it already holds.
     pub fn open<R: DeserializeOwned>(path: &Path, resume: bool) -> Result<(Self, Vec<R>)> {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            if !meta.file_type().is_file() {
+                return Err(Error::InvalidArgument(format!(
+                    "{} is not a regular file (a symlink, a device or a folder): choose another --out",
+                    path.display()
+                )));
+            }
+        }
         if path.exists() && !resume {
             return Err(Error::InvalidArgument(format!(
                 "{} already exists: pass --resume to continue it, or choose another --out",
@@ -177,6 +187,19 @@ mod tests {
         assert!(err.contains("--resume"), "{err}");
         let (_, old) = RecordLog::open::<EvalRecord>(&path, true).unwrap();
         assert_eq!(old, vec![record(1), record(2)]);
+    }
+
+    #[test]
+    fn a_device_or_a_folder_is_not_a_log() {
+        let dir = temp_path("special");
+        std::fs::create_dir_all(&dir).unwrap();
+        for path in [Path::new("/dev/null"), dir.as_path()] {
+            let err = RecordLog::open::<EvalRecord>(path, true)
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+        }
     }
 
     #[test]
