@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use clap::builder::RangedU64ValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -163,8 +164,9 @@ struct EvalArgs {
     resume: bool,
     /// Problems decoded at once (continuous batching: a finished problem's
     /// slot takes the next one). The records are the same as with 1, which
-    /// poses them one by one; several times faster on a CPU.
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// poses them one by one; several times faster on a CPU. 1 to 256 (each slot holds
+    /// its own KV cache).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
     batch: usize,
 }
 
@@ -329,9 +331,6 @@ fn write_dataset(dataset: DataCommand) -> Result<()> {
 /// `eval`: the resumable evaluation with a progress bar and a closing summary
 /// (the model on `device`).
 fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
-    if args.batch == 0 {
-        bail!("--batch 0: decode at least 1 problem at a time (1 poses them one by one)");
-    }
     let problems = load_dataset(
         &args.dataset,
         args.data.as_deref(),

@@ -121,6 +121,11 @@ fn grade_jsonl_names_a_bad_line() {
         &ch03(&["grade", "--jsonl", s(&dir.join("missing.jsonl"))]),
         &["missing.jsonl"],
     );
+    // A file with no newline is read a bounded line at a time, not to the end.
+    assert_fails_with(
+        &ch03(&["grade", "--jsonl", "/dev/zero"]),
+        &["/dev/zero", "line 1 is longer than 67108864 bytes"],
+    );
 }
 
 #[test]
@@ -188,7 +193,19 @@ fn eval_refuses_bad_datasets_and_an_existing_log() {
     let fresh = dir.join("fresh.jsonl");
     assert_fails_with(
         &ch03(&["eval", "--limit", "2", "--batch", "0", "--out", s(&fresh)]),
-        &["--batch 0", "at least 1 problem"],
+        &["--batch <N>", "0 is not in 1..=256"],
+    );
+    assert_fails_with(
+        &ch03(&[
+            "eval",
+            "--limit",
+            "2",
+            "--batch",
+            "100000",
+            "--out",
+            s(&fresh),
+        ]),
+        &["--batch <N>", "100000 is not in 1..=256"],
     );
     assert!(!fresh.exists(), "a refused run must not create its log");
 }
