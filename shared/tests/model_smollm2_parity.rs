@@ -1,10 +1,11 @@
 //! The default model (SmolLM2-135M-Instruct, Q4_1 GGUF) against transformers
 //! running the same weights dequantized to f32 (`fixtures/smollm2-135m/reference.json`).
 
-use shared::fixtures::{default_model, fixture_json, json_ids};
+use shared::fixtures::{default_model, fixture_json, json_floats, json_ids};
 use shared::generate::generate_text_basic_cache;
 use shared::io::GgufFile;
 use shared::loader::load_gguf_model;
+use shared::tensor::{argmax, log_softmax};
 use shared::tokenizer::{ChatTemplate, Tokenizer};
 
 #[test]
@@ -18,7 +19,10 @@ fn logits_and_greedy_ids_match_transformers() {
     let tokenizer = Tokenizer::from_gguf(&gguf).unwrap();
     let template_source = gguf.get("tokenizer.chat_template").unwrap();
     let template = ChatTemplate::from_jinja("smollm2", template_source.as_str().unwrap()).unwrap();
-    for case in reference["cases"].as_array().unwrap() {
+    let cases = reference["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 8, "cases in the fixture");
+    let (mut worst_logit, mut worst_logprob) = (0.0f64, 0.0f64);
+    for case in cases {
         let input = json_ids(&case["input_ids"]);
         // Our tokenizer (and, for chat cases, chat template) gives the same input ids.
         let prompt = case["prompt"].as_str().unwrap();
@@ -44,14 +48,30 @@ fn logits_and_greedy_ids_match_transformers() {
             .iter()
             .map(|x| x.as_f64().unwrap())
             .collect();
-        for (&id, &want) in expected.iter().zip(&expected_logits) {
+        let logprobs = log_softmax(last.as_slice().unwrap());
+        let expected_logprobs = json_floats(&case["top10_logprobs"]);
+        assert_eq!((expected_logits.len(), expected_logprobs.len()), (10, 10));
+        for ((&id, &want), &want_lp) in expected
+            .iter()
+            .zip(&expected_logits)
+            .zip(&expected_logprobs)
+        {
             let got = last[id as usize] as f64;
-            assert!(
-                (got - want).abs() <= 0.02,
-                "{:?}: logit of {id}: {got} vs {want}",
-                case["prompt"]
-            );
+            worst_logit = worst_logit.max((got - want).abs());
+            worst_logprob =
+                worst_logprob.max((logprobs[id as usize] as f64 - want_lp as f64).abs());
         }
+        let argmaxes: Vec<u32> = logits
+            .rows()
+            .into_iter()
+            .map(|r| argmax(r.as_slice().unwrap()) as u32)
+            .collect();
+        assert_eq!(
+            argmaxes,
+            json_ids(&case["argmax_per_position"]),
+            "{:?}: argmax per position",
+            case["prompt"]
+        );
         let mut got_set = top10.clone();
         got_set.sort();
         expected.sort();
@@ -64,4 +84,15 @@ fn logits_and_greedy_ids_match_transformers() {
         }
         assert_eq!(got, want, "{:?}: greedy", case["prompt"]);
     }
+    eprintln!(
+        "largest top-10 differences: logit {worst_logit:.2e}, log-probability {worst_logprob:.2e}"
+    );
+    assert!(
+        worst_logit <= 0.02,
+        "top-10 logits differ by up to {worst_logit}"
+    );
+    assert!(
+        worst_logprob <= 0.02,
+        "top-10 log-probabilities differ by up to {worst_logprob}"
+    );
 }
