@@ -87,12 +87,14 @@ fn logits_and_greedy_ids_match_transformers() {
     eprintln!(
         "largest top-10 differences: logit {worst_logit:.2e}, log-probability {worst_logprob:.2e}"
     );
+    // Measured 5.9e-5 and 2.4e-4 (the fixture prints 4–5 decimals; the log-sum-exp runs
+    // over 49,152 f32 logits).
     assert!(
-        worst_logit <= 0.02,
+        worst_logit <= 5e-4,
         "top-10 logits differ by up to {worst_logit}"
     );
     assert!(
-        worst_logprob <= 0.02,
+        worst_logprob <= 1e-3,
         "top-10 log-probabilities differ by up to {worst_logprob}"
     );
 }
