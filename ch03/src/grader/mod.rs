@@ -63,6 +63,17 @@ pub fn equality_check(gt: &str, pred: &str) -> bool {
     }
 }
 
+/// The structural comparison alone: both answers parsed and compared as trees and
+/// values, without [`equality_check`]'s string shortcut or its fixed argument order;
+/// `None` when either does not parse. The property tests check that this comparison is
+/// reflexive and symmetric by itself, which the shortcuts would otherwise hide.
+pub fn parsed_equal(a: &str, b: &str) -> Option<bool> {
+    Some(equivalence::answers_equal(
+        &parse_answer(a).ok()?,
+        &parse_answer(b).ok()?,
+    ))
+}
+
 /// The canonical form of an answer for a reader: the parsed tree and, for a
 /// constant, its exact value (`\frac{\sqrt{8}}{2}` → `√(8)/2 = √2`), or why it
 /// did not parse.
