@@ -85,8 +85,9 @@ fn template_ids_logits_and_greedy_tokens_match_transformers() {
         for (&id, want) in expected.iter().zip(expected_logits) {
             let (got, want) = (f64::from(last[id as usize]), want.as_f64().unwrap());
             worst = worst.max((got - want).abs());
+            // Measured 1.16e-5 at most; the fixture prints 6 significant digits.
             assert!(
-                (got - want).abs() <= 0.02,
+                (got - want).abs() <= 2e-4,
                 "{text:?}: logit of {id}: {got} vs {want}"
             );
         }
