@@ -130,7 +130,7 @@ pub fn sample_batched(
     let start = Instant::now();
     let mut prefill = model.new_cache(capacity);
     let logits = model.last_logits(&model.forward_sequence(prompt, &mut prefill));
-    check_finite_logits(&logits)?;
+    check_finite_logits(model, &logits)?;
     let mut lanes = (0..n)
         .map(|i| {
             let mut sampler = Sampler::new(opts.sampling, sample_seed(opts.seed, i))?;

@@ -132,18 +132,22 @@ pub fn generation_capacity(model: &Model, prompt: &[u32], max_new_tokens: usize)
     Ok(prompt.len().saturating_add(max_new_tokens).min(context))
 }
 
-/// Checks the logits of a first forward pass: NaN or ∞ there means the weights hold
-/// non-finite values (or the config's numbers make them), and every token after would
-/// be meaningless, so generation stops with [`Error::NonFinite`] instead.
-pub fn check_finite_logits(logits: &[f32]) -> Result<()> {
-    match logits.iter().position(|x| !x.is_finite()) {
-        None => Ok(()),
-        Some(i) => Err(Error::NonFinite(format!(
-            "the model's logits are not finite (token {i}: {}): its weights hold NaN or \
-             infinite values; check the model file or re-fetch it",
-            logits[i]
-        ))),
-    }
+/// Checks the logits of `model`'s first forward pass: NaN or ∞ there means the weights
+/// hold non-finite values, and every token after would be meaningless, so generation
+/// stops with [`Error::NonFinite`] naming the model's file instead.
+pub fn check_finite_logits(model: &Model, logits: &[f32]) -> Result<()> {
+    let Some(i) = logits.iter().position(|x| !x.is_finite()) else {
+        return Ok(());
+    };
+    let source = match &model.source {
+        Some(path) => format!("{}: ", path.display()),
+        None => String::new(),
+    };
+    Err(Error::NonFinite(format!(
+        "{source}the model's logits are not finite (token {i}: {}): its weights hold NaN or \
+         infinite values; check the model file or fetch it again",
+        logits[i]
+    )))
 }
 
 /// The general loop behind both: `select` turns the next-token logits into an
@@ -165,7 +169,7 @@ pub fn generate(
         let mut state = model.new_decode_state(capacity);
         let hidden = model.forward_sequence(prompt, &mut state.cache);
         let logits = model.last_logits(&hidden);
-        check_finite_logits(&logits)?;
+        check_finite_logits(model, &logits)?;
         let mut next = select(&logits);
         ttft_s = start.elapsed().as_secs_f64();
         while ids.len() < opts.max_new_tokens {
@@ -197,7 +201,7 @@ pub fn generate(
                 .to_slice()
                 .expect("contiguous");
             if ids.is_empty() {
-                check_finite_logits(last)?;
+                check_finite_logits(model, last)?;
             }
             let next = select(last);
             if ids.is_empty() {

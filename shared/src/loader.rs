@@ -58,7 +58,7 @@ pub fn load_model_files(files: &ModelFiles) -> Result<LoadedModel> {
 /// [`load_model_files`] with `options`.
 pub fn load_model_files_with(files: &ModelFiles, options: LoadOptions) -> Result<LoadedModel> {
     let start = Instant::now();
-    let ((model, quantized), tokenizer, template_source, location) = match files {
+    let ((mut model, quantized), tokenizer, template_source, location) = match files {
         ModelFiles::Gguf(path) => {
             let file = GgufFile::open(path)?;
             let config = ModelConfig::from_gguf(&file)?;
@@ -82,6 +82,7 @@ pub fn load_model_files_with(files: &ModelFiles, options: LoadOptions) -> Result
             (model, tokenizer, hf_chat_template(dir), dir.clone())
         }
     };
+    model.source = Some(location.clone());
     let chat_template = choose_chat_template(
         &location,
         &model.config,

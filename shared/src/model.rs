@@ -95,6 +95,9 @@ pub struct Model {
     /// `None` when the output layer is tied to `embed_tokens`.
     pub lm_head: Option<WeightMatrix>,
     pub(crate) rope: RopeTable,
+    /// The file or folder the weights came from, named in errors about them (set by the
+    /// loader; `None` for a model built in memory).
+    pub source: Option<std::path::PathBuf>,
     /// The uploaded copy when the model was moved to a GPU ([`Model::into_device`]).
     #[cfg(feature = "cuda")]
     pub(crate) gpu: Option<std::sync::Arc<crate::cuda::GpuModel>>,
@@ -143,6 +146,7 @@ impl Model {
             final_norm,
             lm_head,
             rope,
+            source: None,
             #[cfg(feature = "cuda")]
             gpu: None,
         }

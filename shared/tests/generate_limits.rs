@@ -30,7 +30,8 @@ fn non_finite_weights_stop_generation_at_the_first_forward() {
     };
     let mut params = Params::from_model(&load_hf_model(&dir).unwrap());
     params.tensors.norm[3] = f32::NAN;
-    let model = params.to_model().unwrap();
+    let mut model = params.to_model().unwrap();
+    model.source = Some(dir.join("model.safetensors"));
     let prompt = [1, 17, 250];
     for result in [
         generate_text_basic_cache(&model, &prompt, 5, &[], &mut |_| {}),
@@ -39,5 +40,6 @@ fn non_finite_weights_stop_generation_at_the_first_forward() {
         let error = result.unwrap_err();
         assert!(matches!(error, shared::Error::NonFinite(_)), "{error}");
         assert!(error.to_string().contains("NaN"), "{error}");
+        assert!(error.to_string().contains("model.safetensors"), "{error}");
     }
 }
