@@ -355,7 +355,12 @@ fn save_checkpoint(trainer: &Trainer, dir: &Path, keep: usize) -> Result<PathBuf
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
-    save_model_dir(&tmp, &trainer.policy.params, Some(trainer.tokenizer()?))?;
+    save_model_dir(
+        &tmp,
+        &trainer.policy.params,
+        Some(trainer.tokenizer()?),
+        trainer.chat_template(),
+    )?;
     let state = trainer.policy.training_state();
     let shapes: Vec<Vec<usize>> = state.iter().map(|(_, a)| a.shape().to_vec()).collect();
     let tensors: Vec<(&str, &[usize], &[f32])> = state

@@ -8,7 +8,7 @@ use shared::cli::DeviceArgs;
 use shared::device::Device;
 use shared::loader::LoadedModel;
 use shared::model::Model;
-use shared::tokenizer::Tokenizer;
+use shared::tokenizer::{ChatTemplate, Tokenizer};
 use shared::train::Params;
 use shared::Result;
 
@@ -137,6 +137,11 @@ impl Trainer {
     /// The tokenizer (the loaded model always has one here).
     pub fn tokenizer(&self) -> Result<&Tokenizer> {
         self.reference.tokenizer()
+    }
+
+    /// The starting model's chat template, saved with each checkpoint.
+    pub fn chat_template(&self) -> Option<&ChatTemplate> {
+        self.reference.chat_template.as_ref()
     }
 
     /// Takes the next step: the next problem, its rollouts and the updates.

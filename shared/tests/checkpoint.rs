@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use ndarray::Array2;
 use shared::fixtures::{cached_default_model, fixture};
 use shared::loader::{load_model, load_model_files, LoadedModel};
-use shared::tokenizer::HandWritten;
 use shared::train::{save_model_dir, Params, Tensors};
 
 /// A fresh folder under the system temp folder (not created), removed on drop.
@@ -75,7 +74,13 @@ fn save_and_reload(original: &LoadedModel, tag: &str, ids: &[u32]) -> (TempDir, 
     let mut params = Params::from_model(&original.model);
     perturb(&mut params);
     let dir = TempDir::new(tag);
-    save_model_dir(&dir.0, &params, original.tokenizer.as_ref()).unwrap();
+    save_model_dir(
+        &dir.0,
+        &params,
+        original.tokenizer.as_ref(),
+        original.chat_template.as_ref(),
+    )
+    .unwrap();
     let loaded = load_model(dir.path_str()).unwrap();
     assert_eq!(loaded.model.config, params.config);
     let reloaded = Params::from_model(&loaded.model);
@@ -119,7 +124,7 @@ fn untied_lm_head_with_a_tied_config_is_refused() {
     let mut params = Params::from_model(&load_model(path.to_str().unwrap()).unwrap().model);
     params.config.tie_word_embeddings = true;
     let dir = TempDir::new("tied-with-head");
-    let err = save_model_dir(&dir.0, &params, None)
+    let err = save_model_dir(&dir.0, &params, None, None)
         .unwrap_err()
         .to_string();
     assert!(err.contains("lm_head"), "{err}");
@@ -143,9 +148,9 @@ fn smollm2_saves_and_reloads_with_its_tokenizer_and_chat_template() {
     for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
         assert!(dir.0.join(file).is_file(), "{file}");
     }
-    // The folder carries no template: the hand-written one renders the same prompt.
+    // The folder carries the GGUF's own template, which renders the same prompt.
     let template = loaded.chat_template.as_ref().unwrap();
-    assert_eq!(template.as_hand_written(), Some(HandWritten::SmolLm2));
+    assert_eq!(template.jinja_source(), own.jinja_source());
     assert_eq!(loaded.encode_prompt("What is 2+3?", true).unwrap(), prompt);
     assert_eq!(loaded.stop_ids(), original.stop_ids());
     let (a, b) = (original.tokenizer().unwrap(), loaded.tokenizer().unwrap());
