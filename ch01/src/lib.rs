@@ -43,19 +43,16 @@ pub fn next_token_distribution(
     let probs = softmax(&logits);
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-    order
+    Ok(order
         .into_iter()
         .take(k)
-        .map(|i| {
-            let token = tokenizer.map(|t| t.decode(&[i as u32]));
-            Ok(TokenProb {
-                id: i as u32,
-                token,
-                logit: logits[i],
-                prob: probs[i],
-            })
+        .map(|i| TokenProb {
+            id: i as u32,
+            token: tokenizer.map(|t| t.decode(&[i as u32])),
+            logit: logits[i],
+            prob: probs[i],
         })
-        .collect()
+        .collect())
 }
 
 /// A table of next-token candidates with a bar for each probability.

@@ -25,30 +25,30 @@ pub struct Tokenization {
 }
 
 /// Encodes `text` and decodes it back (book section 2.3).
-pub fn tokenize(tokenizer: &Tokenizer, text: &str) -> Result<Tokenization> {
+pub fn tokenize(tokenizer: &Tokenizer, text: &str) -> Tokenization {
     let ids = tokenizer.encode(text);
     let tokens = ids
         .iter()
         .map(|&id| tokenizer.id_to_token(id).unwrap_or("?").to_owned())
         .collect();
     let decoded = tokenizer.decode(&ids);
-    Ok(Tokenization {
+    Tokenization {
         ids,
         tokens,
         decoded,
-    })
+    }
 }
 
 /// A readable table of a tokenization: one row per token with its id, its
 /// vocabulary entry and the text it stands for.
-pub fn format_tokenization(tokenizer: &Tokenizer, t: &Tokenization) -> Result<String> {
+pub fn format_tokenization(tokenizer: &Tokenizer, t: &Tokenization) -> String {
     let mut out = format!("{:>7}  {:<18} text\n", "id", "token");
     for (&id, token) in t.ids.iter().zip(&t.tokens) {
         let text = tokenizer.decode(&[id]);
         out += &format!("{id:>7}  {token:<18} {text:?}\n");
     }
     out += &format!("{} tokens; decoded back: {:?}\n", t.ids.len(), t.decoded);
-    Ok(out)
+    out
 }
 
 /// Timing statistics as the chapter prints them.

@@ -197,11 +197,11 @@ fn tokenize_command(model: &str, text: &str, tokenizer: Option<PathBuf>, json: b
     };
     let tokenizer = load_tokenizer(&path)
         .with_context(|| format!("could not load a tokenizer from {}", path.display()))?;
-    let t = tokenize(&tokenizer, text)?;
+    let t = tokenize(&tokenizer, text);
     if json {
         println!("{}", serde_json::to_string(&t)?);
     } else {
-        print!("{}", format_tokenization(&tokenizer, &t)?);
+        print!("{}", format_tokenization(&tokenizer, &t));
     }
     Ok(())
 }
@@ -266,7 +266,7 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     println!("{sentence:?}");
     print!(
         "{}",
-        format_tokenization(tokenizer, &tokenize(tokenizer, sentence)?)?
+        format_tokenization(tokenizer, &tokenize(tokenizer, sentence))
     );
 
     println!("\n== 2.5 Generating text, one token at a time (KV cache, greedy)");

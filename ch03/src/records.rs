@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use shared::io::{open_lines, Line};
+use shared::io::{check_regular_file, open_lines, Line};
 use shared::{Error, Result};
 
 /// One graded problem: the book's record (`index`, `problem`, `gtruth_answer`,
@@ -53,14 +53,7 @@ impl RecordLog {
     /// swallow the records, a symlink would be written through).
     /// Returns the log and the records it already holds.
     pub fn open<R: DeserializeOwned>(path: &Path, resume: bool) -> Result<(Self, Vec<R>)> {
-        if let Ok(meta) = std::fs::symlink_metadata(path) {
-            if !meta.file_type().is_file() {
-                return Err(Error::InvalidArgument(format!(
-                    "{} is not a regular file (a symlink, a device or a folder): choose another --out",
-                    path.display()
-                )));
-            }
-        }
+        check_regular_file(path)?;
         if path.exists() && !resume {
             return Err(Error::InvalidArgument(format!(
                 "{} already exists: pass --resume to continue it, or choose another --out",

@@ -23,7 +23,7 @@ pub fn write_atomically_with(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    check_replaceable(path)?;
+    check_regular_file(path)?;
     let tmp = TempFile(temp_name(path));
     let file = File::create(&tmp.0).map_err(|e| Error::io(&tmp.0, e))?;
     let mut out = BufWriter::new(file);
@@ -36,9 +36,10 @@ pub fn write_atomically_with(
     std::fs::rename(&tmp.0, path).map_err(|e| Error::io(path, e))
 }
 
-/// Refuses a `path` that exists and is not a regular file: renaming over a symlink
-/// would replace the link, not write through it, and over a device it would remove it.
-fn check_replaceable(path: &Path) -> Result<()> {
+/// Refuses a `path` that exists and is not a regular file, before an output is written
+/// there: renaming over a symlink would replace the link, renaming over a device would
+/// remove it, and appending to `/dev/null` would swallow the output.
+pub fn check_regular_file(path: &Path) -> Result<()> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if !meta.file_type().is_file() => Err(Error::format(
             path,

@@ -17,7 +17,7 @@ mod mapped;
 pub mod quant;
 pub mod safetensors;
 
-pub use atomic::{write_atomically, write_atomically_with};
+pub use atomic::{check_regular_file, write_atomically, write_atomically_with};
 pub use dtype::DType;
 pub use gguf::{GgufFile, GgufTensorInfo, GgufValue};
 pub use lines::{open_lines, BoundedLines, Line, MAX_LINE_BYTES};

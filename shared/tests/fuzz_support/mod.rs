@@ -45,28 +45,28 @@ fn note(delta: isize) {
     });
 }
 
+/// Counts a granted request of `size` bytes (a null `ptr` was refused: nothing to count).
+fn counted(ptr: *mut u8, size: usize) -> *mut u8 {
+    if !ptr.is_null() {
+        note(size as isize);
+    }
+    ptr
+}
+
 // SAFETY: every call is forwarded to `System` unchanged; only counters are updated.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > HARD_LIMIT {
-            return std::ptr::null_mut();
+        match layout.size() > HARD_LIMIT {
+            true => std::ptr::null_mut(),
+            false => counted(System.alloc(layout), layout.size()),
         }
-        let ptr = System.alloc(layout);
-        if !ptr.is_null() {
-            note(layout.size() as isize);
-        }
-        ptr
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > HARD_LIMIT {
-            return std::ptr::null_mut();
+        match layout.size() > HARD_LIMIT {
+            true => std::ptr::null_mut(),
+            false => counted(System.alloc_zeroed(layout), layout.size()),
         }
-        let ptr = System.alloc_zeroed(layout);
-        if !ptr.is_null() {
-            note(layout.size() as isize);
-        }
-        ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
