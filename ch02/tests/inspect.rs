@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use ch02::inspect::JSON_ARRAY_ITEMS;
 use serde_json::Value;
-use shared::fixtures::{cached_default_model, fixture, fixtures_dir};
+use shared::fixtures::{default_model, fixture, fixtures_dir};
 use shared::io::{write_safetensors_f32, GgufFile};
 
 /// Relative tolerance against gguf-py's values, over a floor of the smallest normal f32
@@ -370,7 +370,7 @@ fn readable_summary_of_a_safetensors_folder() {
 
 #[test]
 fn default_model_abbreviates_its_vocabulary_unless_asked() {
-    let Some(files) = cached_default_model() else {
+    let Some(files) = default_model() else {
         return;
     };
     let path = files.path();

@@ -9,7 +9,7 @@ use ch03::records::read_records_repairing;
 use ch03::{
     arith_test_problems, evaluate_math500_stream, EvalConfig, EvalRecord, Problem, PromptStyle,
 };
-use shared::fixtures::{cached_default_model, fixture};
+use shared::fixtures::{default_model, fixture};
 use shared::generate::generate_text_basic_cache;
 use shared::loader::{load_hf_model, load_model_files, LoadedModel};
 use shared::tokenizer::{
@@ -217,7 +217,7 @@ fn batched_records_equal_one_by_one_on_the_tiny_models() {
 
 #[test]
 fn batched_records_equal_one_by_one_on_the_default_model() {
-    let Some(files) = cached_default_model() else {
+    let Some(files) = default_model() else {
         return;
     };
     let mut loaded = load_model_files(&files).unwrap();

@@ -149,8 +149,7 @@ fn csv_rows(path: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn train_logs_checkpoints_and_resumes_on_the_default_model() {
-    let Some(shared::models::ModelFiles::Gguf(model)) = shared::fixtures::cached_default_model()
-    else {
+    let Some(shared::models::ModelFiles::Gguf(model)) = shared::fixtures::default_model() else {
         eprintln!("skipped: the default model is not in the cache (cargo run -p ch02 fetches it)");
         return;
     };

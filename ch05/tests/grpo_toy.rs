@@ -1,20 +1,25 @@
 //! GRPO end to end on a tiny model and a toy verifiable task: the reward must
 //! rise within 50 steps (about a second each; printed, not asserted), and a seeded run's metrics are
-//! pinned by a snapshot.
+//! pinned by a snapshot. Rollouts come from the copy the trainer samples from
+//! (`ch05::trainer::rollout_model`: Q8_0 on the CPU), rebuilt after every update.
 //!
 //! The toy task: after a fixed prompt, a response earns 1 when its first token
 //! is in the lower half of the vocabulary, else 0. An untrained random model
 //! gets it right about half the time; GRPO should make it (almost) always right.
+//! The snapshot's run grades instead: the fraction of its tokens in the lower half,
+//! so rewards, advantages, the loss and the KL all move from step to step.
 
 use std::time::Instant;
 
 use ch04::batched::{sample_batched, SampleOptions};
 use ch04::sampling::SamplingConfig;
-use ch05::grpo::{GrpoLossConfig, PolicyObjective};
+use ch05::grpo::{compute_advantages, GrpoLossConfig, PolicyObjective};
 use ch05::policy::Policy;
 use ch05::reward::Reward;
 use ch05::step::{grpo_update, Rollout, StepConfig, StepMetrics};
-use ch05::trainer::step_seed;
+use ch05::trainer::{rollout_model, step_seed};
+use shared::cli::DeviceArgs;
+use shared::device::{Device, GpuDType};
 use shared::fixtures::fixture;
 use shared::loader::load_hf_model;
 use shared::model::Model;
@@ -22,13 +27,27 @@ use shared::train::{AdamWConfig, LoraConfig, Params};
 
 const PROMPT: [u32; 4] = [1, 2, 3, 4];
 
-/// The toy task's verifiable reward.
+/// A toy task's verifiable reward for a response's ids, given the vocabulary size.
+type ToyReward = fn(&[u32], usize) -> Reward;
+
+/// The toy task's verifiable reward: 1 when the first token is in the lower half.
 fn toy_reward(ids: &[u32], vocab: usize) -> Reward {
     let correct = ids.first().is_some_and(|&t| (t as usize) < vocab / 2);
     Reward {
         correct,
         formatted: true,
         total: f32::from(u8::from(correct)),
+    }
+}
+
+/// The graded toy reward: the fraction of the response's tokens in the lower half.
+fn graded_toy_reward(ids: &[u32], vocab: usize) -> Reward {
+    let lower = ids.iter().filter(|&&t| (t as usize) < vocab / 2).count();
+    let total = lower as f32 / ids.len().max(1) as f32;
+    Reward {
+        correct: total == 1.0,
+        formatted: true,
+        total,
     }
 }
 
@@ -50,26 +69,65 @@ fn config(objective: PolicyObjective, inner_epochs: usize, kl_beta: f32) -> Step
     }
 }
 
-/// `steps` GRPO steps of `policy` on the toy task; the metrics of each.
+/// `steps` GRPO steps of `policy` on the toy task `reward`; the metrics of each.
 fn toy_run(
+    reference: &Model,
+    policy: Policy,
+    config: &StepConfig,
+    reward: ToyReward,
+    steps: u64,
+) -> Vec<StepMetrics> {
+    toy_run_with_rewards(reference, policy, config, reward, steps)
+        .into_iter()
+        .map(|(metrics, _)| metrics)
+        .collect()
+}
+
+/// As [`toy_run`], with each step's group rewards beside its metrics.
+fn toy_run_with_rewards(
     reference: &Model,
     mut policy: Policy,
     config: &StepConfig,
+    reward: ToyReward,
     steps: u64,
-) -> Vec<StepMetrics> {
+) -> Vec<(StepMetrics, Vec<f32>)> {
     (1..=steps)
         .map(|step| {
-            let rollouts = toy_rollouts(&policy, config, step);
+            let rollouts = toy_rollouts(&policy, config, reward, step);
             let mut m = grpo_update(&mut policy, reference, &PROMPT, &rollouts, config).unwrap();
             m.step = step;
-            m
+            (m, rollouts.iter().map(|r| r.reward.total).collect())
         })
         .collect()
 }
 
-/// Step `step`'s G rollouts from `policy`'s current weights, rewarded on the toy task.
-fn toy_rollouts(policy: &Policy, config: &StepConfig, step: u64) -> Vec<Rollout> {
-    let rollout_model = policy.params.to_model().unwrap();
+/// `values` as a row of signed numbers with two decimals.
+fn row(values: &[f32]) -> String {
+    values
+        .iter()
+        .map(|v| format!("{v:+.2}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The CPU, as `ch05 train` runs by default.
+fn cpu() -> DeviceArgs {
+    DeviceArgs {
+        device: Device::Cpu,
+        gpu_dtype: GpuDType::BF16,
+        quantize: None,
+    }
+}
+
+/// Step `step`'s G rollouts from the trainer's copy of `policy`'s current weights
+/// (Q8_0 on the CPU), rewarded by `reward`.
+fn toy_rollouts(
+    policy: &Policy,
+    config: &StepConfig,
+    reward: ToyReward,
+    step: u64,
+) -> Vec<Rollout> {
+    let rollout_model = rollout_model(&policy.params, cpu()).unwrap();
     let vocab = rollout_model.config.vocab_size;
     let opts = SampleOptions {
         max_new_tokens: config.max_new_tokens,
@@ -81,7 +139,7 @@ fn toy_rollouts(policy: &Policy, config: &StepConfig, step: u64) -> Vec<Rollout>
         .unwrap()
         .into_iter()
         .map(|s| Rollout {
-            reward: toy_reward(&s.generation.ids, vocab),
+            reward: reward(&s.generation.ids, vocab),
             ids: s.generation.ids,
             text: String::new(),
         })
@@ -136,7 +194,7 @@ fn reward_rises_within_50_steps() {
     ];
     for (name, policy, config) in runs {
         let start = Instant::now();
-        let metrics = toy_run(&model, policy, &config, 50);
+        let metrics = toy_run(&model, policy, &config, toy_reward, 50);
         let seconds = start.elapsed().as_secs_f64();
         let (first, last) = (mean_reward(&metrics[..10]), mean_reward(&metrics[40..]));
         eprintln!(
@@ -164,27 +222,32 @@ fn seeded_toy_run_metrics() {
     };
     let adamw = toy_adamw();
     let policy = Policy::full(Params::from_model(&model), adamw);
-    let metrics = toy_run(
+    // Graded rewards, the clipped objective with 2 inner epochs and a KL penalty: the
+    // rewards, their group-normalized advantages, the loss and the KL all move.
+    let steps = toy_run_with_rewards(
         &model,
         policy,
-        &config(PolicyObjective::Clipped { eps: 0.2 }, 2, 0.0),
+        &config(PolicyObjective::Clipped { eps: 0.2 }, 2, 0.02),
+        graded_toy_reward,
         6,
     );
-    let mut table =
-        String::from("step reward adv_std len   loss     kl      clip  |g|    H     skipped\n");
-    for m in &metrics {
+    let mut table = String::new();
+    for (m, rewards) in &steps {
         table.push_str(&format!(
-            "{:>4} {:>6.3} {:>7.3} {:>3.0} {:>+8.4} {:.5} {:>5.3} {:>6.3} {:>5.3} {}\n",
+            "step {}: reward {:.3}  loss {:+.4}  kl {:.5}  clip {:.3}  |g| {:.3}  H {:.3}  skipped {}\n",
             m.step,
             m.reward_mean,
-            m.adv_std,
-            m.response_len,
-            if m.loss.abs() < 5e-5 { 0.0 } else { m.loss },
+            m.loss,
             m.kl,
             m.clip_fraction,
             m.grad_norm,
             m.entropy,
             m.skipped
+        ));
+        table.push_str(&format!("  rewards    {}\n", row(rewards)));
+        table.push_str(&format!(
+            "  advantages {}\n",
+            row(&compute_advantages(rewards))
         ));
     }
     insta::assert_snapshot!(table);
@@ -220,7 +283,7 @@ fn lora_on_the_top_blocks_leaves_the_lower_ones_as_loaded() {
     );
     let config = config(PolicyObjective::Basic, 1, 0.0);
     for step in 1..=5 {
-        let rollouts = toy_rollouts(&policy, &config, step);
+        let rollouts = toy_rollouts(&policy, &config, toy_reward, step);
         grpo_update(&mut policy, &model, &PROMPT, &rollouts, &config).unwrap();
     }
     assert!(policy.optimizer_steps() > 0, "no step was taken");
@@ -248,7 +311,7 @@ fn a_non_finite_loss_stops_the_step_and_leaves_the_policy_as_it_was() {
     };
     let config = config(PolicyObjective::Basic, 1, 0.0);
     let mut policy = Policy::full(Params::from_model(&model), toy_adamw());
-    let mut rollouts = toy_rollouts(&policy, &config, 1);
+    let mut rollouts = toy_rollouts(&policy, &config, toy_reward, 1);
     for (i, rollout) in rollouts.iter_mut().enumerate() {
         rollout.reward = toy_reward(&[u32::from(i % 2 == 1) * 1000], 512);
     }

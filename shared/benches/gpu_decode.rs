@@ -153,7 +153,7 @@ fn main() {
     } else {
         &[GpuDType::BF16]
     };
-    let smollm2 = match shared::fixtures::cached_default_model() {
+    let smollm2 = match shared::fixtures::default_model() {
         Some(files) => {
             let gguf = shared::io::GgufFile::open(files.path()).unwrap();
             (

@@ -502,12 +502,11 @@ mod tests {
 
     #[test]
     fn hf_json_round_trips_the_default_models_gguf_config() {
-        let Some(files) = crate::fixtures::cached_default_model() else {
+        let Some(files) = crate::fixtures::default_model() else {
             return;
         };
         let crate::models::ModelFiles::Gguf(path) = files else {
-            eprintln!("skipping: the default model on disk is not a GGUF");
-            return;
+            panic!("the default model resolved to {files:?}, not a GGUF");
         };
         let file = GgufFile::open(&path).unwrap();
         assert_round_trip(&ModelConfig::from_gguf(&file).unwrap());

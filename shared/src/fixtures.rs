@@ -9,9 +9,14 @@
 //! The copy comes from the team's folder `../shared/fixtures` (beside the workspace);
 //! `shared/tests/fixtures_copy.rs` checks that the copy equals it whenever it is there.
 //! A fixture missing from the repo's copy is a failure. One missing from an
-//! `$RFS_FIXTURES` folder is skipped with a line saying so, except under CI (`CI` set),
-//! where it fails too. The team's data (`../shared/data`, e.g. MATH-500) is not a
-//! fixture and never goes into the repo: [`team_data`] finds it when it is there.
+//! `$RFS_FIXTURES` folder (a partial set of other cases) is skipped with a `NOT RUN`
+//! line ([`report_not_run`]), except under CI (`CI` set), where it fails too.
+//!
+//! Models and data that are not in the repo (the cached models, MATH-500) fail the test
+//! that needs them when absent, naming the command that gets them ([`missing`]); the one
+//! exception is a reader's explicit `RFS_OFFLINE=1`, which turns each such failure into
+//! a `NOT RUN` line (`bash shared/tests/offline.sh` runs the suite that way and counts
+//! them at the end).
 
 use std::path::PathBuf;
 
@@ -65,10 +70,10 @@ pub fn fixture(relative: &str) -> Option<PathBuf> {
             path.display()
         );
     }
-    eprintln!(
-        "skipping: fixture {} not found in $RFS_FIXTURES (unset it to use the repo's copy)",
+    report_not_run(&format!(
+        "fixture {} not found in $RFS_FIXTURES (unset it to use the repo's copy)",
         path.display()
-    );
+    ));
     None
 }
 
@@ -85,6 +90,17 @@ pub fn fixture_json(relative: &str) -> Option<serde_json::Value> {
         serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display())),
     )
+}
+
+/// Asserts that a loop over a fixture's cases checked all `total` of them, and that
+/// there was at least one: an empty or partly skipped case list must not pass.
+///
+/// # Panics
+/// When `total` is 0 or `checked != total`.
+#[track_caller]
+pub fn assert_all_checked(checked: usize, total: usize, what: &str) {
+    assert!(total > 0, "{what}: the fixture holds no cases");
+    assert_eq!(checked, total, "{what}: checked {checked} of {total} cases");
 }
 
 /// A fixture's JSON array of token ids.
@@ -112,96 +128,88 @@ pub fn json_floats(v: &serde_json::Value) -> Vec<f32> {
 }
 
 /// A file of the team's data folder, e.g. `team_data("math500_test.json")`:
-/// `<workspace>/../shared/data/<relative>`, or `None` (after printing a skip reason)
-/// when it is absent outside CI. The data never goes into the repo (its license and
-/// size), so a reader's clone skips the tests that need it.
-///
-/// # Panics
-/// Under CI (where `../shared` is beside the repo) a missing file is a failure.
+/// `<workspace>/../shared/data/<relative>` when it is there. The data never goes into
+/// the repo (its license and size); a test that can also find it elsewhere (MATH-500:
+/// ch03's cache) looks there next, and calls [`missing`] when neither has it.
 pub fn team_data(relative: &str) -> Option<PathBuf> {
     let path = workspace_root().join("../shared/data").join(relative);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "team data {} is missing (CI is set, so this is a failure, not a skip)",
-            path.display()
-        );
-    }
-    eprintln!(
-        "skipping: team data {} not found (it is not in the repo: put ../shared beside it)",
-        path.display()
-    );
-    None
+    path.exists().then_some(path)
 }
 
-/// The default model's files (SmolLM2-135M-Instruct GGUF), fetched into the
-/// cache on first use. `None`, after printing why, when that fails outside CI.
+/// Whether the reader opted out of what the tests need from the network:
+/// `RFS_OFFLINE` set to `1`/`true`/`yes`/`on`, and `CI` not set (under CI nothing may
+/// be skipped).
+pub fn offline_opt_out() -> bool {
+    std::env::var_os("CI").is_none() && crate::models::env_flag("RFS_OFFLINE")
+}
+
+/// What a test does when something it needs (a model, a data file) is absent: under
+/// [`offline_opt_out`] it reports the skip ([`report_not_run`]) and returns `None`;
+/// otherwise it fails, naming `what` and `how_to_get` it.
 ///
 /// # Panics
-/// Under CI a model that cannot be fetched is a failure.
-pub fn default_model() -> Option<crate::models::ModelFiles> {
-    match crate::models::resolve_model(crate::models::DEFAULT_MODEL) {
-        Ok(files) => Some(files),
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("default model unavailable under CI: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: the default model is unavailable: {e}");
-            None
+/// Unless the reader opted out with `RFS_OFFLINE=1`.
+pub fn missing<T>(what: &str, how_to_get: &str) -> Option<T> {
+    if offline_opt_out() {
+        report_not_run(&format!("{what} is missing ({how_to_get})"));
+        return None;
+    }
+    panic!(
+        "{what} is missing: {how_to_get}. Offline on purpose? RFS_OFFLINE=1 skips the tests \
+         that need it, and `bash shared/tests/offline.sh` counts them"
+    )
+}
+
+/// Says that a test (or part of one) did not run, and why: a `NOT RUN <test>: <reason>`
+/// line written straight to stderr, past the test harness's output capture, so it shows
+/// even when the test passes; also appended to the file `$RFS_SKIP_LOG` names, if any
+/// (`shared/tests/offline.sh` counts that file's lines at the end of the run).
+pub fn report_not_run(reason: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let line = format!("NOT RUN {}: {reason}\n", thread.name().unwrap_or("a test"));
+    // Failing to print or log a notice must not fail the test it is about.
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Some(log) = std::env::var_os("RFS_SKIP_LOG") {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log);
+        if let Ok(mut file) = file {
+            let _ = file.write_all(line.as_bytes());
         }
     }
 }
 
-/// The default model's files when they are already on disk: never downloads outside CI.
-/// `None`, after printing why, when they are absent. Under CI this is [`default_model`]
-/// (fetched if needed, a failure if that fails).
-pub fn cached_default_model() -> Option<crate::models::ModelFiles> {
-    if std::env::var_os("CI").is_some() {
-        return default_model();
-    }
-    let sources = crate::models::Sources {
-        offline: true,
-        ..crate::models::Sources::from_env()
-    };
-    match crate::models::resolve_model_in(crate::models::DEFAULT_MODEL, &sources) {
-        Ok(files) => Some(files),
-        Err(e) => {
-            eprintln!("skipping: the default model is not on disk (no download in tests): {e}");
-            None
-        }
-    }
-}
-
-/// The reasoning model's files (Qwen2.5-Coder-0.5B-Instruct, a 491 MB GGUF): under CI
-/// fetched if needed (a failure if that fails); elsewhere only when already in the
-/// cache (`cargo run -p ch02 -- tokenize --model qwen2.5-coder-0.5b-instruct --text hi`
-/// fetches it), else `None` after printing why.
-///
-/// # Panics
-/// Under CI a model that cannot be fetched is a failure.
-pub fn reasoning_model() -> Option<crate::models::ModelFiles> {
-    let name = crate::models::REASONING_MODEL;
-    if std::env::var_os("CI").is_some() {
-        return match crate::models::resolve_model(name) {
-            Ok(files) => Some(files),
-            Err(e) => panic!("{name} unavailable under CI: {e}"),
-        };
-    }
+/// A named model's files from the cache (tests never download: `.ci/run` fetches the
+/// models first, a reader runs the command [`missing`] names). [`missing`] when the
+/// cache lacks it.
+pub fn cached_model(name: &str) -> Option<crate::models::ModelFiles> {
     let sources = crate::models::Sources {
         offline: true,
         ..crate::models::Sources::from_env()
     };
     match crate::models::resolve_model_in(name, &sources) {
         Ok(files) => Some(files),
-        Err(_) => {
-            eprintln!(
-                "skipping: {name} is not in the cache (fetch it once: cargo run -p ch02 -- tokenize --model {name} --text hi)"
-            );
-            None
-        }
+        Err(e) => missing(
+            &format!("the model `{name}`"),
+            &format!(
+                "fetch it once with `cargo run -p ch02 -- tokenize --model {name} --text hi` ({e})"
+            ),
+        ),
     }
+}
+
+/// The default model's files (SmolLM2-135M-Instruct GGUF), from the cache:
+/// [`cached_model`].
+pub fn default_model() -> Option<crate::models::ModelFiles> {
+    cached_model(crate::models::DEFAULT_MODEL)
+}
+
+/// The reasoning model's files (Qwen2.5-Coder-0.5B-Instruct, a 491 MB GGUF), from the
+/// cache: [`cached_model`].
+pub fn reasoning_model() -> Option<crate::models::ModelFiles> {
+    cached_model(crate::models::REASONING_MODEL)
 }
 
 /// Asserts how a chapter binary's `--device cuda` run ended (the chapters' CLI

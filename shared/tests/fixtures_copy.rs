@@ -73,10 +73,10 @@ fn the_repo_copy_equals_the_team_fixtures() {
             "{} is missing (CI is set: ../shared must be beside the repo)",
             team.display()
         );
-        eprintln!(
+        shared::fixtures::report_not_run(&format!(
             "{} is not beside the workspace: nothing to compare the repo's copy with",
             team.display()
-        );
+        ));
         return;
     }
     let diffs = differences(&team, &copy);

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use shared::fixtures::{cached_default_model, fixture};
+use shared::fixtures::{default_model, fixture};
 use shared::io::{write_atomically, GgufFile};
 use shared::models::ModelFiles;
 use shared::tokenizer::Tokenizer;
@@ -106,6 +106,7 @@ fn cases(name: &str) -> Vec<Case> {
         return Vec::new();
     };
     let cases: Cases = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(!cases.cases.is_empty(), "{name}-cases.json holds no cases");
     cases.cases
 }
 
@@ -141,9 +142,11 @@ fn qwen3_tokenizer_json_round_trips() {
 
 #[test]
 fn smollm2_gguf_tokenizer_round_trips() {
-    let Some(ModelFiles::Gguf(path)) = cached_default_model() else {
-        eprintln!("skipping: SmolLM2's GGUF is not on disk");
+    let Some(files) = default_model() else {
         return;
+    };
+    let ModelFiles::Gguf(path) = files else {
+        panic!("the default model resolved to {files:?}, not a GGUF");
     };
     let original = Tokenizer::from_gguf(&GgufFile::open(&path).unwrap()).unwrap();
     assert!(original.bos_id().is_some() && original.eos_id().is_some());

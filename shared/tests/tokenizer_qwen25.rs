@@ -3,45 +3,24 @@
 //! rendered prompt (`fixtures/qwen25-coder-0.5b/reference.json`), and its chat template
 //! against the copy the chat-template tests read.
 //!
-//! The GGUF (491 MB) is not fetched here: it is found in the caches, offline, as the
-//! known model `qwen2.5-coder-0.5b-instruct` where this build knows that name, else at
-//! `$RFS_QWEN25_GGUF`; without either the tests print a skip line.
+//! The GGUF (491 MB) is not fetched here: it comes from the cache, as
+//! `shared::fixtures::reasoning_model` finds it (a failure naming the fetch command when
+//! it is absent, unless `RFS_OFFLINE=1`).
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use shared::fixtures::fixture;
+use shared::fixtures::{fixture, reasoning_model};
 use shared::io::GgufFile;
 use shared::loader::load_tokenizer;
-use shared::models::{resolve_model_in, ModelFiles, Sources};
+use shared::models::ModelFiles;
 use shared::tokenizer::PreTokenizer;
 
-/// The known model name of the Qwen2.5-Coder GGUF.
-const MODEL_NAME: &str = "qwen2.5-coder-0.5b-instruct";
-/// The variable naming the GGUF's path where the caches do not hold it.
-const PATH_VAR: &str = "RFS_QWEN25_GGUF";
-
-/// The Qwen2.5-Coder GGUF: from the caches (offline), else `$RFS_QWEN25_GGUF`; `None`
-/// after a skip line when neither has it.
+/// The Qwen2.5-Coder GGUF from the cache; `None` only under `RFS_OFFLINE=1`.
 fn qwen25_gguf() -> Option<PathBuf> {
-    let offline = Sources {
-        offline: true,
-        ..Sources::from_env()
-    };
-    let cached = match resolve_model_in(MODEL_NAME, &offline) {
-        Ok(ModelFiles::Gguf(path)) => Some(path),
-        _ => None,
-    };
-    let path = cached.or_else(|| std::env::var_os(PATH_VAR).map(PathBuf::from));
-    match path {
-        Some(path) if path.is_file() => Some(path),
-        Some(path) => panic!("{PATH_VAR}={}: no such file", path.display()),
-        None => {
-            eprintln!(
-                "skipping: the Qwen2.5-Coder GGUF is neither cached as `{MODEL_NAME}` nor named by {PATH_VAR}"
-            );
-            None
-        }
+    match reasoning_model()? {
+        ModelFiles::Gguf(path) => Some(path),
+        other => panic!("the reasoning model resolved to {other:?}, not a GGUF"),
     }
 }
 

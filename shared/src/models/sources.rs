@@ -93,7 +93,7 @@ fn non_empty_var(name: &str) -> Option<OsString> {
 }
 
 /// Whether an environment variable is set to `1`, `true`, `yes` or `on`.
-fn env_flag(name: &str) -> bool {
+pub(crate) fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|value| {
         matches!(
             value.trim().to_ascii_lowercase().as_str(),

@@ -561,7 +561,7 @@ mod tests {
     #[test]
     fn dot_f32_handles_every_tail_length() {
         if !has_features() {
-            eprintln!("skipping: CPU lacks AVX2/FMA/F16C");
+            crate::fixtures::report_not_run("this CPU lacks AVX2/FMA/F16C");
             return;
         }
         for n in 0..80 {
@@ -578,7 +578,7 @@ mod tests {
     #[test]
     fn bf16_rows_match_scalar_for_every_tail_length() {
         if !has_features() {
-            eprintln!("skipping: CPU lacks AVX2/FMA/F16C");
+            crate::fixtures::report_not_run("this CPU lacks AVX2/FMA/F16C");
             return;
         }
         for n in 0..40 {
@@ -601,7 +601,7 @@ mod tests {
     #[test]
     fn zero_rows_write_nothing_and_zero_columns_give_zeros() {
         if !has_features() {
-            eprintln!("skipping: CPU lacks AVX2/FMA/F16C");
+            crate::fixtures::report_not_run("this CPU lacks AVX2/FMA/F16C");
             return;
         }
         let mut y: [f32; 0] = [];
