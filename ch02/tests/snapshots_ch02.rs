@@ -57,5 +57,13 @@ fn cache_and_no_cache_give_identical_ids() {
         .unwrap();
     let comparison = compare_kv_cache(&loaded.model, &ids, 16).unwrap();
     assert_eq!(comparison.without_cache.ids, comparison.with_cache.ids);
-    insta::assert_snapshot!(format!("{:?}", comparison.with_cache.ids));
+    // Each generated id beside the text it decodes to, then the whole continuation.
+    let tokenizer = loaded.tokenizer().unwrap();
+    let ids = &comparison.with_cache.ids;
+    let mut out = String::from("  id  text\n");
+    for &id in ids {
+        out.push_str(&format!("{id:>4}  {:?}\n", tokenizer.decode(&[id])));
+    }
+    out.push_str(&format!("\ncontinuation: {:?}\n", tokenizer.decode(ids)));
+    insta::assert_snapshot!(out);
 }

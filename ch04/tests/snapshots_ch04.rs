@@ -122,21 +122,26 @@ fn self_consistency_vote_seed_0() {
         .collect();
     let logprobs: Vec<f64> = samples.iter().map(|s| s.avg_logprob).collect();
     let mut out = format!("short answers: {answers:?}\n");
-    for tie_break in [TieBreak::Report, TieBreak::AvgLogprob] {
-        let vote = self_consistency_vote(&answers, Some(&logprobs), tie_break);
-        out.push_str(&format!("\n{tie_break:?}:\n"));
-        for g in &vote.groups {
+    // All five samples have a majority; their first three tie three ways, where the
+    // two tie rules part: the book reports the tie, the log-probability rule chooses.
+    for n in [5, 3] {
+        out.push_str(&format!("\n=== the first {n} samples\n"));
+        for tie_break in [TieBreak::Report, TieBreak::AvgLogprob] {
+            let vote = self_consistency_vote(&answers[..n], Some(&logprobs[..n]), tie_break);
+            out.push_str(&format!("\n{tie_break:?}:\n"));
+            for g in &vote.groups {
+                out.push_str(&format!(
+                    "  {:?}: samples {:?}, mean log-prob {:.3}\n",
+                    g.answer,
+                    g.members,
+                    g.mean_logprob.unwrap()
+                ));
+            }
             out.push_str(&format!(
-                "  {:?}: samples {:?}, mean log-prob {:.3}\n",
-                g.answer,
-                g.members,
-                g.mean_logprob.unwrap()
+                "  tie: {}, final answer: {:?}\n",
+                vote.tie, vote.final_answer
             ));
         }
-        out.push_str(&format!(
-            "  tie: {}, final answer: {:?}\n",
-            vote.tie, vote.final_answer
-        ));
     }
     insta::assert_snapshot!(out);
 }
