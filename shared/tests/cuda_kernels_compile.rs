@@ -1,8 +1,10 @@
 //! The CUDA kernels compile with NVRTC (no GPU needed, only libnvrtc): every
 //! kernel the backend looks up is in the PTX, for the H100/H200's sm_90 and an
-//! older sm_80. Skips, saying why, when the `cuda` feature is off or NVRTC is
-//! not on the library path (`pip install nvidia-cuda-nvrtc-cu12` and put its
-//! `nvidia/cuda_nvrtc/lib` on `LD_LIBRARY_PATH` to run it without a toolkit).
+//! older sm_80. `.ci/run` runs it with NVRTC from PyPI (`shared/tests/fake_cuda/run.sh`,
+//! `RFS_REQUIRE_GPU=1`: a missing NVRTC fails). Elsewhere it prints a `NOT RUN` line
+//! when the `cuda` feature is off or NVRTC is not on the library path
+//! (`pip install nvidia-cuda-nvrtc-cu12` and put its `nvidia/cuda_nvrtc/lib` on
+//! `LD_LIBRARY_PATH` to run it without a toolkit).
 
 #[cfg(feature = "cuda")]
 #[test]
@@ -11,8 +13,14 @@ fn kernels_compile_with_nvrtc() {
     for arch in ["compute_80", "compute_90"] {
         let ptx = match compile_kernels_ptx(arch) {
             Ok(ptx) => ptx,
-            Err(e) if e.to_string().contains("not found") => {
-                eprintln!("skipped: {e} (set LD_LIBRARY_PATH to a CUDA lib64)");
+            Err(e)
+                if e.to_string().contains("not found")
+                    && std::env::var("RFS_REQUIRE_GPU").as_deref() != Ok("1") =>
+            {
+                shared::fixtures::report_not_run(&format!(
+                    "{e} (put NVRTC's lib folder on LD_LIBRARY_PATH, or run \
+                     shared/tests/fake_cuda/run.sh)"
+                ));
                 return;
             }
             Err(e) => panic!("{arch}: {e}"),
@@ -53,5 +61,7 @@ fn kernels_compile_with_nvrtc() {
 #[cfg(not(feature = "cuda"))]
 #[test]
 fn kernels_compile_with_nvrtc() {
-    eprintln!("skipped: built without the `cuda` feature");
+    shared::fixtures::report_not_run(
+        "built without the `cuda` feature (shared/tests/fake_cuda/run.sh builds with it)",
+    );
 }

@@ -2,20 +2,24 @@
 //! within 1e-3 with f32 weights on the GPU and 5e-2 with bf16/f16, the same
 //! greedy ids, the same batched decoding and log-probabilities.
 //!
-//! Runs with `--features cuda` on a machine with an NVIDIA GPU; elsewhere each
-//! test prints why it skipped. `RFS_REQUIRE_GPU=1` turns a skip into a failure
+//! Runs with `--features cuda` on a machine with an NVIDIA GPU, or on the emulated one
+//! (`shared/tests/fake_cuda/run.sh`, which `.ci/run` runs); elsewhere each test prints a
+//! `NOT RUN` line saying why. `RFS_REQUIRE_GPU=1` turns a skip into a failure
 //! (the GPU machine's check script sets it, so a skip cannot pass for a pass).
 
 #![cfg(feature = "cuda")]
 
+use half::f16;
 use ndarray::Array2;
 use serde_json::Value;
 use shared::device::{Device, GpuDType};
 use shared::fixtures::{default_model, fixture, fixture_json, json_ids};
 use shared::generate::generate_text_basic_cache;
-use shared::io::GgufFile;
+use shared::io::{DType, GgufFile};
+use shared::linear::WeightMatrix;
 use shared::loader::{load_gguf_model, load_hf_model};
 use shared::model::Model;
+use shared::quantize::{quantize_model, QuantizeMode};
 use shared::Error;
 
 const FAMILIES: [&str; 4] = [
@@ -30,7 +34,7 @@ fn on_gpu(model: &Model, dtype: GpuDType) -> Option<Model> {
     match model.clone().into_device(Device::Cuda(0), dtype) {
         Ok(m) => Some(m),
         Err(Error::Device(msg)) if std::env::var("RFS_REQUIRE_GPU").as_deref() != Ok("1") => {
-            eprintln!("skipped: {msg}");
+            shared::fixtures::report_not_run(&format!("no GPU: {msg}"));
             None
         }
         Err(e) => panic!("moving the model to cuda:0: {e}"),
@@ -91,6 +95,60 @@ fn tiny_models_bf16_and_f16_within_5e2_of_the_cpu() {
     }
 }
 
+/// A `rows × cols` matrix of `dtype` blocks (Q4_0, Q4_1 or Q8_0) with small scales
+/// and varied quants, as a GGUF would hold it.
+fn block_matrix(dtype: DType, rows: usize, cols: usize) -> WeightMatrix {
+    let (block_bytes, header) = match dtype {
+        DType::Q4_0 => (18, f16::from_f32(0.02).to_le_bytes().to_vec()),
+        DType::Q4_1 => (
+            20,
+            [
+                f16::from_f32(0.02).to_le_bytes(),
+                f16::from_f32(-0.1).to_le_bytes(),
+            ]
+            .concat(),
+        ),
+        DType::Q8_0 => (34, f16::from_f32(0.002).to_le_bytes().to_vec()),
+        other => panic!("{other:?} is not a block type the GPU dequantizes"),
+    };
+    let mut bytes = Vec::with_capacity(rows * cols / 32 * block_bytes);
+    for b in 0..rows * cols / 32 {
+        bytes.extend(&header);
+        bytes.extend((header.len()..block_bytes).map(|i| ((b * 37 + i * 11) % 256) as u8));
+    }
+    WeightMatrix::from_blocks(dtype, rows, cols, bytes).unwrap()
+}
+
+/// The GPU's dequantization kernels (`dequant_q8_0`, `_q4_0`, `_q4_1`: how a GGUF's
+/// blocks are uploaded) on the tiny Qwen3 model with block weights: Q8_0 everywhere
+/// (`--quantize q8_0`), then Q4_0 and Q4_1 MLP projections in block 0. Logits and 4
+/// greedy tokens as the CPU's kernels give them from the same blocks.
+#[test]
+fn block_weights_dequantized_on_the_gpu_match_the_cpu() {
+    let Some(dir) = fixture("tiny/qwen3-tiny") else {
+        return;
+    };
+    let mut cpu = load_hf_model(&dir).unwrap();
+    quantize_model(&mut cpu, QuantizeMode::Q8_0).unwrap();
+    let mlp = &mut cpu.blocks[0].mlp;
+    mlp.up_proj = block_matrix(DType::Q4_0, mlp.up_proj.rows(), mlp.up_proj.cols());
+    mlp.gate_proj = block_matrix(DType::Q4_1, mlp.gate_proj.rows(), mlp.gate_proj.cols());
+    let input: Vec<u32> = vec![3, 1, 4, 1, 5, 9];
+    for (dtype, tol) in [(GpuDType::F32, 1e-3), (GpuDType::BF16, 5e-2)] {
+        let Some(gpu) = on_gpu(&cpu, dtype) else {
+            return;
+        };
+        let diff = max_abs_diff(&gpu.forward(&input).unwrap(), &cpu.forward(&input).unwrap());
+        assert!(
+            diff <= tol,
+            "block weights as {dtype}: logits differ by {diff}"
+        );
+        let want = generate_text_basic_cache(&cpu, &input, 4, &[], &mut |_| {}).unwrap();
+        let got = generate_text_basic_cache(&gpu, &input, 4, &[], &mut |_| {}).unwrap();
+        assert_eq!(got.ids, want.ids, "block weights as {dtype}: greedy ids");
+    }
+}
+
 /// Prefill once, copy the prompt's cache to three sequences, then decode them
 /// as a batch (ch04's sampler): every step's logits as on the CPU.
 #[test]
@@ -144,7 +202,10 @@ fn smollm2_matches_the_cpu_and_the_reference() {
     if shared::cuda::Gpu::open(0).is_ok_and(|gpu| gpu.name().contains("CPU emulation")) {
         // tests/fake_cuda runs each GPU thread as an OS thread: SmolLM2's
         // 135M weights and 49152-row output layer would take hours.
-        eprintln!("skipped: SmolLM2 under the CPU emulation of a GPU (too slow)");
+        shared::fixtures::report_not_run(
+            "SmolLM2 under the CPU emulation of a GPU (too slow; the block-weights test runs \
+             the same dequantization kernels)",
+        );
         return;
     }
     let Some(files) = default_model() else { return };
