@@ -106,3 +106,46 @@ proptest! {
         prop_assert_eq!(grade_answer(&a, &b), grade_answer(&b, &a));
     }
 }
+
+/// Values close to the truth but not equal to it are wrong answers: the numeric
+/// comparison (random points, irrational constants) allows float rounding, not
+/// approximations. Each pair differs by 1e-5 to 1e-3 relative.
+#[test]
+fn near_misses_are_not_equal_and_exact_rewrites_are() {
+    let near_misses = [
+        (r"\sqrt{2}", "1.414"),
+        (r"\pi", "3.1416"),
+        (r"\frac{1}{3}", "0.3333"),
+        ("x^2 + 1", "x^2 + 1.001"),
+        ("2x", "2.0001x"),
+        (r"\frac{\pi}{4}", "0.7854"),
+        (r"\ln(2)", "0.6931"),
+        (r"\sin(1)", "0.8415"),
+        (r"\sqrt[3]{2}", "1.26"),
+    ];
+    for (truth, answer) in near_misses {
+        assert!(
+            !grade_answer(answer, truth),
+            "{answer} graded equal to {truth}"
+        );
+        assert_eq!(
+            parsed_equal(answer, truth),
+            Some(false),
+            "{answer} vs {truth}"
+        );
+    }
+    let rewrites = [
+        (r"\sqrt{2}\cdot\sqrt{2}", "2"),
+        ("(x+1)^2", "x^2+2x+1"),
+        (r"\frac{\pi}{2}", r"\pi/2"),
+        (r"\sqrt{8}", r"2\sqrt{2}"),
+        (r"\ln(4)", r"2\ln(2)"),
+        (r"\sqrt[3]{16}", r"2\sqrt[3]{2}"),
+    ];
+    for (truth, answer) in rewrites {
+        assert!(
+            grade_answer(answer, truth),
+            "{answer} graded unequal to {truth}"
+        );
+    }
+}
