@@ -13,8 +13,8 @@ use clap::{Args, Parser, Subcommand};
 use ch05::run::{format_step, new_policy, redraw_plots, run_problems, run_train, TrainOptions};
 use ch05::trainer::Trainer;
 use shared::cli::{
-    exit_code, load_model_on, load_model_verbose, non_negative_f32, parse_ids, positive_f32,
-    probability_f32, DeviceArgs,
+    demo_model, exit_code, load_model_on, load_model_verbose, non_negative_f32, parse_ids,
+    positive_f32, probability_f32, DeviceArgs,
 };
 use shared::device::Device;
 use shared::models::DEFAULT_MODEL;
@@ -39,8 +39,9 @@ const DEMO_STEPS: u64 = 4;
 )]
 struct Cli {
     /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder (e.g. a checkpoint, DIR/step-000100).
-    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
-    model: String,
+    /// [default: smollm2-135m-instruct; the demo: qwen2.5-coder-0.5b-instruct, which can show the lesson]
+    #[arg(long, global = true)]
+    model: Option<String>,
     #[command(flatten, next_help_heading = "Device")]
     device: DeviceArgs,
     #[command(subcommand)]
@@ -200,16 +201,17 @@ fn run(cli: Cli) -> Result<()> {
              (on the CPU its rollouts already sample from a Q8_0 copy of the policy)"
         );
     }
+    let model = cli.model.as_deref().unwrap_or(DEFAULT_MODEL);
     match &cli.command {
-        None => demo(&cli.model, cli.device),
-        Some(Command::Grads { ids, json }) => grads(&cli.model, cli.device, ids, *json),
+        None => demo(&demo_model(cli.model.as_deref()), cli.device),
+        Some(Command::Grads { ids, json }) => grads(model, cli.device, ids, *json),
         Some(Command::Plot { out }) => {
             redraw_plots(out)?;
             println!("redrew the plots in {}", out.display());
             Ok(())
         }
         Some(Command::Train(args)) => {
-            let opts = args.options(&cli.model)?;
+            let opts = args.options(model)?;
             let last = run_train(&opts, cli.device, &args.out, args.resume)?;
             println!(
                 "done: the last checkpoint is {} (try: cargo run --release -p ch03 -- eval --dataset arith --levels {} --model {})",
@@ -222,28 +224,29 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// A few GRPO steps on level-1 problems with G = 4, printed as they go
-/// (rollouts on `device`, training on the CPU).
+/// A few GRPO steps with the measured run's settings (level 1–2 arith, one-shot
+/// prompt, LoRA rank 16 on the top 4 blocks, β = 0.02) but G = 4, printed as they go
+/// (rollouts on `device`, training on the CPU); then the lesson as that run measured it.
 fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     let opts = TrainOptions {
         model: model.to_string(),
-        levels: "1".into(),
+        levels: "1-2".into(),
         prompt: "one-shot".into(),
         steps: DEMO_STEPS,
         group: 4,
-        lr: 1e-4,
+        lr: 2e-4,
         weight_decay: 0.0,
         max_new_tokens: 64,
         seed: 0,
-        lora: Some(8),
-        train_layers: None,
+        lora: Some(16),
+        train_layers: Some(4),
         temperature: 0.4,
         top_p: 1.0,
         objective: "basic".into(),
         clip_eps: 0.2,
         inner_epochs: 1,
-        kl_beta: 0.0,
-        format_weight: 0.2,
+        kl_beta: 0.02,
+        format_weight: 0.0,
         skip_zero_advantage: true,
         max_grad_norm: 1.0,
         eval_every: 0,
@@ -251,10 +254,10 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
         checkpoint_every: 0,
         keep_checkpoints: 1,
     };
-    println!("== GRPO on the default model (book ch. 6): {DEMO_STEPS} steps, level-1 arith, G = 4, LoRA rank 8 ==");
-    println!("Each step samples 4 answers to one problem, rewards a boxed correct answer with 1");
-    println!("(and, ch. 7's format reward, any boxed number with 0.2), and pushes up the");
-    println!("log-probability of the answers that beat the group's mean.\n");
+    println!("== GRPO on {model} (book ch. 6): {DEMO_STEPS} steps, level 1-2 arith, G = 4, LoRA rank 16 ==");
+    println!("Each step samples 4 answers to one problem, rewards a boxed correct answer with 1,");
+    println!("and pushes up the log-probability of the answers that beat the group's mean");
+    println!("(with a KL penalty, beta = 0.02, toward the model as loaded).\n");
     let loaded = load_model_on(model, device)?;
     let (problems, _) = run_problems(&loaded, &opts)?;
     let config = opts.step_config(loaded.stop_ids())?;
@@ -278,8 +281,43 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
             best.text.trim().replace('\n', "\n  │ ")
         );
     }
-    println!("Train for real with: cargo run --release -p ch05 -- train --out runs/grpo (see ch05/README.md)");
+    print_recorded_lesson();
     Ok(())
+}
+
+/// The held-out accuracy of the measured GRPO run (ch05/README.md), built into the binary.
+const RECORDED_HELD_OUT: &str = include_str!("../results/qwen2.5-coder-0.5b/held_out.csv");
+
+/// `(step, correct, n)` rows of a `step,correct,n,accuracy` CSV; malformed rows are left out.
+fn held_out_rows(csv: &str) -> Vec<(u64, u64, u64)> {
+    csv.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split(',').map(|f| f.trim().parse::<u64>().ok());
+            Some((fields.next()??, fields.next()??, fields.next()??))
+        })
+        .filter(|&(_, _, n)| n > 0)
+        .collect()
+}
+
+/// Four steps cannot show what GRPO does; the lesson is the measured run's held-out
+/// accuracy, printed as bars, with the command that measured it.
+fn print_recorded_lesson() {
+    println!(
+        "What GRPO does over 150 such steps (G = 8), as measured on qwen2.5-coder-0.5b-instruct:"
+    );
+    println!("held-out accuracy on 200 test-split arith problems, levels 1-2 (ch05/results/qwen2.5-coder-0.5b/)\n");
+    for (step, correct, n) in held_out_rows(RECORDED_HELD_OUT) {
+        let accuracy = correct as f64 / n as f64;
+        let bar = "█".repeat((accuracy * 40.0).round() as usize);
+        println!(
+            "  step {step:>3}  {bar:<40} {:>5.1}%  ({correct}/{n})",
+            accuracy * 100.0
+        );
+    }
+    println!("\nThat run (1 h 18 min on 2 cores, stopped after step 150's evaluation):");
+    println!("  cargo run --release -p ch05 -- train --model qwen2.5-coder-0.5b-instruct --lora 16 --train-layers 4 \\");
+    println!("    --lr 2e-4 --group 8 --levels 1-2 --prompt one-shot --eval-n 200 --steps 200 --eval-every 50 --out runs/qwen25");
 }
 
 /// `grads`: the loss and gradients of `ids`. The backward pass exists only on
@@ -352,4 +390,23 @@ fn grads(model: &str, device: DeviceArgs, ids: &str, as_json: bool) -> Result<()
         println!("{name:width$}  {:>12.6}  {}", l2(g), values.join(" "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recorded_run_reads_as_its_four_evaluations() {
+        let rows = held_out_rows(RECORDED_HELD_OUT);
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        assert_eq!(rows[0], (0, 97, 200));
+        assert!(rows.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn malformed_rows_are_left_out() {
+        let rows = held_out_rows("step,correct,n,accuracy\n0,1,2,0.5\nx,1,2\n5,1,0,0\n7,1\n");
+        assert_eq!(rows, [(0, 1, 2)]);
+    }
 }
