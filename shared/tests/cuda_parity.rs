@@ -62,7 +62,9 @@ fn check_tiny(family: &str, weights_dir: &str, dtype: GpuDType, tol: f32) {
     let Some(gpu) = on_gpu(&cpu, dtype) else {
         return;
     };
-    for case in reference["cases"].as_array().unwrap() {
+    let cases = reference["cases"].as_array().unwrap();
+    assert!(!cases.is_empty(), "{family}: the fixture holds no cases");
+    for case in cases {
         let input = json_ids(&case["input_ids"]);
         let want = cpu.forward(&input).unwrap();
         let got = gpu.forward(&input).unwrap();
@@ -214,7 +216,12 @@ fn smollm2_matches_the_cpu_and_the_reference() {
         let Some(gpu) = on_gpu(&cpu, dtype) else {
             return;
         };
-        for case in reference["cases"].as_array().unwrap() {
+        let cases = reference["cases"].as_array().unwrap();
+        assert!(
+            !cases.is_empty(),
+            "smollm2-135m/reference.json holds no cases"
+        );
+        for case in cases {
             let input = json_ids(&case["input_ids"]);
             let want = cpu.forward(&input).unwrap();
             let got = gpu.forward(&input).unwrap();
