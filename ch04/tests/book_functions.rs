@@ -1,9 +1,12 @@
-//! ch. 4's sampling steps against the book's own Python functions
-//! (`fixtures/book/functions.json`, sections `ch04.top_p_filter` and
-//! `ch04.scale_logits_by_temperature`; the fixture's README gives the semantics and the
-//! tolerance: 1e-5 relative, with an absolute floor of 1e-6 near 0).
+//! ch. 4 and 5's sampling and scoring steps against the book's own Python functions
+//! (`fixtures/book/functions.json`, sections `ch04.top_p_filter`,
+//! `ch04.scale_logits_by_temperature` and `ch05.heuristic_score`; the fixture's README
+//! gives the semantics and the tolerance: 1e-5 relative, with an absolute floor of 1e-6
+//! near 0; extracted strings exactly).
 
+use ch03::{extract_final_candidate, Fallback};
 use ch04::sampling::{scale_logits_by_temperature, top_p_filter};
+use ch04::scoring::{heuristic_score, HeuristicWeights};
 use serde_json::Value;
 use shared::fixtures::{assert_all_checked, fixture_json, json_floats};
 
@@ -83,4 +86,49 @@ fn scale_logits_by_temperature_matches_the_book() {
         checked += 1;
     }
     assert_all_checked(checked, cases.len(), "ch04.scale_logits_by_temperature");
+}
+
+#[test]
+fn heuristic_score_matches_the_book() {
+    let Some(cases) = section("ch05.heuristic_score") else {
+        return;
+    };
+    // The fixture's alternative weights (brevity 100, boxed 3, extract 0.5, fulltext 0.25).
+    let alt = HeuristicWeights {
+        brevity_bonus: 100.0,
+        boxed_bonus: 3.0,
+        extract_bonus: 0.5,
+        fulltext_bonus: 0.25,
+    };
+    let mut checked = 0;
+    for (i, case) in cases.iter().enumerate() {
+        let answer = case["inputs"]["answer"].as_str().unwrap();
+        let expected = &case["expected"];
+        for (fallback, key) in [
+            (Fallback::None, "cand_boxed"),
+            (Fallback::NumberOnly, "cand_number_only"),
+            (Fallback::NumberThenFull, "cand_number_then_full"),
+        ] {
+            assert_eq!(
+                extract_final_candidate(answer, fallback),
+                expected[key].as_str().unwrap(),
+                "case {i} {answer:?}: {key}"
+            );
+        }
+        for (weights, key) in [
+            (HeuristicWeights::default(), "score_default"),
+            (alt, "score_alt"),
+        ] {
+            let (got, want) = (
+                heuristic_score(answer, &weights),
+                expected[key].as_f64().unwrap(),
+            );
+            assert!(
+                (got - want).abs() <= (1e-5 * want.abs()).max(1e-6),
+                "case {i} {answer:?}: {key} {got}, the book's {want}"
+            );
+        }
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), "ch05.heuristic_score");
 }
