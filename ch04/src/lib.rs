@@ -2,6 +2,7 @@
 //!
 //! - [`sampling`]: temperature, top-k and top-p, a seeded sampler (book ch. 4.4–4.5)
 //! - [`self_consistency`]: majority vote over answers grouped by the ch03 verifier (book ch. 4.6)
+//! - [`book_vote`]: the book's own vote and its scripts' tie rules (exact strings), to compare with
 //! - [`scoring`]: the heuristic score, average log-probability, best-of-N (book ch. 5)
 //! - [`self_refine`]: draft → critique → revise, keeping a revision whose score does not drop (book ch. 5)
 //! - [`evaluate`]: greedy, CoT, self-consistency, best-of-N and self-refinement on a dataset, resumable
@@ -9,6 +10,7 @@
 //! - [`batched`]: N samples of one prompt, one by one or batched (book ch. 4.6)
 
 pub mod batched;
+pub mod book_vote;
 pub mod evaluate;
 pub mod plot;
 pub mod report;

@@ -95,8 +95,10 @@ enum RankingArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum TieBreakArg {
-    /// Report a tie and give no answer (the book).
+    /// Report a tie and give no answer (the book's function).
     Report,
+    /// Take the first-appearing of the tied answers (the book's MATH-500 scripts).
+    FirstSeen,
     /// Take the tied answer with the highest mean log-probability.
     Logprob,
 }
@@ -217,6 +219,7 @@ fn revote(log: &Path, tie_break: TieBreak, out: Option<&Path>) -> Result<()> {
         count(&revoted, |r| r.correct),
         match tie_break {
             TieBreak::Report => "reported",
+            TieBreak::FirstSeen => "settled by first appearance",
             TieBreak::AvgLogprob => "broken by mean log-probability",
         }
     );
@@ -585,6 +588,7 @@ fn method_config(args: &EvalArgs, method: Method, n: usize) -> MethodConfig {
 fn tie_break_of(t: TieBreakArg) -> TieBreak {
     match t {
         TieBreakArg::Report => TieBreak::Report,
+        TieBreakArg::FirstSeen => TieBreak::FirstSeen,
         TieBreakArg::Logprob => TieBreak::AvgLogprob,
     }
 }

@@ -9,8 +9,11 @@ use ch03::grade_answer;
 /// How to settle a tie between the most frequent answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TieBreak {
-    /// Report the tie and choose nothing (the book's behaviour).
+    /// Report the tie and choose nothing (the book's `self_consistency_vote`).
     Report,
+    /// Choose the first-appearing of the tied answers (the book's MATH-500 scripts:
+    /// `majority_winners[0]`).
+    FirstSeen,
     /// Choose the tied answer whose samples have the highest mean average
     /// log-probability.
     AvgLogprob,
@@ -84,6 +87,7 @@ pub fn self_consistency_vote(
         ([], _) => None,
         ([only], _) => Some(only.answer.clone()),
         (_, TieBreak::Report) => None,
+        ([first, ..], TieBreak::FirstSeen) => Some(first.answer.clone()),
         (tied, TieBreak::AvgLogprob) => tied
             .iter()
             .filter_map(|g| g.mean_logprob.filter(|lp| !lp.is_nan()).map(|lp| (lp, g)))

@@ -1,10 +1,15 @@
 //! ch. 4 and 5's sampling and scoring steps against the book's own Python functions
 //! (`fixtures/book/functions.json`, sections `ch04.top_p_filter`,
-//! `ch04.scale_logits_by_temperature` and `ch05.heuristic_score`; the fixture's README
+//! `ch04.scale_logits_by_temperature`, `ch05.heuristic_score` and
+//! `ch04.self_consistency_vote` with the scripts' choices; the fixture's README
 //! gives the semantics and the tolerance: 1e-5 relative, with an absolute floor of 1e-6
 //! near 0; extracted strings exactly).
 
 use ch03::{extract_final_candidate, Fallback};
+use ch04::book_vote::{
+    book_best_of_n_heuristic_choice, book_scorer_heuristic_choice, book_script_choice,
+    book_self_consistency_vote, BookVote,
+};
 use ch04::sampling::{scale_logits_by_temperature, top_p_filter};
 use ch04::scoring::{heuristic_score, HeuristicWeights};
 use serde_json::Value;
@@ -131,4 +136,119 @@ fn heuristic_score_matches_the_book() {
         checked += 1;
     }
     assert_all_checked(checked, cases.len(), "ch05.heuristic_score");
+}
+
+/// A fixture's list of strings.
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("a list of strings")
+        .iter()
+        .map(|s| s.as_str().expect("a string").to_string())
+        .collect()
+}
+
+/// A script's choice as the fixture records it: `{"extracted": x}`, with `null` or an
+/// `{"error": ...}` (the script itself raised) for no answer.
+fn choice(v: &Value) -> Option<String> {
+    v.get("extracted")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// `vote`'s counts, groups, winners and final answer against the fixture's `expected`.
+fn assert_vote(vote: &BookVote, expected: &Value, what: &str) {
+    let counts: Vec<(String, usize)> = expected["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p[0].as_str().unwrap().to_string(),
+                p[1].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    assert_eq!(vote.counts, counts, "{what}: counts");
+    let groups: Vec<(String, Vec<usize>)> = expected["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let members = p[1].as_array().unwrap().iter();
+            let members = members.map(|i| i.as_u64().unwrap() as usize).collect();
+            (p[0].as_str().unwrap().to_string(), members)
+        })
+        .collect();
+    assert_eq!(vote.groups, groups, "{what}: groups");
+    assert_eq!(
+        vote.majority_winners,
+        strings(&expected["majority_winners"]),
+        "{what}: winners"
+    );
+    let final_answer = expected["final_answer"].as_str().map(str::to_string);
+    assert_eq!(vote.final_answer, final_answer, "{what}: final answer");
+    assert_eq!(
+        book_script_choice(vote).map(str::to_string),
+        choice(&expected["script_choice"]),
+        "{what}: the script's choice"
+    );
+}
+
+#[test]
+fn self_consistency_vote_and_the_scripts_choices_match_the_book() {
+    let Some(cases) = section("ch04.self_consistency_vote") else {
+        return;
+    };
+    let weights = HeuristicWeights::default();
+    let (mut checked, mut ties) = (0, 0);
+    for (i, case) in cases.iter().enumerate() {
+        let short = strings(&case["inputs"]["short_answers"]);
+        let full = strings(&case["inputs"]["full_answers"]);
+        let expected = &case["expected"];
+        let vote = book_self_consistency_vote(&short, false);
+        assert_vote(&vote, expected, &format!("case {i}"));
+        assert_eq!(vote.samples_used, short.len());
+        ties += usize::from(vote.final_answer.is_none() && !short.is_empty());
+
+        let early = book_self_consistency_vote(&short, true);
+        assert_vote(
+            &early,
+            &expected["early_stop"],
+            &format!("case {i}, early stop"),
+        );
+        let used = expected["early_stop"]["samples_used"].as_u64().unwrap() as usize;
+        assert_eq!(
+            early.samples_used, used,
+            "case {i}: samples used with early stop"
+        );
+
+        let scores: Vec<f64> = full.iter().map(|f| heuristic_score(f, &weights)).collect();
+        let want = expected["heuristic_scores"].as_array().unwrap();
+        assert_eq!(scores.len(), want.len(), "case {i}: scores");
+        for (got, want) in scores.iter().zip(want) {
+            let want = want.as_f64().unwrap();
+            assert!(
+                (got - want).abs() <= 1e-5 * want.abs().max(0.1),
+                "case {i}: {got} vs {want}"
+            );
+        }
+        assert_eq!(
+            book_scorer_heuristic_choice(&vote, &full).map(str::to_string),
+            choice(&expected["scorer_heuristic_choice"]),
+            "case {i}: the scorer script's heuristic choice"
+        );
+        assert_eq!(
+            book_script_choice(&vote).map(str::to_string),
+            choice(&expected["scorer_none_choice"]),
+            "case {i}: the scorer script's choice without scoring"
+        );
+        assert_eq!(
+            book_best_of_n_heuristic_choice(&short, &full).map(str::to_string),
+            choice(&expected["best_of_n_heuristic_choice"]),
+            "case {i}: best-of-N's heuristic choice"
+        );
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), "ch04.self_consistency_vote");
+    assert!(ties > 0, "the fixture exercises ties");
 }

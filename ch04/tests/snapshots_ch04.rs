@@ -123,10 +123,11 @@ fn self_consistency_vote_seed_0() {
     let logprobs: Vec<f64> = samples.iter().map(|s| s.avg_logprob).collect();
     let mut out = format!("short answers: {answers:?}\n");
     // All five samples have a majority; their first three tie three ways, where the
-    // two tie rules part: the book reports the tie, the log-probability rule chooses.
+    // tie rules part: the book's function reports the tie, its scripts take the first
+    // answer seen, the log-probability rule takes the most likely one.
     for n in [5, 3] {
         out.push_str(&format!("\n=== the first {n} samples\n"));
-        for tie_break in [TieBreak::Report, TieBreak::AvgLogprob] {
+        for tie_break in [TieBreak::Report, TieBreak::FirstSeen, TieBreak::AvgLogprob] {
             let vote = self_consistency_vote(&answers[..n], Some(&logprobs[..n]), tie_break);
             out.push_str(&format!("\n{tie_break:?}:\n"));
             for g in &vote.groups {
