@@ -10,6 +10,14 @@
 //! KL (ch. 7):         + β/G · Σᵢ Σₜ (e^(log π_ref − log π) − (log π_ref − log π) − 1)
 //! ```
 //!
+//! and the book's own chapter-7 scripts, by name (`7_4_plus_clip_ratio.py`,
+//! `7_5_plus_kl.py`), whose ratio and KL are of whole sequences, `ρᵢ = π(yᵢ) / π_old(yᵢ)`:
+//!
+//! ```text
+//! clip ratio (7.4): L = −1/G · Σᵢ oᵢ,  oᵢ = min(ρᵢAᵢ, clip(ρᵢ)Aᵢ) if Aᵢ ≥ 0, else max(…)
+//! plus KL (7.5):      + β/G · Σᵢ (log π(yᵢ) − log π_ref(yᵢ))
+//! ```
+//!
 //! Every term depends on the model only through the log-probabilities of the
 //! response tokens, so [`grpo_sequence_loss`] returns, with the loss, its
 //! derivative with respect to each of them: the backward pass then needs only
@@ -47,6 +55,23 @@ pub enum PolicyObjective {
         /// The clip range ε.
         eps: f32,
     },
+    /// The book's `7_4_plus_clip_ratio.py`: the ratio of whole-sequence probabilities,
+    /// clipped to `[1 − eps, 1 + eps]` (the script's default ε is 10), with the min of
+    /// the two terms for `A ≥ 0` and the max for `A < 0`.
+    BookClipRatio {
+        /// The clip range ε.
+        eps: f32,
+    },
+}
+
+/// How the KL penalty to the reference model is estimated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KlEstimator {
+    /// Ours: `e^(ref − log π) − (ref − log π) − 1` per token (k3, never negative).
+    K3PerToken,
+    /// The book's `7_5_plus_kl.py`: `log π(y) − log π_ref(y)` of the whole sequence (k1,
+    /// can be negative).
+    BookSequenceK1,
 }
 
 /// The loss's settings.
@@ -56,6 +81,8 @@ pub struct GrpoLossConfig {
     pub objective: PolicyObjective,
     /// β, the weight of the KL penalty to the reference model (0: none).
     pub kl_beta: f32,
+    /// How the KL is estimated.
+    pub kl_estimator: KlEstimator,
 }
 
 /// One response of a group, as the loss sees it: log-probabilities of its
@@ -102,9 +129,16 @@ pub fn grpo_sequence_loss(
     let a = f64::from(response.advantage);
     let (mut loss, mut clipped, mut kl_sum) = (0.0, 0, 0.0);
     let mut dlogprobs = Vec::with_capacity(n);
+    if let PolicyObjective::BookClipRatio { eps } = config.objective {
+        let (term, d, was_clipped) = book_clip_ratio_term(response, a, eps);
+        loss -= term / g;
+        dlogprobs.resize(n, (-d / g) as f32);
+        clipped = if was_clipped { n } else { 0 };
+    }
     for t in 0..n {
         let logp = f64::from(response.logprobs[t]);
         let d = match config.objective {
+            PolicyObjective::BookClipRatio { .. } => 0.0,
             PolicyObjective::Basic => {
                 loss -= a * logp / g;
                 -a / g
@@ -124,6 +158,13 @@ pub fn grpo_sequence_loss(
             }
         };
         let d_kl = match response.ref_logprobs {
+            Some(reference) if config.kl_estimator == KlEstimator::BookSequenceK1 => {
+                let beta = f64::from(config.kl_beta);
+                let diff = logp - f64::from(reference[t]);
+                kl_sum += diff;
+                loss += beta * diff / g;
+                beta / g
+            }
             Some(reference) if config.kl_beta != 0.0 => {
                 let beta = f64::from(config.kl_beta);
                 let diff = f64::from(reference[t]) - logp;
@@ -139,13 +180,37 @@ pub fn grpo_sequence_loss(
             }
             None => 0.0,
         };
-        dlogprobs.push((d + d_kl) as f32);
+        match dlogprobs.get_mut(t) {
+            // The book's clip ratio set its sequence-wide derivative above.
+            Some(slot) => *slot += d_kl as f32,
+            None => dlogprobs.push((d + d_kl) as f32),
+        }
     }
     SequenceLoss {
         loss,
         dlogprobs,
         clipped,
         kl_sum,
+    }
+}
+
+/// The book's 7.4 objective term `oᵢ` of one response, its derivative with respect to
+/// `log π(yᵢ)` (every token's log-probability, since they sum to it), and whether
+/// the clipped branch was taken with the ratio outside the range.
+fn book_clip_ratio_term(response: &ResponseLogprobs, a: f64, eps: f32) -> (f64, f64, bool) {
+    let sum = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>();
+    let ratio = (sum(response.logprobs) - sum(response.old_logprobs)).exp();
+    let bounded = ratio.clamp(1.0 - f64::from(eps), 1.0 + f64::from(eps));
+    let (unclipped, clipped) = (ratio * a, bounded * a);
+    let take_clipped = if a >= 0.0 {
+        clipped < unclipped
+    } else {
+        clipped > unclipped
+    };
+    if take_clipped {
+        (clipped, 0.0, true)
+    } else {
+        (unclipped, unclipped, false)
     }
 }
 
@@ -228,6 +293,7 @@ mod tests {
         let config = GrpoLossConfig {
             objective: PolicyObjective::Basic,
             kl_beta: 0.0,
+            kl_estimator: KlEstimator::K3PerToken,
         };
         let out = compute_grpo_loss(&responses, &config);
         // −(1·(−1.5) + (−1)·(−2)) / 2 = −0.25.
@@ -247,6 +313,7 @@ mod tests {
         let config = GrpoLossConfig {
             objective: PolicyObjective::Clipped { eps: 0.2 },
             kl_beta: 0.0,
+            kl_estimator: KlEstimator::K3PerToken,
         };
         let out = compute_grpo_loss(&responses, &config);
         // −(1.2 + 0.9 − 0.8) / 2.
@@ -266,6 +333,7 @@ mod tests {
         let config = GrpoLossConfig {
             objective: PolicyObjective::Basic,
             kl_beta: 0.1,
+            kl_estimator: KlEstimator::K3PerToken,
         };
         let out = compute_grpo_loss(&responses, &config);
         let k3 = |d: f64| d.exp() - d - 1.0;
@@ -292,6 +360,7 @@ mod tests {
             let config = GrpoLossConfig {
                 objective,
                 kl_beta: 0.3,
+                kl_estimator: KlEstimator::K3PerToken,
             };
             let loss_at =
                 |lp: &[Vec<f32>; 2]| compute_grpo_loss(&batch(lp, &old, &reference), &config).loss;

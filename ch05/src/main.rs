@@ -118,7 +118,7 @@ struct TrainArgs {
     /// Rollout top-p (1 keeps the whole distribution).
     #[arg(long, default_value_t = 1.0, value_parser = probability_f32)]
     top_p: f32,
-    /// Policy objective: basic (ch. 6: −A·Σ log π) or clipped (ch. 7: clipped importance ratio).
+    /// Policy objective: basic (ch. 6: −A·Σ log π), clipped (ch. 7: PPO's clipped ratio per token, KL per token) or book-clip-ratio (the book's 7_4/7_5 scripts: the ratio and KL of whole sequences; the book's ε is 10, --clip-eps 10).
     #[arg(long, default_value = "basic")]
     objective: String,
     /// Clip range ε of the clipped objective.

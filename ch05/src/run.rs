@@ -26,7 +26,7 @@ use shared::train::{AdamWConfig, LoraConfig, Params};
 use shared::{Error, Result};
 
 use crate::evaluate::accuracy;
-use crate::grpo::{GrpoLossConfig, PolicyObjective};
+use crate::grpo::{GrpoLossConfig, KlEstimator, PolicyObjective};
 use crate::policy::{Policy, Trained};
 use crate::step::{Rollout, StepConfig, StepMetrics};
 use crate::trainer::{pose_problems, reference_on, PosedProblem, Trainer};
@@ -71,7 +71,8 @@ pub struct TrainOptions {
     pub temperature: f32,
     /// Rollout top-p.
     pub top_p: f32,
-    /// `basic` (ch. 6) or `clipped` (ch. 7).
+    /// `basic` (ch. 6), `clipped` (ch. 7, per token) or `book-clip-ratio` (the book's
+    /// 7.4/7.5 scripts: sequence-level ratio and KL).
     pub objective: String,
     /// Clip range ε of the clipped objective.
     pub clip_eps: f32,
@@ -98,12 +99,19 @@ pub struct TrainOptions {
 impl TrainOptions {
     /// The step settings these options give, with the model's stop ids.
     pub fn step_config(&self, stop_ids: Vec<u32>) -> Result<StepConfig> {
-        let objective = match self.objective.as_str() {
-            "basic" => PolicyObjective::Basic,
-            "clipped" => PolicyObjective::Clipped { eps: self.clip_eps },
+        let (objective, kl_estimator) = match self.objective.as_str() {
+            "basic" => (PolicyObjective::Basic, KlEstimator::K3PerToken),
+            "clipped" => (
+                PolicyObjective::Clipped { eps: self.clip_eps },
+                KlEstimator::K3PerToken,
+            ),
+            "book-clip-ratio" => (
+                PolicyObjective::BookClipRatio { eps: self.clip_eps },
+                KlEstimator::BookSequenceK1,
+            ),
             other => {
                 return Err(Error::InvalidArgument(format!(
-                    "--objective {other}: expected basic or clipped"
+                    "--objective {other}: expected basic, clipped or book-clip-ratio"
                 )))
             }
         };
@@ -138,6 +146,7 @@ impl TrainOptions {
             loss: GrpoLossConfig {
                 objective,
                 kl_beta: self.kl_beta,
+                kl_estimator,
             },
             inner_epochs: self.inner_epochs,
             format_weight: self.format_weight,

@@ -1,8 +1,14 @@
-//! ch. 6–7's advantages against the book's own Python function
-//! (`fixtures/book/functions.json`, section `ch07.compute_advantage_stats`: float32,
-//! unbiased std, 1e-4 added to the std; 1e-5 relative, 1e-6 absolute near 0).
+//! ch. 6–7's advantages and losses against the book's own Python functions
+//! (`fixtures/book/functions.json`: `ch07.compute_advantage_stats`, float32, unbiased
+//! std, 1e-4 added to the std; the losses of `ch06.compute_grpo_loss`,
+//! `7_4_plus_clip_ratio.py` and `7_5_plus_kl.py` with their autograd gradients; 1e-5
+//! relative, 1e-6 absolute near 0).
 
-use ch05::grpo::compute_advantages;
+use ch05::grpo::{
+    compute_advantages, compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective,
+    ResponseLogprobs,
+};
+use serde_json::Value;
 use shared::fixtures::{assert_all_checked, fixture_json, json_floats};
 
 /// Mean and unbiased (N − 1) standard deviation, as `torch.mean` / `torch.std`.
@@ -60,4 +66,111 @@ fn compute_advantages_matches_the_books_compute_advantage_stats() {
         checked += 1;
     }
     assert_all_checked(checked, cases.len(), "ch07.compute_advantage_stats");
+}
+
+/// One book GRPO section: each case's rewards and sequence log-probabilities through
+/// [`compute_grpo_loss`] with `config(params)`, each response as one "token" holding
+/// its whole sequence's log-probability (the book's losses see only those sums).
+fn check_book_loss(section: &str, config: impl Fn(&Value) -> GrpoLossConfig) {
+    let Some(book) = fixture_json("book/functions.json") else {
+        return;
+    };
+    let cases = book[section].as_array().expect("the section");
+    let (mut checked, mut updates) = (0, 0);
+    for (i, case) in cases.iter().enumerate() {
+        let (inputs, expected) = (&case["inputs"], &case["expected"]);
+        let rewards = json_floats(&inputs["rewards"]);
+        let advantages = compute_advantages(&rewards);
+        let want = json_floats(&expected["advantages"]);
+        for (g, w) in advantages.iter().zip(&want) {
+            assert!(
+                close(f64::from(*g), f64::from(*w)),
+                "case {i}: advantage {g} vs {w}"
+            );
+        }
+        let new = json_floats(&inputs["new_logps"]);
+        let old = inputs
+            .get("old_logps")
+            .map_or_else(|| new.clone(), json_floats);
+        let reference = inputs.get("ref_logps").map(json_floats);
+        if expected["grad_new_logps"].is_null() {
+            // The book makes no update: its skip of an all-zero-advantage group, ours too.
+            assert!(
+                expected["skipped"].as_bool().unwrap(),
+                "case {i}: no gradient, no skip"
+            );
+            assert!(
+                advantages.iter().all(|&a| a == 0.0),
+                "case {i}: we would update"
+            );
+            checked += 1;
+            continue;
+        }
+        let responses: Vec<ResponseLogprobs> = (0..new.len())
+            .map(|r| ResponseLogprobs {
+                logprobs: &new[r..r + 1],
+                old_logprobs: &old[r..r + 1],
+                ref_logprobs: reference.as_ref().map(|v| &v[r..r + 1]),
+                advantage: advantages[r],
+            })
+            .collect();
+        let loss = compute_grpo_loss(&responses, &config(&inputs["params"]));
+        let want_loss = expected["loss"].as_f64().unwrap();
+        assert!(
+            close(loss.loss, want_loss),
+            "case {i}: loss {} vs the book's {want_loss}",
+            loss.loss
+        );
+        let want_grad = json_floats(&expected["grad_new_logps"]);
+        for (r, (g, w)) in loss.dlogprobs.iter().zip(&want_grad).enumerate() {
+            assert!(
+                close(f64::from(g[0]), f64::from(*w)),
+                "case {i}: gradient {r}: {} vs {w}",
+                g[0]
+            );
+        }
+        updates += 1;
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), section);
+    assert!(updates > 0, "{section}: no case makes an update");
+}
+
+fn param(params: &Value, name: &str, default: f64) -> f32 {
+    params.get(name).and_then(Value::as_f64).unwrap_or(default) as f32
+}
+
+#[test]
+fn the_basic_loss_matches_the_books_chapter_6() {
+    check_book_loss("grpo.ch06.compute_grpo_loss", |_| GrpoLossConfig {
+        objective: PolicyObjective::Basic,
+        kl_beta: 0.0,
+        kl_estimator: KlEstimator::K3PerToken,
+    });
+}
+
+#[test]
+fn book_clip_ratio_matches_7_4_plus_clip_ratio() {
+    check_book_loss("grpo.7_4_plus_clip_ratio.compute_grpo_loss", |p| {
+        GrpoLossConfig {
+            objective: PolicyObjective::BookClipRatio {
+                eps: param(p, "clip_eps", 10.0),
+            },
+            kl_beta: 0.0,
+            kl_estimator: KlEstimator::BookSequenceK1,
+        }
+    });
+}
+
+#[test]
+fn book_clip_ratio_with_the_sequence_kl_matches_7_5_plus_kl() {
+    check_book_loss("grpo.7_5_plus_kl.compute_grpo_loss_plus_kl", |p| {
+        GrpoLossConfig {
+            objective: PolicyObjective::BookClipRatio {
+                eps: param(p, "clip_eps", 10.0),
+            },
+            kl_beta: param(p, "kl_coeff", 0.001),
+            kl_estimator: KlEstimator::BookSequenceK1,
+        }
+    });
 }

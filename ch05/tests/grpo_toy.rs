@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use ch04::batched::{sample_batched, SampleOptions};
 use ch04::sampling::SamplingConfig;
-use ch05::grpo::{compute_advantages, GrpoLossConfig, PolicyObjective};
+use ch05::grpo::{compute_advantages, GrpoLossConfig, KlEstimator, PolicyObjective};
 use ch05::policy::Policy;
 use ch05::reward::Reward;
 use ch05::step::{grpo_update, Rollout, StepConfig, StepMetrics};
@@ -61,7 +61,11 @@ fn config(objective: PolicyObjective, inner_epochs: usize, kl_beta: f32) -> Step
             top_p: 1.0,
         },
         stop_ids: Vec::new(),
-        loss: GrpoLossConfig { objective, kl_beta },
+        loss: GrpoLossConfig {
+            objective,
+            kl_beta,
+            kl_estimator: KlEstimator::K3PerToken,
+        },
         inner_epochs,
         format_weight: 0.0,
         skip_zero_advantage: true,
