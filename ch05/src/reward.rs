@@ -20,6 +20,37 @@ pub fn format_reward(response: &str) -> f32 {
     f32::from(u8::from(boxed.chars().any(|c| c.is_ascii_digit())))
 }
 
+/// The book's ch. 7 `reward_format` (Qwen3's thinking format): 1 when the generated
+/// ids, `token_ids[prompt_len..]`, hold both `think_id` and `end_think_id` (Qwen3's
+/// `<think>` 151667 and `</think>` 151668) and the first `think_id` comes before the
+/// first `end_think_id`, else 0. Ours, [`format_reward`], rewards a boxed number instead:
+/// the models here do not think in tags.
+pub fn book_reward_format(
+    token_ids: &[u32],
+    prompt_len: usize,
+    think_id: u32,
+    end_think_id: u32,
+) -> f32 {
+    let generated = token_ids.get(prompt_len..).unwrap_or(&[]);
+    let first = |id: u32| generated.iter().position(|&t| t == id);
+    match (first(think_id), first(end_think_id)) {
+        (Some(open), Some(close)) if open < close => 1.0,
+        _ => 0.0,
+    }
+}
+
+/// The book's `7_6_plus_format_reward.py` total: `rlvr + weight · format`, where with
+/// `conditional` the format reward counts only for a correct answer (`format · rlvr`).
+/// Summed in f64 and rounded to f32, as the script sums Python floats.
+pub fn book_total_reward(rlvr: f32, format: f32, weight: f32, conditional: bool) -> f32 {
+    let format = if conditional {
+        f64::from(format) * f64::from(rlvr)
+    } else {
+        f64::from(format)
+    };
+    (f64::from(rlvr) + f64::from(weight) * format) as f32
+}
+
 /// A response's reward and what it is made of.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reward {

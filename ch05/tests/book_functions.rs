@@ -8,6 +8,7 @@ use ch05::grpo::{
     compute_advantages, compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective,
     ResponseLogprobs,
 };
+use ch05::reward::{book_reward_format, book_total_reward};
 use serde_json::Value;
 use shared::fixtures::{assert_all_checked, fixture_json, json_floats};
 
@@ -72,6 +73,15 @@ fn compute_advantages_matches_the_books_compute_advantage_stats() {
 /// [`compute_grpo_loss`] with `config(params)`, each response as one "token" holding
 /// its whole sequence's log-probability (the book's losses see only those sums).
 fn check_book_loss(section: &str, config: impl Fn(&Value) -> GrpoLossConfig) {
+    check_book_loss_with(section, config, |inputs| json_floats(&inputs["rewards"]));
+}
+
+/// [`check_book_loss`] with the group's rewards computed by `rewards` from a case's inputs.
+fn check_book_loss_with(
+    section: &str,
+    config: impl Fn(&Value) -> GrpoLossConfig,
+    rewards: impl Fn(&Value) -> Vec<f32>,
+) {
     let Some(book) = fixture_json("book/functions.json") else {
         return;
     };
@@ -79,7 +89,10 @@ fn check_book_loss(section: &str, config: impl Fn(&Value) -> GrpoLossConfig) {
     let (mut checked, mut updates) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
         let (inputs, expected) = (&case["inputs"], &case["expected"]);
-        let rewards = json_floats(&inputs["rewards"]);
+        let rewards = rewards(inputs);
+        if let Some(want) = expected.get("rewards") {
+            assert_eq!(rewards, json_floats(want), "case {i}: rewards");
+        }
         let advantages = compute_advantages(&rewards);
         let want = json_floats(&expected["advantages"]);
         for (g, w) in advantages.iter().zip(&want) {
@@ -173,4 +186,77 @@ fn book_clip_ratio_with_the_sequence_kl_matches_7_5_plus_kl() {
             kl_estimator: KlEstimator::BookSequenceK1,
         }
     });
+}
+
+/// Qwen3's `<think>` and `</think>` ids, as the fixture's `meta.think_token_ids` says.
+fn think_ids(book: &Value) -> (u32, u32) {
+    let ids = book["meta"]["think_token_ids"]
+        .as_array()
+        .expect("meta.think_token_ids");
+    (
+        ids[0].as_u64().unwrap() as u32,
+        ids[1].as_u64().unwrap() as u32,
+    )
+}
+
+#[test]
+fn book_reward_format_matches_the_books_reward_format() {
+    let Some(book) = fixture_json("book/functions.json") else {
+        return;
+    };
+    let (think, end_think) = think_ids(&book);
+    let cases = book["ch07.reward_format"].as_array().expect("the section");
+    let mut checked = 0;
+    for (i, case) in cases.iter().enumerate() {
+        let ids: Vec<u32> = shared::fixtures::json_ids(&case["inputs"]["token_ids"]);
+        let prompt_len = case["inputs"]["prompt_len"].as_u64().unwrap() as usize;
+        let want = case["expected"]["reward"].as_f64().unwrap() as f32;
+        assert_eq!(
+            book_reward_format(&ids, prompt_len, think, end_think),
+            want,
+            "case {i}: {ids:?}"
+        );
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), "ch07.reward_format");
+}
+
+#[test]
+fn book_format_reward_and_loss_match_7_6_plus_format_reward() {
+    let Some(book) = fixture_json("book/functions.json") else {
+        return;
+    };
+    let (think, end_think) = think_ids(&book);
+    check_book_loss_with(
+        "grpo.7_6_plus_format_reward.compute_grpo_loss_plus_format_reward",
+        |p| GrpoLossConfig {
+            objective: PolicyObjective::BookClipRatio {
+                eps: param(p, "clip_eps", 10.0),
+            },
+            kl_beta: param(p, "kl_coeff", 0.02),
+            kl_estimator: KlEstimator::BookSequenceK1,
+        },
+        |inputs| {
+            let params = &inputs["params"];
+            let weight = param(params, "format_reward_weight", 1.0);
+            let conditional = params["conditional_reward"].as_bool().unwrap_or(false);
+            let rlvr = json_floats(&inputs["rlvr_rewards"]);
+            let generated = inputs["format_gen_tokens"].as_array().unwrap();
+            let format: Vec<f32> = generated
+                .iter()
+                .map(|ids| {
+                    book_reward_format(&shared::fixtures::json_ids(ids), 0, think, end_think)
+                })
+                .collect();
+            assert_eq!(
+                format,
+                json_floats(&inputs["format_rewards"]),
+                "format rewards"
+            );
+            rlvr.iter()
+                .zip(&format)
+                .map(|(&r, &f)| book_total_reward(r, f, weight, conditional))
+                .collect()
+        },
+    );
 }
