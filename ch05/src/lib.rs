@@ -2,6 +2,7 @@
 //!
 //! - [`reward`]: the verifiable reward (ch03's verifier on the boxed answer) and the format reward
 //! - [`grpo`]: group-normalized advantages and the GRPO loss, basic and clipped, with a KL penalty
+//! - [`logprob`]: a response's log-probability and entropy (`sequence_logprob`, `sequence_logprob_and_entropy`)
 //! - [`policy`]: what is trained (every weight, or LoRA adapters) and its AdamW
 //! - [`step`]: one GRPO step: rollouts, rewards, advantages, updates
 //! - [`evaluate`]: held-out accuracy, several problems decoded as one batch
@@ -11,6 +12,7 @@
 
 pub mod evaluate;
 pub mod grpo;
+pub mod logprob;
 pub mod policy;
 pub mod reward;
 pub mod run;

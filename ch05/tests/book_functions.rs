@@ -8,6 +8,7 @@ use ch05::grpo::{
     compute_advantages, compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective,
     ResponseLogprobs,
 };
+use ch05::logprob::sequence_logprob_and_entropy;
 use ch05::reward::{book_reward_format, book_total_reward};
 use serde_json::Value;
 use shared::fixtures::{assert_all_checked, fixture_json, json_floats};
@@ -259,4 +260,62 @@ fn book_format_reward_and_loss_match_7_6_plus_format_reward() {
                 .collect()
         },
     );
+}
+
+#[test]
+fn sequence_logprob_and_entropy_match_the_books_on_the_tiny_qwen3_models() {
+    let Some(book) = fixture_json("book/functions.json") else {
+        return;
+    };
+    let cases = book["ch06.sequence_logprob+ch07.sequence_logprob_and_entropy"]
+        .as_array()
+        .expect("the section");
+    // Model-based values: 1e-4 (the fixture's README).
+    let near = |got: f32, want: f64| (f64::from(got) - want).abs() <= 1e-4 * want.abs().max(1.0);
+    let (mut checked, mut refused) = (0, 0);
+    for (i, case) in cases.iter().enumerate() {
+        let inputs = &case["inputs"];
+        let Some(dir) = shared::fixtures::fixture(inputs["model_dir"].as_str().unwrap()) else {
+            return;
+        };
+        let model = shared::loader::load_hf_model(&dir).unwrap();
+        let ids = shared::fixtures::json_ids(&inputs["token_ids"]);
+        let prompt_len = inputs["prompt_len"].as_u64().unwrap() as usize;
+        let expected = &case["expected"];
+        if prompt_len == 0 {
+            // The book's slice keeps only the last step here; we refuse the input.
+            assert!(
+                sequence_logprob_and_entropy(&model, &ids, 0).is_err(),
+                "case {i}"
+            );
+            refused += 1;
+            checked += 1;
+            continue;
+        }
+        let got = sequence_logprob_and_entropy(&model, &ids, prompt_len).unwrap();
+        for (key, value) in [
+            ("logprob_sum", got.logprob_sum),
+            ("logprob_sum_ch07", got.logprob_sum),
+            ("entropy", got.entropy),
+        ] {
+            let want = expected[key].as_f64().unwrap();
+            assert!(
+                near(value, want),
+                "case {i}: {key} {value} vs the book's {want}"
+            );
+        }
+        for (key, values) in [
+            ("answer_token_logprobs", &got.token_logprobs),
+            ("step_entropies", &got.step_entropies),
+        ] {
+            let want = json_floats(&expected[key]);
+            assert_eq!(values.len(), want.len(), "case {i}: {key}");
+            for (g, w) in values.iter().zip(&want) {
+                assert!(near(*g, f64::from(*w)), "case {i}: {key} {g} vs {w}");
+            }
+        }
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), "sequence_logprob");
+    assert!(refused < checked, "some cases are computed");
 }
