@@ -44,6 +44,20 @@ pub fn compute_advantages(rewards: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// The book's GDPO advantages (`7_7_improvements/gdpo.py`): the correctness and format
+/// rewards normalized within the group separately ([`compute_advantages`]), summed with
+/// the format term weighted by `format_coeff`, and that sum normalized again; so a
+/// format bonus cannot drown the correctness signal.
+pub fn gdpo_advantages(correct: &[f32], format: &[f32], format_coeff: f32) -> Vec<f32> {
+    let (a_correct, a_format) = (compute_advantages(correct), compute_advantages(format));
+    let sum: Vec<f32> = a_correct
+        .iter()
+        .zip(&a_format)
+        .map(|(&c, &f)| c + format_coeff * f)
+        .collect();
+    compute_advantages(&sum)
+}
+
 /// Which policy objective to use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PolicyObjective {

@@ -51,6 +51,39 @@ pub fn book_total_reward(rlvr: f32, format: f32, weight: f32, conditional: bool)
     (f64::from(rlvr) + f64::from(weight) * format) as f32
 }
 
+/// The book's GDPO reward (`7_7_improvements/gdpo.py`, `reward_with_format_bonus`) and
+/// its two parts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GdpoReward {
+    /// `correct + format_coeff · format`.
+    pub reward: f32,
+    /// 1 when the response has a non-empty `\boxed{…}`.
+    pub format: f32,
+    /// 1 when its answer (the boxed one, else the last number, else the whole text)
+    /// grades equal to the truth.
+    pub correct: f32,
+}
+
+/// The book's `reward_with_format_bonus`: a correctness reward that, unlike
+/// [`reward_rlvr`], also accepts an unboxed last number, and a separate format reward
+/// for boxing it, weighted by `format_coeff`.
+pub fn book_reward_with_format_bonus(
+    response: &str,
+    answer: &str,
+    format_coeff: f32,
+) -> GdpoReward {
+    let format = f32::from(u8::from(
+        !extract_final_candidate(response, Fallback::None).is_empty(),
+    ));
+    let candidate = extract_final_candidate(response, Fallback::NumberThenFull);
+    let correct = f32::from(u8::from(grade_answer(&candidate, answer)));
+    GdpoReward {
+        reward: (f64::from(correct) + f64::from(format_coeff) * f64::from(format)) as f32,
+        format,
+        correct,
+    }
+}
+
 /// A response's reward and what it is made of.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reward {

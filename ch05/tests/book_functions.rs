@@ -4,12 +4,13 @@
 //! `7_4_plus_clip_ratio.py` and `7_5_plus_kl.py` with their autograd gradients; 1e-5
 //! relative, 1e-6 absolute near 0).
 
+use ch05::grpo::gdpo_advantages;
 use ch05::grpo::{
     compute_advantages, compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective,
     ResponseLogprobs,
 };
 use ch05::logprob::sequence_logprob_and_entropy;
-use ch05::reward::{book_reward_format, book_total_reward};
+use ch05::reward::{book_reward_format, book_reward_with_format_bonus, book_total_reward};
 use serde_json::Value;
 use shared::fixtures::{assert_all_checked, fixture_json, json_floats};
 
@@ -74,14 +75,19 @@ fn compute_advantages_matches_the_books_compute_advantage_stats() {
 /// [`compute_grpo_loss`] with `config(params)`, each response as one "token" holding
 /// its whole sequence's log-probability (the book's losses see only those sums).
 fn check_book_loss(section: &str, config: impl Fn(&Value) -> GrpoLossConfig) {
-    check_book_loss_with(section, config, |inputs| json_floats(&inputs["rewards"]));
+    check_book_loss_with(section, config, |inputs| {
+        let rewards = json_floats(&inputs["rewards"]);
+        let advantages = compute_advantages(&rewards);
+        (rewards, advantages)
+    });
 }
 
-/// [`check_book_loss`] with the group's rewards computed by `rewards` from a case's inputs.
+/// [`check_book_loss`] with the group's rewards and advantages computed by
+/// `rewards_and_advantages` from a case's inputs.
 fn check_book_loss_with(
     section: &str,
     config: impl Fn(&Value) -> GrpoLossConfig,
-    rewards: impl Fn(&Value) -> Vec<f32>,
+    rewards_and_advantages: impl Fn(&Value) -> (Vec<f32>, Vec<f32>),
 ) {
     let Some(book) = fixture_json("book/functions.json") else {
         return;
@@ -90,11 +96,10 @@ fn check_book_loss_with(
     let (mut checked, mut updates) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
         let (inputs, expected) = (&case["inputs"], &case["expected"]);
-        let rewards = rewards(inputs);
+        let (rewards, advantages) = rewards_and_advantages(inputs);
         if let Some(want) = expected.get("rewards") {
             assert_eq!(rewards, json_floats(want), "case {i}: rewards");
         }
-        let advantages = compute_advantages(&rewards);
         let want = json_floats(&expected["advantages"]);
         for (g, w) in advantages.iter().zip(&want) {
             assert!(
@@ -254,10 +259,13 @@ fn book_format_reward_and_loss_match_7_6_plus_format_reward() {
                 json_floats(&inputs["format_rewards"]),
                 "format rewards"
             );
-            rlvr.iter()
+            let rewards: Vec<f32> = rlvr
+                .iter()
                 .zip(&format)
                 .map(|(&r, &f)| book_total_reward(r, f, weight, conditional))
-                .collect()
+                .collect();
+            let advantages = compute_advantages(&rewards);
+            (rewards, advantages)
         },
     );
 }
@@ -376,4 +384,73 @@ fn reward_rlvr_matches_the_books_but_for_two_deliberate_differences() {
     }
     assert_all_checked(checked, cases.len(), "ch06.reward_rlvr");
     println!("{explained} of {checked} rewards differ, each for a known reason");
+}
+
+#[test]
+fn book_reward_with_format_bonus_matches_gdpo() {
+    let Some(book) = fixture_json("book/functions.json") else {
+        return;
+    };
+    let cases = book["gdpo.reward_with_format_bonus"]
+        .as_array()
+        .expect("the section");
+    let mut checked = 0;
+    for (i, case) in cases.iter().enumerate() {
+        let inputs = &case["inputs"];
+        let got = book_reward_with_format_bonus(
+            inputs["answer_text"].as_str().unwrap(),
+            inputs["ground_truth"].as_str().unwrap(),
+            inputs["format_coeff"].as_f64().unwrap() as f32,
+        );
+        let expected = &case["expected"];
+        let want = |key: &str| expected[key].as_f64().unwrap() as f32;
+        assert_eq!(
+            (got.reward, got.format, got.correct),
+            (
+                want("reward"),
+                want("format_reward"),
+                want("correctness_reward")
+            ),
+            "case {i}: {inputs}"
+        );
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), "gdpo.reward_with_format_bonus");
+}
+
+/// GDPO's loss section gives each text's correctness (its ground truth is not in the
+/// case) and format rewards: the format rewards are recomputed from the texts (the
+/// truth does not matter for them), then [`gdpo_advantages`] and the 7.5 loss.
+#[test]
+fn gdpo_advantages_and_loss_match_the_books_gdpo() {
+    check_book_loss_with(
+        "grpo.gdpo.compute_grpo_loss_plus_kl",
+        |p| GrpoLossConfig {
+            objective: PolicyObjective::BookClipRatio {
+                eps: param(p, "clip_eps", 10.0),
+            },
+            kl_beta: param(p, "kl_coeff", 0.02),
+            kl_estimator: KlEstimator::BookSequenceK1,
+        },
+        |inputs| {
+            let coeff = param(&inputs["params"], "format_coeff", 0.1);
+            let texts = inputs["texts"].as_array().unwrap();
+            let format: Vec<f32> = texts
+                .iter()
+                .map(|t| book_reward_with_format_bonus(t.as_str().unwrap(), "", coeff).format)
+                .collect();
+            assert_eq!(
+                format,
+                json_floats(&inputs["rewards_format"]),
+                "format rewards"
+            );
+            let correct = json_floats(&inputs["rewards_correct"]);
+            let totals: Vec<f32> = correct
+                .iter()
+                .zip(&format)
+                .map(|(&c, &f)| (f64::from(c) + f64::from(coeff) * f64::from(f)) as f32)
+                .collect();
+            (totals, gdpo_advantages(&correct, &format, coeff))
+        },
+    );
 }
