@@ -86,6 +86,35 @@ pub enum KlEstimator {
     /// The book's `7_5_plus_kl.py`: `log π(y) − log π_ref(y)` of the whole sequence (k1,
     /// can be negative).
     BookSequenceK1,
+    /// The book's `deepseek_v32_style.py`: k1 of the sequence weighted by the importance
+    /// ratio `π(y) / π_old(y)` (not detached: its gradient flows too).
+    BookImportanceWeightedK1,
+}
+
+/// The book's DeepSeek-V3.2 off-policy mask (`deepseek_v32_style.py`): a response with
+/// a negative advantage whose policy has drifted from the one that sampled it by more
+/// than `delta` per token (`(log π_old(y) − log π(y)) / max(1, len)`) gets advantage 0.
+/// `logprobs` and `old_logprobs` are whole-sequence sums; returns the masked advantages
+/// and the mask.
+pub fn deepseek_off_policy_mask(
+    advantages: &[f32],
+    logprobs: &[f32],
+    old_logprobs: &[f32],
+    lengths: &[usize],
+    delta: f32,
+) -> (Vec<f32>, Vec<f32>) {
+    let mask: Vec<f32> = (0..advantages.len())
+        .map(|i| {
+            let drift = (old_logprobs[i] - logprobs[i]) / lengths[i].max(1) as f32;
+            if advantages[i] < 0.0 && drift > delta {
+                0.0
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let masked = advantages.iter().zip(&mask).map(|(a, m)| a * m).collect();
+    (masked, mask)
 }
 
 /// The loss's settings.
@@ -149,6 +178,25 @@ pub fn grpo_sequence_loss(
         dlogprobs.resize(n, (-d / g) as f32);
         clipped = if was_clipped { n } else { 0 };
     }
+    if let (KlEstimator::BookImportanceWeightedK1, Some(reference)) =
+        (config.kl_estimator, response.ref_logprobs)
+    {
+        // β/G · w·(log π(y) − log π_ref(y)), w = e^(log π(y) − log π_old(y)): its
+        // derivative in log π(y), shared by every token, is β/G · w·(1 + k1).
+        let sum = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>();
+        let (new, old, refr) = (
+            sum(response.logprobs),
+            sum(response.old_logprobs),
+            sum(reference),
+        );
+        let (w, k1) = ((new - old).exp(), new - refr);
+        let beta = f64::from(config.kl_beta);
+        kl_sum = k1;
+        loss += beta * w * k1 / g;
+        let d = (beta * w * (1.0 + k1) / g) as f32;
+        dlogprobs.resize(n, 0.0);
+        dlogprobs.iter_mut().for_each(|x| *x += d);
+    }
     for t in 0..n {
         let logp = f64::from(response.logprobs[t]);
         let d = match config.objective {
@@ -172,6 +220,8 @@ pub fn grpo_sequence_loss(
             }
         };
         let d_kl = match response.ref_logprobs {
+            // Sequence-level, computed above.
+            Some(_) if config.kl_estimator == KlEstimator::BookImportanceWeightedK1 => 0.0,
             Some(reference) if config.kl_estimator == KlEstimator::BookSequenceK1 => {
                 let beta = f64::from(config.kl_beta);
                 let diff = logp - f64::from(reference[t]);
@@ -195,8 +245,9 @@ pub fn grpo_sequence_loss(
             None => 0.0,
         };
         match dlogprobs.get_mut(t) {
-            // The book's clip ratio set its sequence-wide derivative above.
-            Some(slot) => *slot += d_kl as f32,
+            // A sequence-level term (the book's clip ratio or weighted KL) set its
+            // derivative above.
+            Some(slot) => *slot += (d + d_kl) as f32,
             None => dlogprobs.push((d + d_kl) as f32),
         }
     }

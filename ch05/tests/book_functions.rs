@@ -4,11 +4,11 @@
 //! `7_4_plus_clip_ratio.py` and `7_5_plus_kl.py` with their autograd gradients; 1e-5
 //! relative, 1e-6 absolute near 0).
 
-use ch05::grpo::gdpo_advantages;
 use ch05::grpo::{
     compute_advantages, compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective,
     ResponseLogprobs,
 };
+use ch05::grpo::{deepseek_off_policy_mask, gdpo_advantages};
 use ch05::logprob::sequence_logprob_and_entropy;
 use ch05::reward::{book_reward_format, book_reward_with_format_bonus, book_total_reward};
 use serde_json::Value;
@@ -75,19 +75,24 @@ fn compute_advantages_matches_the_books_compute_advantage_stats() {
 /// [`compute_grpo_loss`] with `config(params)`, each response as one "token" holding
 /// its whole sequence's log-probability (the book's losses see only those sums).
 fn check_book_loss(section: &str, config: impl Fn(&Value) -> GrpoLossConfig) {
-    check_book_loss_with(section, config, |inputs| {
-        let rewards = json_floats(&inputs["rewards"]);
+    check_book_loss_with(section, config, |case| {
+        let rewards = json_floats(&case["inputs"]["rewards"]);
         let advantages = compute_advantages(&rewards);
-        (rewards, advantages)
+        (rewards, advantages.clone(), advantages)
     });
 }
 
+/// The group's rewards, its advantages (as the fixture records them) and the
+/// advantages the loss uses (the same but where a rule masks some), from a case's inputs.
+type Advantages = (Vec<f32>, Vec<f32>, Vec<f32>);
+
 /// [`check_book_loss`] with the group's rewards and advantages computed by
-/// `rewards_and_advantages` from a case's inputs.
+/// `rewards_and_advantages` from a case (its inputs; its expected values for checks of
+/// intermediate results).
 fn check_book_loss_with(
     section: &str,
     config: impl Fn(&Value) -> GrpoLossConfig,
-    rewards_and_advantages: impl Fn(&Value) -> (Vec<f32>, Vec<f32>),
+    rewards_and_advantages: impl Fn(&Value) -> Advantages,
 ) {
     let Some(book) = fixture_json("book/functions.json") else {
         return;
@@ -96,7 +101,7 @@ fn check_book_loss_with(
     let (mut checked, mut updates) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
         let (inputs, expected) = (&case["inputs"], &case["expected"]);
-        let (rewards, advantages) = rewards_and_advantages(inputs);
+        let (rewards, advantages, loss_advantages) = rewards_and_advantages(case);
         if let Some(want) = expected.get("rewards") {
             assert_eq!(rewards, json_floats(want), "case {i}: rewards");
         }
@@ -130,7 +135,7 @@ fn check_book_loss_with(
                 logprobs: &new[r..r + 1],
                 old_logprobs: &old[r..r + 1],
                 ref_logprobs: reference.as_ref().map(|v| &v[r..r + 1]),
-                advantage: advantages[r],
+                advantage: loss_advantages[r],
             })
             .collect();
         let loss = compute_grpo_loss(&responses, &config(&inputs["params"]));
@@ -242,7 +247,8 @@ fn book_format_reward_and_loss_match_7_6_plus_format_reward() {
             kl_beta: param(p, "kl_coeff", 0.02),
             kl_estimator: KlEstimator::BookSequenceK1,
         },
-        |inputs| {
+        |case| {
+            let inputs = &case["inputs"];
             let params = &inputs["params"];
             let weight = param(params, "format_reward_weight", 1.0);
             let conditional = params["conditional_reward"].as_bool().unwrap_or(false);
@@ -265,7 +271,7 @@ fn book_format_reward_and_loss_match_7_6_plus_format_reward() {
                 .map(|(&r, &f)| book_total_reward(r, f, weight, conditional))
                 .collect();
             let advantages = compute_advantages(&rewards);
-            (rewards, advantages)
+            (rewards, advantages.clone(), advantages)
         },
     );
 }
@@ -432,7 +438,8 @@ fn gdpo_advantages_and_loss_match_the_books_gdpo() {
             kl_beta: param(p, "kl_coeff", 0.02),
             kl_estimator: KlEstimator::BookSequenceK1,
         },
-        |inputs| {
+        |case| {
+            let inputs = &case["inputs"];
             let coeff = param(&inputs["params"], "format_coeff", 0.1);
             let texts = inputs["texts"].as_array().unwrap();
             let format: Vec<f32> = texts
@@ -450,7 +457,46 @@ fn gdpo_advantages_and_loss_match_the_books_gdpo() {
                 .zip(&format)
                 .map(|(&c, &f)| (f64::from(c) + f64::from(coeff) * f64::from(f)) as f32)
                 .collect();
-            (totals, gdpo_advantages(&correct, &format, coeff))
+            let advantages = gdpo_advantages(&correct, &format, coeff);
+            (totals, advantages.clone(), advantages)
+        },
+    );
+}
+
+/// DeepSeek-V3.2's loss: the 7.4 objective on advantages masked where a negative-advantage
+/// response drifted off-policy, and the importance-weighted k1 KL.
+#[test]
+fn deepseek_off_policy_mask_and_loss_match_the_books_deepseek_v32() {
+    check_book_loss_with(
+        "grpo.deepseek_v32_style.compute_grpo_loss_plus_kl",
+        |p| GrpoLossConfig {
+            objective: PolicyObjective::BookClipRatio {
+                eps: param(p, "clip_eps", 10.0),
+            },
+            kl_beta: param(p, "kl_coeff", 0.02),
+            kl_estimator: KlEstimator::BookImportanceWeightedK1,
+        },
+        |case| {
+            let inputs = &case["inputs"];
+            let rewards = json_floats(&inputs["rewards"]);
+            let advantages = compute_advantages(&rewards);
+            let lengths: Vec<usize> = shared::fixtures::json_ids(&inputs["gen_lens"])
+                .into_iter()
+                .map(|l| l as usize)
+                .collect();
+            let delta = param(&inputs["params"], "off_policy_delta", 0.1);
+            let (new, old) = (
+                json_floats(&inputs["new_logps"]),
+                json_floats(&inputs["old_logps"]),
+            );
+            let (masked, mask) = deepseek_off_policy_mask(&advantages, &new, &old, &lengths, delta);
+            if let Some(want) = case["expected"]
+                .get("off_policy_mask")
+                .filter(|m| !m.is_null())
+            {
+                assert_eq!(mask, json_floats(want), "the off-policy mask");
+            }
+            (rewards, advantages, masked)
         },
     );
 }
