@@ -58,6 +58,86 @@ pub fn gdpo_advantages(correct: &[f32], format: &[f32], format_coeff: f32) -> Ve
     compute_advantages(&sum)
 }
 
+/// Dr. GRPO's advantages (the book's `olmo3_style.py`): `r − mean r`, not divided by
+/// the standard deviation, so groups whose rewards barely differ get small advantages.
+pub fn dr_grpo_advantages(rewards: &[f32]) -> Vec<f32> {
+    if rewards.is_empty() {
+        return Vec::new();
+    }
+    let mean = rewards.iter().map(|&r| f64::from(r)).sum::<f64>() / rewards.len() as f64;
+    rewards
+        .iter()
+        .map(|&r| (f64::from(r) - mean) as f32)
+        .collect()
+}
+
+/// The book's Olmo-3-style loss (`7_7_improvements/olmo3_style.py`) and its derivative
+/// in each token's log-probability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Olmo3Loss {
+    /// The policy term, averaged over every response token of the group (DAPO's
+    /// token-level mean), plus the KL term.
+    pub loss: f64,
+    /// Per response, `∂L/∂ log π` of each token.
+    pub dlogprobs: Vec<Vec<f32>>,
+    /// No response has a token and there is no KL term: nothing to update.
+    pub no_update: bool,
+}
+
+/// The book's Olmo-3-style loss: per token, the truncated importance ratio
+/// `ρ = min(π/π_old, 1 + ε_high)`, clipped to `[1 − ε_low, 1 + ε_high]` ("clip higher"),
+/// `min(ρA, clip(ρ)A)` for `A ≥ 0` and `max` for `A < 0`, averaged over all the group's
+/// response tokens; plus `kl_coeff · mean_i(Σₜ log π − Σₜ log π_ref)`.
+pub fn book_olmo3_loss(
+    responses: &[ResponseLogprobs],
+    eps_low: f32,
+    eps_high: f32,
+    kl_coeff: f32,
+) -> Olmo3Loss {
+    let tokens: usize = responses.iter().map(|r| r.logprobs.len()).sum();
+    let g = responses.len().max(1) as f64;
+    let (low, high) = (1.0 - f64::from(eps_low), 1.0 + f64::from(eps_high));
+    let beta = f64::from(kl_coeff);
+    let mut loss = 0.0;
+    let mut dlogprobs = Vec::with_capacity(responses.len());
+    for r in responses {
+        let a = f64::from(r.advantage);
+        let mut d = Vec::with_capacity(r.logprobs.len());
+        for (t, (&new, &old)) in r.logprobs.iter().zip(r.old_logprobs).enumerate() {
+            let raw = (f64::from(new) - f64::from(old)).exp();
+            let ratio = raw.min(high);
+            let (unclipped, clipped) = (ratio * a, ratio.clamp(low, high) * a);
+            let take_clipped = if a >= 0.0 {
+                clipped < unclipped
+            } else {
+                clipped > unclipped
+            };
+            let (objective, slope) = match (take_clipped, raw < high) {
+                (true, _) => (clipped, 0.0),
+                (false, true) => (unclipped, unclipped),
+                // Truncated: the ratio is the constant 1 + ε_high.
+                (false, false) => (unclipped, 0.0),
+            };
+            let mut dt = 0.0;
+            if tokens > 0 {
+                loss -= objective / tokens as f64;
+                dt -= slope / tokens as f64;
+            }
+            if let Some(reference) = r.ref_logprobs {
+                loss += beta * (f64::from(new) - f64::from(reference[t])) / g;
+                dt += beta / g;
+            }
+            d.push(dt as f32);
+        }
+        dlogprobs.push(d);
+    }
+    Olmo3Loss {
+        loss,
+        dlogprobs,
+        no_update: tokens == 0 && kl_coeff == 0.0,
+    }
+}
+
 /// Which policy objective to use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PolicyObjective {

@@ -4,11 +4,11 @@
 //! `7_4_plus_clip_ratio.py` and `7_5_plus_kl.py` with their autograd gradients; 1e-5
 //! relative, 1e-6 absolute near 0).
 
+use ch05::grpo::{book_olmo3_loss, deepseek_off_policy_mask, dr_grpo_advantages, gdpo_advantages};
 use ch05::grpo::{
     compute_advantages, compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective,
     ResponseLogprobs,
 };
-use ch05::grpo::{deepseek_off_policy_mask, gdpo_advantages};
 use ch05::logprob::sequence_logprob_and_entropy;
 use ch05::reward::{book_reward_format, book_reward_with_format_bonus, book_total_reward};
 use serde_json::Value;
@@ -499,4 +499,88 @@ fn deepseek_off_policy_mask_and_loss_match_the_books_deepseek_v32() {
             (rewards, advantages, masked)
         },
     );
+}
+
+/// A fixture's list of lists of numbers (per-token values of each response).
+fn nested_floats(v: &Value) -> Vec<Vec<f32>> {
+    v.as_array()
+        .expect("a list of lists")
+        .iter()
+        .map(json_floats)
+        .collect()
+}
+
+#[test]
+fn book_olmo3_loss_matches_the_books_olmo3_style() {
+    let Some(book) = fixture_json("book/functions.json") else {
+        return;
+    };
+    let cases = book["grpo.olmo3_style.compute_grpo_loss_plus_kl"]
+        .as_array()
+        .expect("the section");
+    let (mut checked, mut updates) = (0, 0);
+    for (i, case) in cases.iter().enumerate() {
+        let (inputs, expected) = (&case["inputs"], &case["expected"]);
+        let rewards = json_floats(&inputs["rewards"]);
+        let advantages = dr_grpo_advantages(&rewards);
+        for (g, w) in advantages.iter().zip(&json_floats(&expected["advantages"])) {
+            assert!(
+                close(f64::from(*g), f64::from(*w)),
+                "case {i}: advantage {g} vs {w}"
+            );
+        }
+        let new = nested_floats(&inputs["new_token_logps"]);
+        let old = nested_floats(&inputs["old_token_logps"]);
+        let reference = inputs.get("ref_token_logps").map(nested_floats);
+        let params = &inputs["params"];
+        // DAPO's filter: a group whose rewards are all equal carries no signal.
+        let zero_grad = rewards.iter().all(|&r| r == rewards[0]);
+        if params["skip_zero_adv"].as_bool().unwrap_or(false) && zero_grad {
+            assert!(
+                expected["skipped"].as_bool().unwrap(),
+                "case {i}: the book updates"
+            );
+            checked += 1;
+            continue;
+        }
+        let responses: Vec<ResponseLogprobs> = (0..new.len())
+            .map(|r| ResponseLogprobs {
+                logprobs: &new[r],
+                old_logprobs: &old[r],
+                ref_logprobs: reference.as_ref().map(|v| v[r].as_slice()),
+                advantage: advantages[r],
+            })
+            .collect();
+        let got = book_olmo3_loss(
+            &responses,
+            param(params, "clip_eps_low", 0.2),
+            param(params, "clip_eps_high", 10.0),
+            param(params, "kl_coeff", 0.0),
+        );
+        let want_loss = expected["loss"].as_f64().unwrap();
+        assert!(
+            close(got.loss, want_loss),
+            "case {i}: loss {} vs the book's {want_loss}",
+            got.loss
+        );
+        if expected["grad_new_logps"].is_null() {
+            assert!(got.no_update, "case {i}: the book makes no update");
+        } else {
+            let want = nested_floats(&expected["grad_new_logps"]);
+            assert_eq!(got.dlogprobs.len(), want.len(), "case {i}");
+            for (r, (g, w)) in got.dlogprobs.iter().zip(&want).enumerate() {
+                assert_eq!(g.len(), w.len(), "case {i}: response {r}");
+                for (t, (a, b)) in g.iter().zip(w).enumerate() {
+                    assert!(
+                        close(f64::from(*a), f64::from(*b)),
+                        "case {i}: token {r}.{t}: {a} vs {b}"
+                    );
+                }
+            }
+            updates += 1;
+        }
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), "grpo.olmo3_style");
+    assert!(updates > 0, "some cases update");
 }
