@@ -9,7 +9,9 @@ use ch05::grpo::{
     compute_advantages, compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective,
     ResponseLogprobs,
 };
-use ch05::logprob::sequence_logprob_and_entropy;
+use ch05::logprob::{
+    keep_sampling_mask, sequence_logprob_and_entropy, sequence_logprob_with_keep_masks,
+};
 use ch05::reward::{book_reward_format, book_reward_with_format_bonus, book_total_reward};
 use serde_json::Value;
 use shared::fixtures::{assert_all_checked, fixture_json, json_floats};
@@ -583,4 +585,104 @@ fn book_olmo3_loss_matches_the_books_olmo3_style() {
     }
     assert_all_checked(checked, cases.len(), "grpo.olmo3_style");
     assert!(updates > 0, "some cases update");
+}
+
+#[test]
+fn keep_sampling_mask_matches_the_books_deepseek_v32_sampler() {
+    let Some(book) = fixture_json("book/functions.json") else {
+        return;
+    };
+    let cases = book["deepseek_v32_style.sample_response.keep_mask"]
+        .as_array()
+        .expect("the section");
+    let (mut checked, mut book_errors) = (0, 0);
+    for (i, case) in cases.iter().enumerate() {
+        let inputs = &case["inputs"];
+        let logits = json_floats(&inputs["logits"]);
+        let temperature = inputs["temperature"].as_f64().unwrap_or(1.0) as f32;
+        let top_k = inputs["top_k"].as_u64().unwrap_or(0) as usize;
+        let top_p = inputs["top_p"].as_f64().unwrap_or(1.0) as f32;
+        let mask = keep_sampling_mask(&logits, temperature, top_k, top_p);
+        if case["expected"]["error"].as_bool().unwrap() {
+            // The book's code crashes with a top-k; ours keeps at most k tokens.
+            assert!(top_k > 0, "case {i}: the book failed without a top-k");
+            let kept = mask.iter().filter(|&&k| k).count();
+            assert!((1..=top_k).contains(&kept), "case {i}: {kept} kept");
+            book_errors += 1;
+        } else {
+            let want: Vec<bool> = case["expected"]["keep_mask"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_bool().unwrap())
+                .collect();
+            assert_eq!(mask, want, "case {i}");
+        }
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), "keep_mask");
+    assert!(book_errors < checked, "some cases are compared");
+}
+
+#[test]
+fn masked_log_probabilities_match_the_books_deepseek_v32() {
+    let Some(book) = fixture_json("book/functions.json") else {
+        return;
+    };
+    let cases = book["deepseek_v32_style.sequence_logprob_and_entropy.keep_masks"]
+        .as_array()
+        .expect("the section");
+    let mut checked = 0;
+    for (i, case) in cases.iter().enumerate() {
+        let inputs = &case["inputs"];
+        let rows = nested_floats(&inputs["logits"]);
+        let vocab = rows[0].len();
+        let logits = ndarray::Array2::from_shape_vec((rows.len(), vocab), rows.concat()).unwrap();
+        let ids = shared::fixtures::json_ids(&inputs["token_ids"]);
+        let prompt_len = inputs["prompt_len"].as_u64().unwrap() as usize;
+        // A mask may be (V,) or (1, V): flatten either.
+        let masks: Vec<Vec<bool>> = inputs["keep_masks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let flat = m.as_array().unwrap();
+                let flat = match flat.first() {
+                    Some(Value::Array(inner)) => inner.clone(),
+                    _ => flat.clone(),
+                };
+                flat.iter().map(|b| b.as_bool().unwrap()).collect()
+            })
+            .collect();
+        let got =
+            sequence_logprob_with_keep_masks(logits.view(), &ids, prompt_len, &masks).unwrap();
+        let expected = &case["expected"];
+        for (key, value) in [
+            ("logprob_sum", got.logprob_sum),
+            ("logprob_sum_unmasked", got.logprob_sum_unmasked),
+        ] {
+            let want = expected[key].as_f64().unwrap();
+            assert!(
+                close(f64::from(value), want),
+                "case {i}: {key} {value} vs the book's {want}"
+            );
+        }
+        if expected["entropy_is_nan"].as_bool().unwrap_or(false) {
+            // The book's entropy is NaN wherever a token is masked; ours counts the kept ones.
+            assert!(
+                got.entropy.is_finite() && got.entropy >= 0.0,
+                "case {i}: {}",
+                got.entropy
+            );
+        } else {
+            let want = expected["entropy"].as_f64().unwrap();
+            assert!(
+                close(f64::from(got.entropy), want),
+                "case {i}: entropy {} vs {want}",
+                got.entropy
+            );
+        }
+        checked += 1;
+    }
+    assert_all_checked(checked, cases.len(), "keep_masks");
 }
