@@ -8,7 +8,7 @@ use serde_json::json;
 use ch01::{
     format_distribution, next_token_distribution, side_by_side, toy_causal_attention, toy_softmax,
 };
-use shared::cli::{exit_code, load_model_on, prompt_ids, DeviceArgs};
+use shared::cli::{demo_model, exit_code, load_model_on, prompt_ids, DeviceArgs};
 use shared::generate::generate_text_basic_cache;
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
@@ -22,9 +22,9 @@ use shared::models::DEFAULT_MODEL;
                   attention weights on toy tensors."
 )]
 struct Cli {
-    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder.
-    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
-    model: String,
+    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder. [default: smollm2-135m-instruct; the demo: qwen2.5-coder-0.5b-instruct, which can show the lesson]
+    #[arg(long, global = true)]
+    model: Option<String>,
     #[command(flatten, next_help_heading = "Device")]
     device: DeviceArgs,
     #[command(subcommand)]
@@ -59,7 +59,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&cli.model, cli.device),
+        None => demo(&demo_model(cli.model.as_deref()), cli.device),
         Some(Command::NextToken {
             prompt,
             chat,
@@ -67,7 +67,7 @@ fn run(cli: Cli) -> Result<()> {
             top,
             json,
         }) => {
-            let loaded = load_model_on(&cli.model, cli.device)?;
+            let loaded = load_model_on(cli.model.as_deref().unwrap_or(DEFAULT_MODEL), cli.device)?;
             let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), chat)?;
             let dist =
                 next_token_distribution(&loaded.model, loaded.tokenizer.as_ref(), &input_ids, top)?;
@@ -129,7 +129,7 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     let stepwise = answer(
         &loaded,
         &format!("{question} Let's think step by step."),
-        160,
+        320,
     )?;
     print!(
         "{}",
