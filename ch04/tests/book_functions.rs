@@ -13,17 +13,7 @@ use ch04::book_vote::{
 use ch04::sampling::{scale_logits_by_temperature, top_p_filter};
 use ch04::scoring::{heuristic_score, HeuristicWeights};
 use serde_json::Value;
-use shared::fixtures::{assert_all_checked, fixture_json, json_floats};
-
-/// The cases of one section of the book fixture, or `None` under `$RFS_FIXTURES`
-/// without the file.
-fn section(name: &str) -> Option<Vec<Value>> {
-    let book = fixture_json("book/functions.json")?;
-    let cases = book[name]
-        .as_array()
-        .unwrap_or_else(|| panic!("book/functions.json lacks the section {name}"));
-    Some(cases.clone())
-}
+use shared::fixtures::{assert_all_checked, book_section, json_floats};
 
 /// `got` within 1e-5 relative (1e-6 absolute near 0) of `want`, element by element.
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
@@ -39,7 +29,7 @@ fn assert_close(got: &[f32], want: &[f32], what: &str) {
 
 #[test]
 fn top_p_filter_matches_the_book() {
-    let Some(cases) = section("ch04.top_p_filter") else {
+    let Some(cases) = book_section("ch04.top_p_filter") else {
         return;
     };
     let mut order = Vec::new();
@@ -73,7 +63,7 @@ fn top_p_filter_matches_the_book() {
 
 #[test]
 fn scale_logits_by_temperature_matches_the_book() {
-    let Some(cases) = section("ch04.scale_logits_by_temperature") else {
+    let Some(cases) = book_section("ch04.scale_logits_by_temperature") else {
         return;
     };
     let mut checked = 0;
@@ -95,7 +85,7 @@ fn scale_logits_by_temperature_matches_the_book() {
 
 #[test]
 fn heuristic_score_matches_the_book() {
-    let Some(cases) = section("ch05.heuristic_score") else {
+    let Some(cases) = book_section("ch05.heuristic_score") else {
         return;
     };
     // The fixture's alternative weights (brevity 100, boxed 3, extract 0.5, fulltext 0.25).
@@ -196,7 +186,7 @@ fn assert_vote(vote: &BookVote, expected: &Value, what: &str) {
 
 #[test]
 fn self_consistency_vote_and_the_scripts_choices_match_the_book() {
-    let Some(cases) = section("ch04.self_consistency_vote") else {
+    let Some(cases) = book_section("ch04.self_consistency_vote") else {
         return;
     };
     let weights = HeuristicWeights::default();

@@ -251,18 +251,20 @@ pub fn grpo_sequence_loss(
     let g = group_size as f64;
     let a = f64::from(response.advantage);
     let (mut loss, mut clipped, mut kl_sum) = (0.0, 0, 0.0);
-    let mut dlogprobs = Vec::with_capacity(n);
+    // The derivative of the sequence-level terms (the book's clip ratio and weighted
+    // KL) in log π(y), which every token's log-probability shares since they sum to it.
+    let mut shared_d = 0.0;
     if let PolicyObjective::BookClipRatio { eps } = config.objective {
         let (term, d, was_clipped) = book_clip_ratio_term(response, a, eps);
         loss -= term / g;
-        dlogprobs.resize(n, (-d / g) as f32);
+        shared_d -= d / g;
         clipped = if was_clipped { n } else { 0 };
     }
     if let (KlEstimator::BookImportanceWeightedK1, Some(reference)) =
         (config.kl_estimator, response.ref_logprobs)
     {
         // β/G · w·(log π(y) − log π_ref(y)), w = e^(log π(y) − log π_old(y)): its
-        // derivative in log π(y), shared by every token, is β/G · w·(1 + k1).
+        // derivative in log π(y) is β/G · w·(1 + k1).
         let sum = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>();
         let (new, old, refr) = (
             sum(response.logprobs),
@@ -273,10 +275,9 @@ pub fn grpo_sequence_loss(
         let beta = f64::from(config.kl_beta);
         kl_sum = k1;
         loss += beta * w * k1 / g;
-        let d = (beta * w * (1.0 + k1) / g) as f32;
-        dlogprobs.resize(n, 0.0);
-        dlogprobs.iter_mut().for_each(|x| *x += d);
+        shared_d += beta * w * (1.0 + k1) / g;
     }
+    let mut dlogprobs = Vec::with_capacity(n);
     for t in 0..n {
         let logp = f64::from(response.logprobs[t]);
         let d = match config.objective {
@@ -324,12 +325,7 @@ pub fn grpo_sequence_loss(
             }
             None => 0.0,
         };
-        match dlogprobs.get_mut(t) {
-            // A sequence-level term (the book's clip ratio or weighted KL) set its
-            // derivative above.
-            Some(slot) => *slot += (d + d_kl) as f32,
-            None => dlogprobs.push((d + d_kl) as f32),
-        }
+        dlogprobs.push((d + d_kl + shared_d) as f32);
     }
     SequenceLoss {
         loss,

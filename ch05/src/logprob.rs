@@ -3,7 +3,7 @@
 //! prompt and response, then each response token's log-probability given what precedes
 //! it, and the entropy of the model's distribution at each of those steps.
 
-use ch04::sampling::{top_k_filter, top_p_filter};
+use ch04::sampling::{scale_logits_by_temperature, top_k_filter, top_p_filter};
 use ndarray::{ArrayView2, Axis};
 use shared::model::Model;
 use shared::tensor::{log_softmax, softmax_inplace};
@@ -78,16 +78,24 @@ pub fn sequence_logprob_and_entropy(
 /// out). As in the book, a top-p of 0 keeps the most likely token, and a temperature
 /// of 0 or 1 leaves the logits as they are. The book's own code crashes with a top-k;
 /// ours applies it.
-pub fn keep_sampling_mask(logits: &[f32], temperature: f32, top_k: usize, top_p: f32) -> Vec<bool> {
+///
+/// # Errors
+/// When the temperature is not a finite number.
+pub fn keep_sampling_mask(
+    logits: &[f32],
+    temperature: f32,
+    top_k: usize,
+    top_p: f32,
+) -> Result<Vec<bool>> {
     let mut probs = logits.to_vec();
-    if temperature > 0.0 && temperature != 1.0 {
-        probs.iter_mut().for_each(|l| *l /= temperature);
+    if temperature != 0.0 && temperature != 1.0 {
+        scale_logits_by_temperature(&mut probs, temperature)?;
     }
     softmax_inplace(&mut probs);
     let mut order = Vec::new();
     top_k_filter(&mut probs, top_k, &mut order);
     top_p_filter(&mut probs, top_p, &mut order);
-    probs.iter().map(|&p| p > 0.0).collect()
+    Ok(probs.iter().map(|&p| p > 0.0).collect())
 }
 
 /// What [`sequence_logprob_with_keep_masks`] returns.

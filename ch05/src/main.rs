@@ -10,7 +10,9 @@ use anyhow::{bail, Result};
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use ch05::run::{format_step, new_policy, redraw_plots, run_problems, run_train, TrainOptions};
+use ch05::run::{
+    format_step, held_out_rows, new_policy, redraw_plots, run_problems, run_train, TrainOptions,
+};
 use ch05::trainer::Trainer;
 use shared::cli::{
     demo_model, exit_code, load_model_on, load_model_verbose, non_negative_f32, parse_ids,
@@ -288,18 +290,6 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
 /// The held-out accuracy of the measured GRPO run (ch05/README.md), built into the binary.
 const RECORDED_HELD_OUT: &str = include_str!("../results/qwen2.5-coder-0.5b/held_out.csv");
 
-/// `(step, correct, n)` rows of a `step,correct,n,accuracy` CSV; malformed rows are left out.
-fn held_out_rows(csv: &str) -> Vec<(u64, u64, u64)> {
-    csv.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let mut fields = line.split(',').map(|f| f.trim().parse::<u64>().ok());
-            Some((fields.next()??, fields.next()??, fields.next()??))
-        })
-        .filter(|&(_, _, n)| n > 0)
-        .collect()
-}
-
 /// Four steps cannot show what GRPO does; the lesson is the measured run's held-out
 /// accuracy, printed as bars, with the command that measured it.
 fn print_recorded_lesson() {
@@ -402,11 +392,5 @@ mod tests {
         assert_eq!(rows.len(), 4, "{rows:?}");
         assert_eq!(rows[0], (0, 97, 200));
         assert!(rows.windows(2).all(|w| w[0].0 < w[1].0));
-    }
-
-    #[test]
-    fn malformed_rows_are_left_out() {
-        let rows = held_out_rows("step,correct,n,accuracy\n0,1,2,0.5\nx,1,2\n5,1,0,0\n7,1\n");
-        assert_eq!(rows, [(0, 1, 2)]);
     }
 }

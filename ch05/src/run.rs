@@ -577,6 +577,19 @@ pub fn redraw_plots(dir: &Path) -> Result<()> {
     })
 }
 
+/// `(step, correct, n)` rows of a `held_out.csv` (`step,correct,n,accuracy`); malformed
+/// rows and rows of no problem are left out.
+pub fn held_out_rows(csv: &str) -> Vec<(u64, u64, u64)> {
+    csv.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split(',').map(|f| f.trim().parse::<u64>().ok());
+            Some((fields.next()??, fields.next()??, fields.next()??))
+        })
+        .filter(|&(_, _, n)| n > 0)
+        .collect()
+}
+
 /// Draws `reward.{svg,png}` and `held_out_accuracy.{svg,png}` from the logs.
 fn draw_plots(files: &RunFiles) -> Result<()> {
     let read = |name: &str| std::fs::read_to_string(files.path(name)).unwrap_or_default();
@@ -614,15 +627,9 @@ fn draw_plots(files: &RunFiles) -> Result<()> {
             ],
         },
     )?;
-    let held_out: Vec<(f64, f64)> = read("held_out.csv")
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            Some((
-                f.first()?.parse().ok()?,
-                100.0 * f.get(3)?.parse::<f64>().ok()?,
-            ))
-        })
+    let held_out: Vec<(f64, f64)> = held_out_rows(&read("held_out.csv"))
+        .into_iter()
+        .map(|(step, correct, n)| (step as f64, 100.0 * correct as f64 / n as f64))
         .collect();
     save_line_plot(
         &files.path("held_out_accuracy"),
@@ -754,6 +761,12 @@ pub fn run_train(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_rows_leave_out_malformed_rows() {
+        let rows = held_out_rows("step,correct,n,accuracy\n0,1,2,0.5\nx,1,2\n5,1,0,0\n7,1\n");
+        assert_eq!(rows, [(0, 1, 2)]);
+    }
 
     #[test]
     fn resuming_keeps_steps_up_to_the_checkpoint_and_drops_a_cut_line() {

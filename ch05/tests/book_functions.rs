@@ -14,7 +14,7 @@ use ch05::logprob::{
 };
 use ch05::reward::{book_reward_format, book_reward_with_format_bonus, book_total_reward};
 use serde_json::Value;
-use shared::fixtures::{assert_all_checked, fixture_json, json_floats};
+use shared::fixtures::{assert_all_checked, book_section, fixture_json, json_floats};
 
 /// Mean and unbiased (N − 1) standard deviation, as `torch.mean` / `torch.std`.
 fn mean_and_std(values: &[f32]) -> (f64, f64) {
@@ -34,12 +34,9 @@ fn close(got: f64, want: f64) -> bool {
 
 #[test]
 fn compute_advantages_matches_the_books_compute_advantage_stats() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some(cases) = book_section("ch07.compute_advantage_stats") else {
         return;
     };
-    let cases = book["ch07.compute_advantage_stats"]
-        .as_array()
-        .expect("the section ch07.compute_advantage_stats");
     let mut checked = 0;
     for (i, case) in cases.iter().enumerate() {
         let rewards = json_floats(&case["inputs"]["rewards_list"]);
@@ -96,10 +93,9 @@ fn check_book_loss_with(
     config: impl Fn(&Value) -> GrpoLossConfig,
     rewards_and_advantages: impl Fn(&Value) -> Advantages,
 ) {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some(cases) = book_section(section) else {
         return;
     };
-    let cases = book[section].as_array().expect("the section");
     let (mut checked, mut updates) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
         let (inputs, expected) = (&case["inputs"], &case["expected"]);
@@ -202,23 +198,18 @@ fn book_clip_ratio_with_the_sequence_kl_matches_7_5_plus_kl() {
 }
 
 /// Qwen3's `<think>` and `</think>` ids, as the fixture's `meta.think_token_ids` says.
-fn think_ids(book: &Value) -> (u32, u32) {
-    let ids = book["meta"]["think_token_ids"]
-        .as_array()
-        .expect("meta.think_token_ids");
-    (
-        ids[0].as_u64().unwrap() as u32,
-        ids[1].as_u64().unwrap() as u32,
-    )
+fn think_ids() -> Option<(u32, u32)> {
+    let book = fixture_json("book/functions.json")?;
+    let ids = shared::fixtures::json_ids(&book["meta"]["think_token_ids"]);
+    Some((ids[0], ids[1]))
 }
 
 #[test]
 fn book_reward_format_matches_the_books_reward_format() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let (Some(cases), Some((think, end_think))) = (book_section("ch07.reward_format"), think_ids())
+    else {
         return;
     };
-    let (think, end_think) = think_ids(&book);
-    let cases = book["ch07.reward_format"].as_array().expect("the section");
     let mut checked = 0;
     for (i, case) in cases.iter().enumerate() {
         let ids: Vec<u32> = shared::fixtures::json_ids(&case["inputs"]["token_ids"]);
@@ -236,10 +227,9 @@ fn book_reward_format_matches_the_books_reward_format() {
 
 #[test]
 fn book_format_reward_and_loss_match_7_6_plus_format_reward() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some((think, end_think)) = think_ids() else {
         return;
     };
-    let (think, end_think) = think_ids(&book);
     check_book_loss_with(
         "grpo.7_6_plus_format_reward.compute_grpo_loss_plus_format_reward",
         |p| GrpoLossConfig {
@@ -280,12 +270,10 @@ fn book_format_reward_and_loss_match_7_6_plus_format_reward() {
 
 #[test]
 fn sequence_logprob_and_entropy_match_the_books_on_the_tiny_qwen3_models() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some(cases) = book_section("ch06.sequence_logprob+ch07.sequence_logprob_and_entropy")
+    else {
         return;
     };
-    let cases = book["ch06.sequence_logprob+ch07.sequence_logprob_and_entropy"]
-        .as_array()
-        .expect("the section");
     // Model-based values: 1e-4 (the fixture's README).
     let near = |got: f32, want: f64| (f64::from(got) - want).abs() <= 1e-4 * want.abs().max(1.0);
     let (mut checked, mut refused) = (0, 0);
@@ -366,10 +354,9 @@ fn known_difference(extracted: &str, truth: &str, ours: f32) -> Option<&'static 
 /// such case is printed; any other difference fails).
 #[test]
 fn reward_rlvr_matches_the_books_but_for_two_deliberate_differences() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some(cases) = book_section("ch06.reward_rlvr") else {
         return;
     };
-    let cases = book["ch06.reward_rlvr"].as_array().expect("the section");
     let (mut checked, mut explained) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
         let text = case["inputs"]["answer_text"].as_str().unwrap();
@@ -396,12 +383,9 @@ fn reward_rlvr_matches_the_books_but_for_two_deliberate_differences() {
 
 #[test]
 fn book_reward_with_format_bonus_matches_gdpo() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some(cases) = book_section("gdpo.reward_with_format_bonus") else {
         return;
     };
-    let cases = book["gdpo.reward_with_format_bonus"]
-        .as_array()
-        .expect("the section");
     let mut checked = 0;
     for (i, case) in cases.iter().enumerate() {
         let inputs = &case["inputs"];
@@ -514,12 +498,9 @@ fn nested_floats(v: &Value) -> Vec<Vec<f32>> {
 
 #[test]
 fn book_olmo3_loss_matches_the_books_olmo3_style() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some(cases) = book_section("grpo.olmo3_style.compute_grpo_loss_plus_kl") else {
         return;
     };
-    let cases = book["grpo.olmo3_style.compute_grpo_loss_plus_kl"]
-        .as_array()
-        .expect("the section");
     let (mut checked, mut updates) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
         let (inputs, expected) = (&case["inputs"], &case["expected"]);
@@ -589,12 +570,9 @@ fn book_olmo3_loss_matches_the_books_olmo3_style() {
 
 #[test]
 fn keep_sampling_mask_matches_the_books_deepseek_v32_sampler() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some(cases) = book_section("deepseek_v32_style.sample_response.keep_mask") else {
         return;
     };
-    let cases = book["deepseek_v32_style.sample_response.keep_mask"]
-        .as_array()
-        .expect("the section");
     let (mut checked, mut book_errors) = (0, 0);
     for (i, case) in cases.iter().enumerate() {
         let inputs = &case["inputs"];
@@ -602,7 +580,7 @@ fn keep_sampling_mask_matches_the_books_deepseek_v32_sampler() {
         let temperature = inputs["temperature"].as_f64().unwrap_or(1.0) as f32;
         let top_k = inputs["top_k"].as_u64().unwrap_or(0) as usize;
         let top_p = inputs["top_p"].as_f64().unwrap_or(1.0) as f32;
-        let mask = keep_sampling_mask(&logits, temperature, top_k, top_p);
+        let mask = keep_sampling_mask(&logits, temperature, top_k, top_p).unwrap();
         if case["expected"]["error"].as_bool().unwrap() {
             // The book's code crashes with a top-k; ours keeps at most k tokens.
             assert!(top_k > 0, "case {i}: the book failed without a top-k");
@@ -626,12 +604,10 @@ fn keep_sampling_mask_matches_the_books_deepseek_v32_sampler() {
 
 #[test]
 fn masked_log_probabilities_match_the_books_deepseek_v32() {
-    let Some(book) = fixture_json("book/functions.json") else {
+    let Some(cases) = book_section("deepseek_v32_style.sequence_logprob_and_entropy.keep_masks")
+    else {
         return;
     };
-    let cases = book["deepseek_v32_style.sequence_logprob_and_entropy.keep_masks"]
-        .as_array()
-        .expect("the section");
     let mut checked = 0;
     for (i, case) in cases.iter().enumerate() {
         let inputs = &case["inputs"];

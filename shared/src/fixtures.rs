@@ -92,6 +92,19 @@ pub fn fixture_json(relative: &str) -> Option<serde_json::Value> {
     )
 }
 
+/// One section of the book's own function outputs (`book/functions.json`, e.g.
+/// `"ch04.top_p_filter"`): its cases, or `None` under [`fixture`]'s skip rule.
+///
+/// # Panics
+/// When the file lacks the section.
+pub fn book_section(name: &str) -> Option<Vec<serde_json::Value>> {
+    let mut book = fixture_json("book/functions.json")?;
+    match book[name].take() {
+        serde_json::Value::Array(cases) => Some(cases),
+        _ => panic!("book/functions.json lacks the section {name}"),
+    }
+}
+
 /// Asserts that a loop over a fixture's cases checked all `total` of them, and that
 /// there was at least one: an empty or partly skipped case list must not pass.
 ///

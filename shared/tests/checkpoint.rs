@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use ndarray::Array2;
 use shared::fixtures::{default_model, fixture};
 use shared::loader::{load_model, load_model_files, LoadedModel};
+use shared::tensor::softmax;
 use shared::train::{save_model_dir, Params, Tensors};
 
 /// A fresh folder under the system temp folder (not created), removed on drop.
@@ -185,13 +186,6 @@ fn q8_0_copy_error(params: &Params, ids: &[u32]) -> (f32, f32) {
         })
         .fold(0.0f32, f32::max);
     (diff / scale, total_variation)
-}
-
-fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let exp: Vec<f32> = logits.iter().map(|&v| (v - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.into_iter().map(|v| v / sum).collect()
 }
 
 #[test]

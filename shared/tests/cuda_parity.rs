@@ -53,6 +53,23 @@ fn reference(family: &str) -> Option<Value> {
     fixture_json(&format!("tiny/{family}/reference.json"))
 }
 
+/// `gpu`'s logits at every position of `input` within `tol` of `cpu`'s, and its first
+/// `greedy` greedy tokens the same.
+fn assert_matches_cpu(
+    cpu: &Model,
+    gpu: &Model,
+    input: &[u32],
+    tol: f32,
+    greedy: usize,
+    what: &str,
+) {
+    let diff = max_abs_diff(&gpu.forward(input).unwrap(), &cpu.forward(input).unwrap());
+    assert!(diff <= tol, "{what}, {input:?}: logits differ by {diff}");
+    let want = generate_text_basic_cache(cpu, input, greedy, &[], &mut |_| {}).unwrap();
+    let got = generate_text_basic_cache(gpu, input, greedy, &[], &mut |_| {}).unwrap();
+    assert_eq!(got.ids, want.ids, "{what}, {input:?}: greedy ids");
+}
+
 /// Every position's logits and 12 greedy tokens on the GPU against the CPU.
 fn check_tiny(family: &str, weights_dir: &str, dtype: GpuDType, tol: f32) {
     let Some(reference) = reference(family) else {
@@ -65,17 +82,8 @@ fn check_tiny(family: &str, weights_dir: &str, dtype: GpuDType, tol: f32) {
     let cases = reference["cases"].as_array().unwrap();
     assert!(!cases.is_empty(), "{family}: the fixture holds no cases");
     for case in cases {
-        let input = json_ids(&case["input_ids"]);
-        let want = cpu.forward(&input).unwrap();
-        let got = gpu.forward(&input).unwrap();
-        let diff = max_abs_diff(&got, &want);
-        assert!(
-            diff <= tol,
-            "{family}/{weights_dir} on the GPU as {dtype}, {input:?}: logits differ by {diff}"
-        );
-        let want = generate_text_basic_cache(&cpu, &input, 12, &[], &mut |_| {}).unwrap();
-        let got = generate_text_basic_cache(&gpu, &input, 12, &[], &mut |_| {}).unwrap();
-        assert_eq!(got.ids, want.ids, "{family} as {dtype}: greedy ids");
+        let what = format!("{family}/{weights_dir} on the GPU as {dtype}");
+        assert_matches_cpu(&cpu, &gpu, &json_ids(&case["input_ids"]), tol, 12, &what);
     }
 }
 
@@ -140,14 +148,14 @@ fn block_weights_dequantized_on_the_gpu_match_the_cpu() {
         let Some(gpu) = on_gpu(&cpu, dtype) else {
             return;
         };
-        let diff = max_abs_diff(&gpu.forward(&input).unwrap(), &cpu.forward(&input).unwrap());
-        assert!(
-            diff <= tol,
-            "block weights as {dtype}: logits differ by {diff}"
+        assert_matches_cpu(
+            &cpu,
+            &gpu,
+            &input,
+            tol,
+            4,
+            &format!("block weights as {dtype}"),
         );
-        let want = generate_text_basic_cache(&cpu, &input, 4, &[], &mut |_| {}).unwrap();
-        let got = generate_text_basic_cache(&gpu, &input, 4, &[], &mut |_| {}).unwrap();
-        assert_eq!(got.ids, want.ids, "block weights as {dtype}: greedy ids");
     }
 }
 
