@@ -8,7 +8,7 @@ use serde_json::json;
 use ch01::{
     format_distribution, next_token_distribution, side_by_side, toy_causal_attention, toy_softmax,
 };
-use shared::cli::{demo_model, exit_code, load_model_on, prompt_ids, DeviceArgs};
+use shared::cli::{demo_model, exit_code, load_model_on, prompt_ids, DeviceArgs, PromptArgs};
 use shared::generate::generate_text_basic_cache;
 use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
@@ -38,9 +38,8 @@ enum Command {
         /// The prompt text.
         #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
         prompt: Option<String>,
-        /// Wrap the prompt as a user message in the model's chat template.
-        #[arg(long, requires = "prompt")]
-        chat: bool,
+        #[command(flatten)]
+        prompt_args: PromptArgs,
         /// Prompt as token ids, e.g. 1,2,3 (works for models without a tokenizer).
         #[arg(long)]
         ids: Option<String>,
@@ -62,13 +61,13 @@ fn run(cli: Cli) -> Result<()> {
         None => demo(&demo_model(cli.model.as_deref()), cli.device),
         Some(Command::NextToken {
             prompt,
-            chat,
+            prompt_args,
             ids,
             top,
             json,
         }) => {
             let loaded = load_model_on(cli.model.as_deref().unwrap_or(DEFAULT_MODEL), cli.device)?;
-            let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), chat)?;
+            let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), &prompt_args)?;
             let dist =
                 next_token_distribution(&loaded.model, loaded.tokenizer.as_ref(), &input_ids, top)?;
             if json {

@@ -3,8 +3,10 @@
 //! recomputing the whole sequence each step, then with the KV cache.
 //!
 //! The model itself lives in `shared`; this chapter holds the steps a reader
-//! runs and prints, and [`inspect`]: looking inside a model file.
+//! runs and prints, [`chat`]: a multi-turn conversation, and [`inspect`]: looking
+//! inside a model file.
 
+pub mod chat;
 pub mod inspect;
 
 use serde::Serialize;

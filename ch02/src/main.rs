@@ -1,17 +1,18 @@
 //! `cargo run -p ch02`: load SmolLM2, tokenize, stream a chat answer, and time
 //! generation with and without the KV cache. Subcommands `tokenize`, `generate`,
-//! `inspect`.
+//! `chat`, `inspect`.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use ch02::chat::{run_chat, ChatOptions, ChatSession};
 use ch02::inspect::{format_summary, format_tensor, inspect_document, ModelFile};
 use ch02::{compare_kv_cache, format_stats, format_tokenization, tokenize};
-use shared::cli::{exit_code, load_model_on, prompt_ids, DeviceArgs};
+use shared::cli::{exit_code, load_model_on, prompt_ids, DeviceArgs, PromptArgs, Thinking};
 use shared::generate::{generate, GenerateOptions};
 use shared::loader::{load_tokenizer, LoadedModel};
 use shared::models::{resolve_model, DEFAULT_MODEL};
@@ -55,9 +56,8 @@ enum Command {
         /// The prompt text.
         #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
         prompt: Option<String>,
-        /// Wrap the prompt as a user message in the model's chat template.
-        #[arg(long, requires = "prompt")]
-        chat: bool,
+        #[command(flatten)]
+        prompt_args: PromptArgs,
         /// Prompt as token ids, e.g. 1,2,3 (works for models without a tokenizer).
         #[arg(long)]
         ids: Option<String>,
@@ -73,6 +73,18 @@ enum Command {
         /// Print one JSON document instead of streaming text.
         #[arg(long)]
         json: bool,
+    },
+    /// Talk with the model: a multi-turn chat on stdin/stdout, each answer streamed as it
+    /// is generated (greedy), the whole conversation in the model's chat template.
+    /// `\clear` forgets the conversation, `\history` prints it, `\exit` or the end of
+    /// the input quits.
+    Chat {
+        /// Qwen3: think before answering (on) or answer at once (off) [default: the template's, on].
+        #[arg(long, value_enum, value_name = "on|off")]
+        thinking: Option<Thinking>,
+        /// Most tokens per answer.
+        #[arg(long, default_value_t = 512)]
+        max_new_tokens: usize,
     },
     /// Look inside a model file: metadata, every tensor's name, type and shape, or one tensor's values.
     #[command(long_about = INSPECT_HELP)]
@@ -131,7 +143,7 @@ fn run(cli: Cli) -> Result<()> {
         }) => tokenize_command(&cli.model, &text, tokenizer, json),
         Some(Command::Generate {
             prompt,
-            chat,
+            prompt_args,
             ids,
             max_new_tokens,
             no_cache,
@@ -139,7 +151,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
         }) => {
             let loaded = load_model_on(&cli.model, cli.device)?;
-            let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), chat)?;
+            let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), &prompt_args)?;
             let opts = GenerateOptions {
                 max_new_tokens,
                 stop_ids: if ignore_eos {
@@ -150,6 +162,27 @@ fn run(cli: Cli) -> Result<()> {
                 use_cache: !no_cache,
             };
             generate_command(&loaded, &input_ids, &opts, json)
+        }
+        Some(Command::Chat {
+            thinking,
+            max_new_tokens,
+        }) => {
+            let loaded = load_model_on(&cli.model, cli.device)?;
+            let stdin = std::io::stdin();
+            let options = ChatOptions {
+                max_new_tokens,
+                thinking: thinking.map(|t| t == Thinking::On),
+                show_prompt: stdin.is_terminal(),
+            };
+            let mut session = ChatSession::new(&loaded, options)?;
+            if options.show_prompt {
+                eprintln!(
+                    "chat with {}: \\clear forgets, \\history shows, \\exit quits",
+                    cli.model
+                );
+            }
+            run_chat(&mut session, &mut stdin.lock(), &mut std::io::stdout())?;
+            Ok(())
         }
         Some(Command::Inspect {
             tensor,

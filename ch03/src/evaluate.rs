@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use shared::generate::{generate_greedy_batch, generate_text_basic_cache, Generation};
-use shared::loader::LoadedModel;
+use shared::loader::{LoadedModel, PromptMode};
 use shared::{Error, Result};
 
 use crate::grader::{extract_final_candidate, grade_answer, Fallback};
@@ -21,8 +21,8 @@ use crate::records::{EvalRecord, RecordLog};
 pub struct EvalConfig {
     /// Plain or chain-of-thought prompt.
     pub prompt: PromptStyle,
-    /// Wrap the prompt as a user message in the model's chat template.
-    pub chat: bool,
+    /// Raw, or a user message in the model's chat template (thinking on or off).
+    pub prompt_mode: PromptMode,
     /// The most tokens an answer may take.
     pub max_new_tokens: usize,
 }
@@ -32,10 +32,10 @@ pub struct EvalConfig {
 pub fn generate_text_stream_concat(
     loaded: &LoadedModel,
     prompt: &str,
-    chat: bool,
+    mode: PromptMode,
     max_new_tokens: usize,
 ) -> Result<(String, Generation)> {
-    let ids = loaded.encode_prompt(prompt, chat)?;
+    let ids = loaded.encode_prompt_as(prompt, mode)?;
     let generation = generate_text_basic_cache(
         &loaded.model,
         &ids,
@@ -58,7 +58,7 @@ pub fn evaluate_problem(
     let start = Instant::now();
     let prompt = config.prompt.render(&problem.problem);
     let (text, generation) =
-        generate_text_stream_concat(loaded, &prompt, config.chat, config.max_new_tokens)?;
+        generate_text_stream_concat(loaded, &prompt, config.prompt_mode, config.max_new_tokens)?;
     Ok(grade_response(
         index,
         problem,
@@ -173,7 +173,7 @@ pub fn evaluate_problems_batched(
         .iter()
         .map(|&index| {
             let prompt = config.prompt.render(&problem(index)?.problem);
-            loaded.encode_prompt(&prompt, config.chat)
+            loaded.encode_prompt_as(&prompt, config.prompt_mode)
         })
         .collect::<Result<Vec<_>>>()?;
     let tokenizer = loaded.tokenizer()?;

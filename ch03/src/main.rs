@@ -22,9 +22,8 @@ use ch03::{
     arith_test_problems, evaluate_math500_stream, load_dataset, load_math500_test, EvalConfig,
     EvalRecord, EvalSummary, PromptStyle,
 };
-use shared::cli::{demo_model, exit_code, load_model_on, DeviceArgs};
+use shared::cli::{demo_model, exit_code, load_model_on, DeviceArgs, PromptArgs};
 use shared::io::{open_lines, Line};
-use shared::loader::LoadedModel;
 use shared::models::DEFAULT_MODEL;
 
 #[derive(Parser)]
@@ -150,9 +149,8 @@ struct EvalArgs {
     /// Prompt: plain (the book's render_prompt) or cot (+ "Explain step by step.").
     #[arg(long, value_enum, default_value_t = PromptArg::Plain)]
     prompt: PromptArg,
-    /// Wrap the prompt in the model's chat template (instruction-tuned models).
-    #[arg(long)]
-    chat: bool,
+    #[command(flatten)]
+    prompt_args: PromptArgs,
     /// Most tokens per answer.
     #[arg(long, default_value_t = 512)]
     max_new_tokens: usize,
@@ -215,12 +213,12 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     println!("\n== Mini evaluation: {DEMO_PROBLEMS} arith problems, plain vs chain-of-thought (book ch. 3.9, 4.3) ==\n");
     let loaded = load_model_on(model, device)?;
     let problems = arith_test_problems(DEMO_PROBLEMS, 0, "1-5")?;
-    let chat = loaded.chat_template.is_some();
+    let prompt_mode = loaded.default_prompt_mode();
     let mut runs = Vec::new();
     for prompt in [PromptStyle::Plain, PromptStyle::Cot] {
         let config = EvalConfig {
             prompt,
-            chat,
+            prompt_mode,
             max_new_tokens: DEMO_MAX_NEW_TOKENS,
         };
         let bar = progress_bar(problems.len() as u64, prompt.name());
@@ -347,13 +345,14 @@ fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&args.dataset, prompt));
+    let loaded = load_model_on(model, device)?;
+    let prompt_mode = args.prompt_args.mode(&loaded)?;
+    args.prompt_args.announce(&loaded, prompt_mode);
     let config = EvalConfig {
         prompt,
-        chat: args.chat,
+        prompt_mode,
         max_new_tokens: args.max_new_tokens,
     };
-    let loaded = load_model_on(model, device)?;
-    check_chat(&loaded, args.chat)?;
     eprintln!(
         "evaluating {} problems ({} prompt, {} at a time) into {}",
         problems.len(),
@@ -417,16 +416,6 @@ fn default_out(dataset: &str, prompt: PromptStyle) -> PathBuf {
         .and_then(|s| s.to_str())
         .unwrap_or("data");
     PathBuf::from(format!("ch03-eval-{stem}-{}.jsonl", prompt.name()))
-}
-
-fn check_chat(loaded: &LoadedModel, chat: bool) -> Result<()> {
-    if chat && loaded.chat_template.is_none() {
-        bail!(
-            "--chat: no chat template is known for {}",
-            loaded.location.display()
-        );
-    }
-    Ok(())
 }
 
 fn progress_bar(len: u64, label: &str) -> ProgressBar {

@@ -11,7 +11,7 @@ use ch03::{
 };
 use shared::fixtures::{default_model, fixture};
 use shared::generate::generate_text_basic_cache;
-use shared::loader::{load_hf_model, load_model_files, LoadedModel};
+use shared::loader::{load_hf_model, load_model_files, LoadedModel, PromptMode};
 use shared::tokenizer::{
     byte_to_char, Entry, Normalizer, PreTokenizer, Spec, TokenKind, Tokenizer,
 };
@@ -103,7 +103,7 @@ fn add_splitting_stop_id(loaded: &mut LoadedModel, problems: &[Problem], config:
         .iter()
         .map(|p| {
             let prompt = loaded
-                .encode_prompt(&config.prompt.render(&p.problem), config.chat)
+                .encode_prompt_as(&config.prompt.render(&p.problem), config.prompt_mode)
                 .unwrap();
             let stop = loaded.stop_ids();
             generate_text_basic_cache(
@@ -207,7 +207,10 @@ fn batched_records_equal_one_by_one_on_the_tiny_models() {
         let problems = tiny_problems();
         let config = EvalConfig {
             prompt: PromptStyle::Plain,
-            chat: false,
+            prompt_mode: PromptMode {
+                chat: false,
+                thinking: None,
+            },
             max_new_tokens: 24,
         };
         add_splitting_stop_id(&mut loaded, &problems, &config);
@@ -224,7 +227,10 @@ fn batched_records_equal_one_by_one_on_the_default_model() {
     let problems = arith_test_problems(7, 0, "1-5").unwrap();
     let config = EvalConfig {
         prompt: PromptStyle::Cot,
-        chat: true,
+        prompt_mode: PromptMode {
+            chat: true,
+            thinking: None,
+        },
         max_new_tokens: 20,
     };
     add_splitting_stop_id(&mut loaded, &problems, &config);
@@ -239,7 +245,10 @@ fn a_batched_run_resumes_a_partial_log_to_the_same_log() {
     let problems = tiny_problems();
     let config = EvalConfig {
         prompt: PromptStyle::Plain,
-        chat: false,
+        prompt_mode: PromptMode {
+            chat: false,
+            thinking: None,
+        },
         max_new_tokens: 24,
     };
     add_splitting_stop_id(&mut loaded, &problems, &config);
@@ -273,7 +282,10 @@ fn a_batch_of_zero_is_refused_before_the_log_is_made() {
     };
     let config = EvalConfig {
         prompt: PromptStyle::Plain,
-        chat: false,
+        prompt_mode: PromptMode {
+            chat: false,
+            thinking: None,
+        },
         max_new_tokens: 4,
     };
     let out = temp_dir("zero").join("log.jsonl");

@@ -5,7 +5,7 @@
 use ch03::arith::{generate_arith, ArithConfig, Split};
 use ch03::{evaluate_problem, EvalConfig, EvalRecord, PromptStyle};
 use shared::fixtures::default_model;
-use shared::loader::load_model_files;
+use shared::loader::{load_model_files, PromptMode};
 
 fn first_arith_problems(n: usize) -> Vec<ch03::Problem> {
     let config = ArithConfig {
@@ -79,7 +79,10 @@ fn eval_records_of_five_arith_problems() {
     let loaded = load_model_files(&files).unwrap();
     let config = EvalConfig {
         prompt: PromptStyle::Plain,
-        chat: true,
+        prompt_mode: PromptMode {
+            chat: true,
+            thinking: None,
+        },
         max_new_tokens: 96,
     };
     let records: Vec<EvalRecord> = first_arith_problems(5)

@@ -12,7 +12,7 @@ use ch03::{
     PromptStyle,
 };
 use serde::{Deserialize, Serialize};
-use shared::loader::LoadedModel;
+use shared::loader::{LoadedModel, PromptMode};
 use shared::{Error, Result};
 
 use crate::batched::{sample_batched, SampleOptions};
@@ -73,8 +73,8 @@ pub struct MethodConfig {
     pub n: usize,
     /// The prompt for the sampling methods (greedy is plain, CoT is CoT).
     pub prompt: PromptStyle,
-    /// Wrap prompts in the model's chat template.
-    pub chat: bool,
+    /// Raw prompts, or user messages in the model's chat template (thinking on or off).
+    pub prompt_mode: PromptMode,
     /// Most tokens per answer.
     pub max_new_tokens: usize,
     /// Temperature and top-p of the sampling methods.
@@ -181,7 +181,7 @@ fn greedy(
 ) -> Result<Outcome> {
     let eval = EvalConfig {
         prompt,
-        chat: config.chat,
+        prompt_mode: config.prompt_mode,
         max_new_tokens: config.max_new_tokens,
     };
     let record = evaluate_problem(loaded, index, problem, &eval)?;
@@ -197,7 +197,8 @@ fn greedy(
 
 /// Self-consistency and best-of-N: N batched samples, then a vote or a ranking.
 fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Result<Outcome> {
-    let prompt = loaded.encode_prompt(&config.prompt.render(&problem.problem), config.chat)?;
+    let prompt =
+        loaded.encode_prompt_as(&config.prompt.render(&problem.problem), config.prompt_mode)?;
     let opts = SampleOptions {
         max_new_tokens: config.max_new_tokens,
         stop_ids: loaded.stop_ids(),
@@ -255,7 +256,7 @@ fn refined(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         max_critique_tokens: config.max_new_tokens.min(256),
         sampling: config.sampling,
         seed: config.seed,
-        chat: config.chat,
+        prompt_mode: config.prompt_mode,
         prompt: config.prompt,
         score: match config.ranking {
             Ranking::AvgLogprob => Score::AvgLogprob,

@@ -26,9 +26,9 @@ use ch04::report::{
 use ch04::sampling::{Sampler, SamplingConfig};
 use ch04::self_consistency::{self_consistency_vote, TieBreak};
 use shared::cli::{
-    demo_model, exit_code, load_model_on, non_negative_f32, probability_f32, DeviceArgs,
+    demo_model, exit_code, load_model_on, non_negative_f32, probability_f32, DeviceArgs, PromptArgs,
 };
-use shared::loader::LoadedModel;
+use shared::loader::{LoadedModel, PromptMode};
 use shared::models::DEFAULT_MODEL;
 
 #[derive(Parser)]
@@ -138,9 +138,8 @@ struct EvalArgs {
     /// Prompt of the sampling methods.
     #[arg(long, value_enum, default_value_t = PromptArg::Cot)]
     prompt: PromptArg,
-    /// Wrap prompts in the model's chat template (instruction-tuned models).
-    #[arg(long)]
-    chat: bool,
+    #[command(flatten)]
+    prompt_args: PromptArgs,
     /// Most tokens per answer.
     #[arg(long, default_value_t = 256)]
     max_new_tokens: usize,
@@ -263,8 +262,10 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     println!("== 4.6 Self-consistency: {DEMO_SAMPLES} samples of one arith problem, one vote ==\n");
     let problem = &arith_test_problems(1, 0, "1")?[0];
     println!("{}\n(answer: {})\n", problem.problem, problem.answer);
-    let chat = loaded.chat_template.is_some();
-    let prompt = loaded.encode_prompt(&PromptStyle::Cot.render(&problem.problem), chat)?;
+    let prompt = loaded.encode_prompt_as(
+        &PromptStyle::Cot.render(&problem.problem),
+        loaded.default_prompt_mode(),
+    )?;
     let opts = SampleOptions {
         max_new_tokens: 192,
         stop_ids: loaded.stop_ids(),
@@ -340,12 +341,8 @@ fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
         &args.levels,
     )?;
     let loaded = load_model_on(model, device)?;
-    if args.chat && loaded.chat_template.is_none() {
-        bail!(
-            "--chat: no chat template is known for {}",
-            loaded.location.display()
-        );
-    }
+    let prompt_mode = args.prompt_args.mode(&loaded)?;
+    args.prompt_args.announce(&loaded, prompt_mode);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut rows = Vec::new();
@@ -373,7 +370,7 @@ fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
             continue;
         }
         for n in ns {
-            let config = method_config(args, method, n);
+            let config = method_config(args, prompt_mode, method, n);
             let log = args.out.join(format!("{}-n{n}.jsonl", method.name()));
             let reuse = match (method, config.ranking) {
                 (Method::BestOfN, Ranking::AvgLogprob) => {
@@ -411,7 +408,8 @@ fn self_consistency_records(
 ) -> Result<HashMap<usize, Vec<MethodRecord>>> {
     let largest = ns.iter().copied().max().unwrap_or(1);
     let log_of = |n: usize| args.out.join(format!("self-consistency-n{n}.jsonl"));
-    let config = method_config(args, Method::SelfConsistency, largest);
+    let prompt_mode = args.prompt_args.mode(loaded)?;
+    let config = method_config(args, prompt_mode, Method::SelfConsistency, largest);
     let full = run_method(loaded, problems, &config, &log_of(largest), args.resume)?;
     let can_cut = full
         .iter()
@@ -446,7 +444,7 @@ fn self_consistency_records(
             );
             records
         } else {
-            let config = method_config(args, Method::SelfConsistency, n);
+            let config = method_config(args, prompt_mode, Method::SelfConsistency, n);
             run_method(loaded, problems, &config, &log_of(n), args.resume)?
         };
         by_n.insert(n, records);
@@ -560,7 +558,12 @@ fn save_plots(dir: &Path, rows: &[ResultRow]) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
-fn method_config(args: &EvalArgs, method: Method, n: usize) -> MethodConfig {
+fn method_config(
+    args: &EvalArgs,
+    prompt_mode: PromptMode,
+    method: Method,
+    n: usize,
+) -> MethodConfig {
     MethodConfig {
         method,
         n,
@@ -569,7 +572,7 @@ fn method_config(args: &EvalArgs, method: Method, n: usize) -> MethodConfig {
             PromptArg::Cot => PromptStyle::Cot,
             PromptArg::OneShot => PromptStyle::OneShot,
         },
-        chat: args.chat,
+        prompt_mode,
         max_new_tokens: args.max_new_tokens,
         sampling: SamplingConfig {
             temperature: args.temperature,

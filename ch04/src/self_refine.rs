@@ -4,7 +4,7 @@
 
 use ch03::{extract_final_candidate, Fallback, PromptStyle};
 use shared::generate::{generate, GenerateOptions, Generation};
-use shared::loader::LoadedModel;
+use shared::loader::{LoadedModel, PromptMode};
 use shared::Result;
 
 use crate::batched::sample_seed;
@@ -59,8 +59,8 @@ pub struct RefineConfig {
     pub sampling: SamplingConfig,
     /// Base seed; each generation of the loop draws its own seed from it.
     pub seed: u64,
-    /// Wrap every prompt in the model's chat template.
-    pub chat: bool,
+    /// Raw prompts, or user messages in the model's chat template (thinking on or off).
+    pub prompt_mode: PromptMode,
     /// The prompt the draft answers (plain or chain-of-thought).
     pub prompt: PromptStyle,
     /// How answers are compared.
@@ -110,7 +110,7 @@ pub fn self_refinement_loop(
     config: &RefineConfig,
 ) -> Result<RefineResult> {
     let prompt = config.prompt.render(raw_prompt);
-    let prompt_ids = loaded.encode_prompt(&prompt, config.chat)?;
+    let prompt_ids = loaded.encode_prompt_as(&prompt, config.prompt_mode)?;
     let mut seeds = (0..).map(|i| sample_seed(config.seed, i));
     let mut next_seed = || seeds.next().expect("an endless range");
     let draft = sample_text(
@@ -210,7 +210,7 @@ fn sample_text(
     max_new_tokens: usize,
     seed: u64,
 ) -> Result<(String, Generation)> {
-    let ids = loaded.encode_prompt(prompt, config.chat)?;
+    let ids = loaded.encode_prompt_as(prompt, config.prompt_mode)?;
     let mut sampler = Sampler::new(config.sampling, seed)?;
     let opts = GenerateOptions {
         max_new_tokens,

@@ -9,7 +9,7 @@ use ch04::self_refine::{
     make_critique_prompt, make_refine_prompt, self_refinement_loop, RefineConfig, Score,
 };
 use shared::fixtures::default_model;
-use shared::loader::load_model_files;
+use shared::loader::{load_model_files, PromptMode};
 
 #[test]
 fn prompts_are_the_books() {
@@ -42,7 +42,10 @@ fn rounds_keep_a_revision_only_if_its_score_does_not_drop() {
                 top_p: 0.9,
             },
             seed: 3,
-            chat: true,
+            prompt_mode: PromptMode {
+                chat: true,
+                thinking: None,
+            },
             prompt: PromptStyle::Plain,
             score,
         };

@@ -71,6 +71,34 @@ pub fn dr_grpo_advantages(rewards: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// How a group's rewards become advantages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AdvantageRule {
+    /// [`compute_advantages`]: `(r − mean) / (std + 1e-4)` (book ch. 6, and every
+    /// chapter-7 script but two).
+    GroupNormalized,
+    /// [`dr_grpo_advantages`]: `r − mean` (the book's Olmo-3 style).
+    DrGrpo,
+    /// [`gdpo_advantages`]: correctness and format normalized apart, then together
+    /// (the book's GDPO), the format weighted by `format_coeff`.
+    Gdpo {
+        /// The format term's weight (the book's 0.1).
+        format_coeff: f32,
+    },
+}
+
+impl AdvantageRule {
+    /// The advantages of a group whose responses earned `totals`, made of `correct`
+    /// and `format` rewards (0 or 1 each).
+    pub fn advantages(self, totals: &[f32], correct: &[f32], format: &[f32]) -> Vec<f32> {
+        match self {
+            AdvantageRule::GroupNormalized => compute_advantages(totals),
+            AdvantageRule::DrGrpo => dr_grpo_advantages(totals),
+            AdvantageRule::Gdpo { format_coeff } => gdpo_advantages(correct, format, format_coeff),
+        }
+    }
+}
+
 /// The book's Olmo-3-style loss (`7_7_improvements/olmo3_style.py`) and its derivative
 /// in each token's log-probability.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,53 +115,25 @@ pub struct Olmo3Loss {
 /// The book's Olmo-3-style loss: per token, the truncated importance ratio
 /// `ρ = min(π/π_old, 1 + ε_high)`, clipped to `[1 − ε_low, 1 + ε_high]` ("clip higher"),
 /// `min(ρA, clip(ρ)A)` for `A ≥ 0` and `max` for `A < 0`, averaged over all the group's
-/// response tokens; plus `kl_coeff · mean_i(Σₜ log π − Σₜ log π_ref)`.
+/// response tokens; plus `kl_coeff · mean_i(Σₜ log π − Σₜ log π_ref)`. It is
+/// [`compute_grpo_loss`] with [`PolicyObjective::Olmo3`] and the sequence k1 KL, which
+/// is what `ch05 train --objective olmo3` runs.
 pub fn book_olmo3_loss(
     responses: &[ResponseLogprobs],
     eps_low: f32,
     eps_high: f32,
     kl_coeff: f32,
 ) -> Olmo3Loss {
+    let config = GrpoLossConfig {
+        objective: PolicyObjective::Olmo3 { eps_low, eps_high },
+        kl_beta: kl_coeff,
+        kl_estimator: KlEstimator::BookSequenceK1,
+    };
     let tokens: usize = responses.iter().map(|r| r.logprobs.len()).sum();
-    let g = responses.len().max(1) as f64;
-    let (low, high) = (1.0 - f64::from(eps_low), 1.0 + f64::from(eps_high));
-    let beta = f64::from(kl_coeff);
-    let mut loss = 0.0;
-    let mut dlogprobs = Vec::with_capacity(responses.len());
-    for r in responses {
-        let a = f64::from(r.advantage);
-        let mut d = Vec::with_capacity(r.logprobs.len());
-        for (t, (&new, &old)) in r.logprobs.iter().zip(r.old_logprobs).enumerate() {
-            let raw = (f64::from(new) - f64::from(old)).exp();
-            let ratio = raw.min(high);
-            let (unclipped, clipped) = (ratio * a, ratio.clamp(low, high) * a);
-            let take_clipped = if a >= 0.0 {
-                clipped < unclipped
-            } else {
-                clipped > unclipped
-            };
-            let (objective, slope) = match (take_clipped, raw < high) {
-                (true, _) => (clipped, 0.0),
-                (false, true) => (unclipped, unclipped),
-                // Truncated: the ratio is the constant 1 + ε_high.
-                (false, false) => (unclipped, 0.0),
-            };
-            let mut dt = 0.0;
-            if tokens > 0 {
-                loss -= objective / tokens as f64;
-                dt -= slope / tokens as f64;
-            }
-            if let Some(reference) = r.ref_logprobs {
-                loss += beta * (f64::from(new) - f64::from(reference[t])) / g;
-                dt += beta / g;
-            }
-            d.push(dt as f32);
-        }
-        dlogprobs.push(d);
-    }
+    let out = compute_grpo_loss(responses, &config);
     Olmo3Loss {
-        loss,
-        dlogprobs,
+        loss: out.loss,
+        dlogprobs: out.dlogprobs,
         no_update: tokens == 0 && kl_coeff == 0.0,
     }
 }
@@ -155,6 +155,16 @@ pub enum PolicyObjective {
     BookClipRatio {
         /// The clip range ε.
         eps: f32,
+    },
+    /// The book's `7_7_improvements/olmo3_style.py`: per token, the ratio truncated at
+    /// `1 + eps_high`, clipped to `[1 − eps_low, 1 + eps_high]`, min for `A ≥ 0` and max
+    /// for `A < 0`, averaged over every response token of the group (DAPO's token-level
+    /// mean) instead of per response.
+    Olmo3 {
+        /// ε_low (the book's 0.2).
+        eps_low: f32,
+        /// ε_high (the book's 10).
+        eps_high: f32,
     },
 }
 
@@ -236,19 +246,28 @@ pub struct SequenceLoss {
     pub kl_sum: f64,
 }
 
-/// The loss terms of one response in a group of `group_size` (see the module
+/// The size of the group a response belongs to: what its loss terms are divided by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupShape {
+    /// G: responses in the group.
+    pub responses: usize,
+    /// Response tokens of the whole group (the Olmo-3 loss averages over them).
+    pub tokens: usize,
+}
+
+/// The loss terms of one response in a group of shape `group` (see the module
 /// docs for the formulas) and their derivatives.
 ///
 /// # Panics
 /// If the log-probability slices differ in length.
 pub fn grpo_sequence_loss(
     response: &ResponseLogprobs,
-    group_size: usize,
+    group: GroupShape,
     config: &GrpoLossConfig,
 ) -> SequenceLoss {
     let n = response.logprobs.len();
     assert_eq!(response.old_logprobs.len(), n, "one old log-prob per token");
-    let g = group_size as f64;
+    let g = group.responses as f64;
     let a = f64::from(response.advantage);
     let (mut loss, mut clipped, mut kl_sum) = (0.0, 0, 0.0);
     // The derivative of the sequence-level terms (the book's clip ratio and weighted
@@ -299,6 +318,14 @@ pub fn grpo_sequence_loss(
                     -ratio * a / g
                 }
             }
+            PolicyObjective::Olmo3 { eps_low, eps_high } => {
+                let old = f64::from(response.old_logprobs[t]);
+                let (term, slope, was_clipped) = olmo3_token_term(logp, old, a, eps_low, eps_high);
+                clipped += usize::from(was_clipped);
+                let tokens = group.tokens.max(1) as f64;
+                loss -= term / tokens;
+                -slope / tokens
+            }
         };
         let d_kl = match response.ref_logprobs {
             // Sequence-level, computed above.
@@ -332,6 +359,26 @@ pub fn grpo_sequence_loss(
         dlogprobs,
         clipped,
         kl_sum,
+    }
+}
+
+/// The Olmo-3 objective of one token with log-probabilities `new` (now) and `old`:
+/// its value, its derivative in `new`, and whether it is flat there (clipped, or the
+/// ratio truncated at `1 + ε_high`, a constant).
+fn olmo3_token_term(new: f64, old: f64, a: f64, eps_low: f32, eps_high: f32) -> (f64, f64, bool) {
+    let (low, high) = (1.0 - f64::from(eps_low), 1.0 + f64::from(eps_high));
+    let raw = (new - old).exp();
+    let ratio = raw.min(high);
+    let (unclipped, clipped) = (ratio * a, ratio.clamp(low, high) * a);
+    let take_clipped = if a >= 0.0 {
+        clipped < unclipped
+    } else {
+        clipped > unclipped
+    };
+    match (take_clipped, raw < high) {
+        (true, _) => (clipped, 0.0, true),
+        (false, true) => (unclipped, unclipped, false),
+        (false, false) => (unclipped, 0.0, true),
     }
 }
 
@@ -371,11 +418,15 @@ pub struct GrpoLoss {
 
 /// [`grpo_sequence_loss`] for every response of one group (the book's `compute_grpo_loss`).
 pub fn compute_grpo_loss(responses: &[ResponseLogprobs], config: &GrpoLossConfig) -> GrpoLoss {
+    let tokens: usize = responses.iter().map(|r| r.logprobs.len()).sum();
+    let group = GroupShape {
+        responses: responses.len(),
+        tokens,
+    };
     let parts: Vec<SequenceLoss> = responses
         .iter()
-        .map(|r| grpo_sequence_loss(r, responses.len(), config))
+        .map(|r| grpo_sequence_loss(r, group, config))
         .collect();
-    let tokens: usize = responses.iter().map(|r| r.logprobs.len()).sum();
     let per_token = |x: f64| if tokens == 0 { 0.0 } else { x / tokens as f64 };
     GrpoLoss {
         loss: parts.iter().map(|p| p.loss).sum(),
@@ -497,6 +548,11 @@ mod tests {
         for objective in [
             PolicyObjective::Basic,
             PolicyObjective::Clipped { eps: 0.2 },
+            PolicyObjective::BookClipRatio { eps: 0.2 },
+            PolicyObjective::Olmo3 {
+                eps_low: 0.2,
+                eps_high: 0.3,
+            },
         ] {
             let config = GrpoLossConfig {
                 objective,

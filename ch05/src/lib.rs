@@ -2,6 +2,7 @@
 //!
 //! - [`reward`]: the verifiable reward (ch03's verifier on the boxed answer) and the format reward
 //! - [`grpo`]: group-normalized advantages and the GRPO loss, basic and clipped, with a KL penalty
+//! - [`objective`]: `--objective`: ours and the book's chapter-7 scripts by name, with their defaults
 //! - [`logprob`]: a response's log-probability and entropy (`sequence_logprob`, `sequence_logprob_and_entropy`)
 //! - [`policy`]: what is trained (every weight, or LoRA adapters) and its AdamW
 //! - [`step`]: one GRPO step: rollouts, rewards, advantages, updates
@@ -13,6 +14,7 @@
 pub mod evaluate;
 pub mod grpo;
 pub mod logprob;
+pub mod objective;
 pub mod policy;
 pub mod reward;
 pub mod run;

@@ -10,13 +10,15 @@ use anyhow::{bail, Result};
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
+use ch05::objective::Objective;
+use ch05::reward::think_markers;
 use ch05::run::{
     format_step, held_out_rows, new_policy, redraw_plots, run_problems, run_train, TrainOptions,
 };
 use ch05::trainer::Trainer;
 use shared::cli::{
     demo_model, exit_code, load_model_on, load_model_verbose, non_negative_f32, parse_ids,
-    positive_f32, probability_f32, DeviceArgs,
+    positive_f32, probability_f32, DeviceArgs, PromptArgs, Thinking,
 };
 use shared::device::Device;
 use shared::models::DEFAULT_MODEL;
@@ -83,6 +85,8 @@ struct TrainArgs {
     /// rarely boxes a number without it) or plain (the book's render_prompt) or cot.
     #[arg(long, default_value = "one-shot")]
     prompt: String,
+    #[command(flatten)]
+    prompt_args: PromptArgs,
     /// Training steps (one problem and G responses each).
     #[arg(long, default_value_t = 150)]
     steps: u64,
@@ -120,21 +124,40 @@ struct TrainArgs {
     /// Rollout top-p (1 keeps the whole distribution).
     #[arg(long, default_value_t = 1.0, value_parser = probability_f32)]
     top_p: f32,
-    /// Policy objective: basic (ch. 6: −A·Σ log π), clipped (ch. 7: PPO's clipped ratio per token, KL per token) or book-clip-ratio (the book's 7_4/7_5 scripts: the ratio and KL of whole sequences; the book's ε is 10, --clip-eps 10).
-    #[arg(long, default_value = "basic")]
-    objective: String,
-    /// Clip range ε of the clipped objective.
-    #[arg(long, default_value_t = 0.2, value_parser = positive_f32)]
-    clip_eps: f32,
-    /// Optimizer steps per group of rollouts (use with --objective clipped).
-    #[arg(long, default_value_t = 1)]
-    inner_epochs: usize,
-    /// β of the KL penalty to the starting model (0: the KL is tracked, not penalized).
-    #[arg(long, default_value_t = 0.02, value_parser = non_negative_f32)]
-    kl_beta: f32,
-    /// Weight of the format reward (a boxed answer, right or wrong); 0 turns it off.
-    #[arg(long, default_value_t = 0.0, value_parser = non_negative_f32)]
-    format_weight: f32,
+    /// Policy objective: ours (basic, clipped) or one of the book's chapter-7 scripts by
+    /// name; each takes its script's defaults for the flags below (ch05/README.md has
+    /// the formulas side by side).
+    #[arg(long, value_enum, default_value_t = Objective::Basic)]
+    objective: Objective,
+    /// Clip range ε of the clipped ratio [default: 0.2 for clipped, 10 for the book's scripts].
+    #[arg(long, value_parser = positive_f32)]
+    clip_eps: Option<f32>,
+    /// --objective olmo3: the lower clip range ε_low [default: 0.2].
+    #[arg(long, value_parser = positive_f32)]
+    clip_eps_low: Option<f32>,
+    /// --objective olmo3: the upper clip range ε_high, also where the ratio is truncated [default: 10].
+    #[arg(long, value_parser = positive_f32)]
+    clip_eps_high: Option<f32>,
+    /// Optimizer steps per training step [default: 1; 2 for the book's scripts but
+    /// plus-format-reward]. The book's scripts sample new rollouts for each (from the
+    /// policy as the step found it); clipped reuses one set of rollouts.
+    #[arg(long)]
+    inner_epochs: Option<usize>,
+    /// β of the KL penalty to the starting model; 0: the KL is tracked, not penalized
+    /// [default: 0.02 for basic, clipped and gdpo; 0.001 for plus-kl; 0 for the others].
+    #[arg(long, visible_alias = "kl-coeff", value_parser = non_negative_f32)]
+    kl_beta: Option<f32>,
+    /// Weight of the format reward, 0 turns it off: ours rewards a boxed number, plus-format-reward
+    /// `<think>…</think>`, gdpo a box [default: 0; 1 for plus-format-reward; 0.1 for gdpo].
+    #[arg(long, visible_aliases = ["format-reward-weight", "format-coeff"], value_parser = non_negative_f32)]
+    format_weight: Option<f32>,
+    /// --objective plus-format-reward: count the format reward only for a correct answer.
+    #[arg(long)]
+    conditional_reward: bool,
+    /// --objective deepseek-v32: a response with a negative advantage whose policy drifted
+    /// more than this per token since it was sampled gets advantage 0 [default: 0.1].
+    #[arg(long, value_parser = non_negative_f32)]
+    off_policy_delta: Option<f32>,
     /// Update even when every advantage of a group is 0 (by default such groups are skipped).
     #[arg(long)]
     no_skip_zero_advantage: bool,
@@ -157,6 +180,7 @@ struct TrainArgs {
 
 impl TrainArgs {
     fn options(&self, model: &str) -> Result<TrainOptions> {
+        let defaults = self.objective.defaults();
         if self.dataset != "arith" {
             bail!(
                 "--dataset {}: training supports `arith` (its train and test splits never share a problem)",
@@ -167,6 +191,12 @@ impl TrainArgs {
             model: model.to_string(),
             levels: self.levels.clone(),
             prompt: self.prompt.clone(),
+            chat: match (self.prompt_args.chat, self.prompt_args.no_chat) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            thinking: self.prompt_args.thinking.map(|t| t == Thinking::On),
             steps: self.steps,
             group: self.group,
             lr: self.lr,
@@ -177,11 +207,15 @@ impl TrainArgs {
             train_layers: self.train_layers,
             temperature: self.temperature,
             top_p: self.top_p,
-            objective: self.objective.clone(),
-            clip_eps: self.clip_eps,
-            inner_epochs: self.inner_epochs,
-            kl_beta: self.kl_beta,
-            format_weight: self.format_weight,
+            objective: self.objective.name().to_string(),
+            clip_eps: self.clip_eps.unwrap_or(defaults.clip_eps),
+            clip_eps_low: self.clip_eps_low.unwrap_or(defaults.clip_eps_low),
+            clip_eps_high: self.clip_eps_high.unwrap_or(defaults.clip_eps_high),
+            conditional_reward: self.conditional_reward,
+            off_policy_delta: self.off_policy_delta.unwrap_or(defaults.off_policy_delta),
+            inner_epochs: self.inner_epochs.unwrap_or(defaults.inner_epochs),
+            kl_beta: self.kl_beta.unwrap_or(defaults.kl_beta),
+            format_weight: self.format_weight.unwrap_or(defaults.format_weight),
             skip_zero_advantage: !self.no_skip_zero_advantage,
             max_grad_norm: self.max_grad_norm,
             eval_every: self.eval_every,
@@ -234,6 +268,8 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
         model: model.to_string(),
         levels: "1-2".into(),
         prompt: "one-shot".into(),
+        chat: None,
+        thinking: None,
         steps: DEMO_STEPS,
         group: 4,
         lr: 2e-4,
@@ -244,8 +280,12 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
         train_layers: Some(4),
         temperature: 0.4,
         top_p: 1.0,
-        objective: "basic".into(),
+        objective: Objective::Basic.name().into(),
         clip_eps: 0.2,
+        clip_eps_low: 0.2,
+        clip_eps_high: 10.0,
+        conditional_reward: false,
+        off_policy_delta: 0.1,
         inner_epochs: 1,
         kl_beta: 0.02,
         format_weight: 0.0,
@@ -262,7 +302,7 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     println!("(with a KL penalty, beta = 0.02, toward the model as loaded).\n");
     let loaded = load_model_on(model, device)?;
     let (problems, _) = run_problems(&loaded, &opts)?;
-    let config = opts.step_config(loaded.stop_ids())?;
+    let config = opts.step_config(loaded.stop_ids(), think_markers(loaded.tokenizer()?))?;
     let policy = new_policy(Params::from_model(&loaded.model), &opts)?;
     let mut trainer = Trainer::new(policy, loaded, problems, config, opts.seed, 0, device)?;
     for _ in 0..DEMO_STEPS {

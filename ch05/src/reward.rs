@@ -2,6 +2,7 @@
 //! response's boxed answer is right; ch. 7 adds a small reward for the format.
 
 use ch03::grader::{extract_final_candidate, grade_answer, Fallback};
+use shared::tokenizer::Tokenizer;
 
 /// 1 when the response's last `\boxed{…}` grades equal to `answer`, else 0.
 /// Only a boxed answer counts: no fallback to the last number (book ch. 6's
@@ -107,6 +108,106 @@ pub fn compute_reward(response: &str, answer: &str, format_weight: f32) -> Rewar
     }
 }
 
+/// Where a response's thinking starts and ends, for the book's `reward_format`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ThinkMarkers {
+    /// The tokenizer has `<think>` and `</think>` as single tokens (Qwen3): the book's
+    /// rule on ids.
+    Ids {
+        /// `<think>`'s id.
+        think: u32,
+        /// `</think>`'s id.
+        end_think: u32,
+    },
+    /// The tokenizer splits them into pieces (SmolLM2, Qwen2.5): the same rule on the
+    /// decoded text, the first `<think>` before the first `</think>`.
+    Text,
+}
+
+/// How `tokenizer` marks thinking: by ids where `<think>` and `</think>` are single
+/// tokens (Qwen3), else as text.
+pub fn think_markers(tokenizer: &Tokenizer) -> ThinkMarkers {
+    match (
+        tokenizer.token_to_id("<think>"),
+        tokenizer.token_to_id("</think>"),
+    ) {
+        (Some(think), Some(end_think)) => ThinkMarkers::Ids { think, end_think },
+        _ => ThinkMarkers::Text,
+    }
+}
+
+/// Which reward `ch05 train` gives a response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RewardRule {
+    /// Ours ([`compute_reward`]): the verifiable reward plus `format_weight` for a
+    /// boxed number.
+    Boxed {
+        /// The format reward's weight (0: off).
+        format_weight: f32,
+    },
+    /// The book's `7_6_plus_format_reward.py` ([`book_total_reward`]): the verifiable
+    /// reward plus `weight` for thinking in `<think>…</think>` (only for a correct
+    /// answer when `conditional`).
+    BookThinkFormat {
+        /// The format reward's weight (the book's 1.0).
+        weight: f32,
+        /// Count the format reward only when the answer is right.
+        conditional: bool,
+        /// How `<think>` and `</think>` are found.
+        markers: ThinkMarkers,
+    },
+    /// The book's GDPO reward ([`book_reward_with_format_bonus`]).
+    Gdpo {
+        /// The format bonus's weight (the book's 0.1).
+        format_coeff: f32,
+    },
+}
+
+impl RewardRule {
+    /// The reward of a response with text `text` and generated ids `ids` for a
+    /// problem whose answer is `answer`.
+    pub fn reward(&self, text: &str, ids: &[u32], answer: &str) -> Reward {
+        match self {
+            RewardRule::Boxed { format_weight } => compute_reward(text, answer, *format_weight),
+            RewardRule::BookThinkFormat {
+                weight,
+                conditional,
+                markers,
+            } => {
+                let rlvr = reward_rlvr(text, answer);
+                let format = match markers {
+                    ThinkMarkers::Ids { think, end_think } => {
+                        book_reward_format(ids, 0, *think, *end_think)
+                    }
+                    ThinkMarkers::Text => think_format_in_text(text),
+                };
+                Reward {
+                    correct: rlvr > 0.0,
+                    formatted: format > 0.0,
+                    total: book_total_reward(rlvr, format, *weight, *conditional),
+                }
+            }
+            RewardRule::Gdpo { format_coeff } => {
+                let r = book_reward_with_format_bonus(text, answer, *format_coeff);
+                Reward {
+                    correct: r.correct > 0.0,
+                    formatted: r.format > 0.0,
+                    total: r.reward,
+                }
+            }
+        }
+    }
+}
+
+/// [`book_reward_format`]'s rule on text: 1 when `text` holds `<think>` and `</think>`
+/// and the first `<think>` starts before the first `</think>`.
+fn think_format_in_text(text: &str) -> f32 {
+    match (text.find("<think>"), text.find("</think>")) {
+        (Some(open), Some(close)) if open < close => 1.0,
+        _ => 0.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +227,44 @@ mod tests {
         assert_eq!((r.correct, r.formatted, r.total), (false, true, 0.1));
         let r = compute_reward("\\boxed{7}", "7", 0.0);
         assert_eq!((r.correct, r.formatted, r.total), (true, true, 1.0));
+    }
+
+    #[test]
+    fn the_think_format_rule_on_text_is_the_books_rule_on_ids() {
+        let rule = |conditional| RewardRule::BookThinkFormat {
+            weight: 0.5,
+            conditional,
+            markers: ThinkMarkers::Text,
+        };
+        let thought = "<think>3 + 4</think> \\boxed{8}";
+        assert_eq!(rule(false).reward(thought, &[], "7").total, 0.5);
+        assert_eq!(rule(true).reward(thought, &[], "7").total, 0.0);
+        assert_eq!(rule(true).reward(thought, &[], "8").total, 1.5);
+        assert_eq!(
+            rule(false)
+                .reward("</think><think> \\boxed{8}", &[], "8")
+                .total,
+            1.0
+        );
+        let ids = RewardRule::BookThinkFormat {
+            weight: 1.0,
+            conditional: false,
+            markers: ThinkMarkers::Ids {
+                think: 5,
+                end_think: 6,
+            },
+        };
+        assert_eq!(ids.reward("\\boxed{8}", &[1, 5, 2, 6], "8").total, 2.0);
+        assert_eq!(ids.reward("\\boxed{8}", &[6, 5, 6], "8").total, 1.0);
+    }
+
+    #[test]
+    fn the_gdpo_rule_accepts_an_unboxed_number_and_bonuses_the_box() {
+        let rule = RewardRule::Gdpo { format_coeff: 0.1 };
+        let r = rule.reward("so it is 7", &[], "7");
+        assert_eq!((r.correct, r.formatted, r.total), (true, false, 1.0));
+        let r = rule.reward("\\boxed{7}", &[], "7");
+        assert_eq!((r.correct, r.formatted), (true, true));
+        assert!((r.total - 1.1).abs() < 1e-6);
     }
 }

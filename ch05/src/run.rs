@@ -17,17 +17,19 @@ use ch03::dataset::arith_test_problems;
 use ch03::prompts::PromptStyle;
 use ch04::plot::{save_line_plot, LinePlot, Series};
 use ch04::sampling::SamplingConfig;
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-use shared::cli::DeviceArgs;
+use shared::cli::{DeviceArgs, PromptArgs, Thinking};
 use shared::io::{open_lines, write_atomically, write_safetensors_f32, Line, SafeTensors};
-use shared::loader::{load_model, LoadedModel};
+use shared::loader::{load_model, LoadedModel, PromptMode};
 use shared::train::checkpoint::save_model_dir;
 use shared::train::{AdamWConfig, LoraConfig, Params};
 use shared::{Error, Result};
 
 use crate::evaluate::accuracy;
-use crate::grpo::{GrpoLossConfig, KlEstimator, PolicyObjective};
+use crate::objective::{Objective, ObjectiveSettings};
 use crate::policy::{Policy, Trained};
+use crate::reward::{think_markers, ThinkMarkers};
 use crate::step::{Rollout, StepConfig, StepMetrics};
 use crate::trainer::{pose_problems, reference_on, PosedProblem, Trainer};
 
@@ -49,6 +51,13 @@ pub struct TrainOptions {
     pub levels: String,
     /// The prompt template: `one-shot`, `plain` (the book's) or `cot`.
     pub prompt: String,
+    /// `--chat` (`Some(true)`) or `--no-chat` (`Some(false)`); `None`: by model kind
+    /// (the chat template for chat models, raw text for base models).
+    #[serde(default)]
+    pub chat: Option<bool>,
+    /// `--thinking on|off` (Qwen3's `enable_thinking`); `None`: the template's default.
+    #[serde(default)]
+    pub thinking: Option<bool>,
     /// Steps to train (one problem per step).
     pub steps: u64,
     /// G: responses per problem.
@@ -71,16 +80,29 @@ pub struct TrainOptions {
     pub temperature: f32,
     /// Rollout top-p.
     pub top_p: f32,
-    /// `basic` (ch. 6), `clipped` (ch. 7, per token) or `book-clip-ratio` (the book's
-    /// 7.4/7.5 scripts: sequence-level ratio and KL).
+    /// The policy objective's name ([`Objective`]: ours, or one of the book's
+    /// chapter-7 scripts).
     pub objective: String,
-    /// Clip range ε of the clipped objective.
+    /// Clip range ε of the clipped objectives.
     pub clip_eps: f32,
+    /// Olmo-3's ε_low.
+    #[serde(default = "default_clip_eps_low")]
+    pub clip_eps_low: f32,
+    /// Olmo-3's ε_high.
+    #[serde(default = "default_clip_eps_high")]
+    pub clip_eps_high: f32,
+    /// `plus-format-reward`: the format reward only for a correct answer.
+    #[serde(default)]
+    pub conditional_reward: bool,
+    /// DeepSeek-V3.2's off-policy δ.
+    #[serde(default = "default_off_policy_delta")]
+    pub off_policy_delta: f32,
     /// Optimizer steps per group of rollouts.
     pub inner_epochs: usize,
     /// β of the KL penalty (0: tracked, not penalized).
     pub kl_beta: f32,
-    /// Weight of the format reward (0: off).
+    /// Weight of the format reward (0: off): ours rewards a boxed number,
+    /// `plus-format-reward` the think tags, `gdpo` the box.
     pub format_weight: f32,
     /// Skip updates whose advantages are all 0.
     pub skip_zero_advantage: bool,
@@ -96,25 +118,93 @@ pub struct TrainOptions {
     pub keep_checkpoints: usize,
 }
 
+/// Olmo-3's ε_low when a saved run predates it.
+fn default_clip_eps_low() -> f32 {
+    Objective::Olmo3.defaults().clip_eps_low
+}
+
+/// Olmo-3's ε_high when a saved run predates it.
+fn default_clip_eps_high() -> f32 {
+    Objective::Olmo3.defaults().clip_eps_high
+}
+
+/// DeepSeek-V3.2's δ when a saved run predates it.
+fn default_off_policy_delta() -> f32 {
+    Objective::DeepseekV32.defaults().off_policy_delta
+}
+
 impl TrainOptions {
-    /// The step settings these options give, with the model's stop ids.
-    pub fn step_config(&self, stop_ids: Vec<u32>) -> Result<StepConfig> {
-        let (objective, kl_estimator) = match self.objective.as_str() {
-            "basic" => (PolicyObjective::Basic, KlEstimator::K3PerToken),
-            "clipped" => (
-                PolicyObjective::Clipped { eps: self.clip_eps },
-                KlEstimator::K3PerToken,
-            ),
-            "book-clip-ratio" => (
-                PolicyObjective::BookClipRatio { eps: self.clip_eps },
-                KlEstimator::BookSequenceK1,
-            ),
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "--objective {other}: expected basic, clipped or book-clip-ratio"
-                )))
-            }
+    /// The objective these options name.
+    pub fn objective(&self) -> Result<Objective> {
+        Objective::from_name(&self.objective).ok_or_else(|| {
+            let names: Vec<&str> = Objective::value_variants()
+                .iter()
+                .map(|o| o.name())
+                .collect();
+            Error::InvalidArgument(format!(
+                "--objective {}: expected one of {}",
+                self.objective,
+                names.join(", ")
+            ))
+        })
+    }
+
+    /// The objective's settings as these options give them.
+    pub fn objective_settings(&self) -> ObjectiveSettings {
+        ObjectiveSettings {
+            clip_eps: self.clip_eps,
+            clip_eps_low: self.clip_eps_low,
+            clip_eps_high: self.clip_eps_high,
+            kl_beta: self.kl_beta,
+            format_weight: self.format_weight,
+            conditional_reward: self.conditional_reward,
+            off_policy_delta: self.off_policy_delta,
+            inner_epochs: self.inner_epochs,
+        }
+    }
+
+    /// One line naming the objective and the settings it uses.
+    pub fn describe_objective(&self) -> String {
+        let Ok(objective) = self.objective() else {
+            return format!("objective {}", self.objective);
         };
+        let mut parts = match objective {
+            Objective::Basic => Vec::new(),
+            Objective::Olmo3 => vec![format!(
+                "clip ε_low {}, ε_high {}",
+                self.clip_eps_low, self.clip_eps_high
+            )],
+            _ => vec![format!("clip ε {}", self.clip_eps)],
+        };
+        parts.push(format!("KL β {}", self.kl_beta));
+        match objective {
+            Objective::DeepseekV32 => parts.push(format!("off-policy δ {}", self.off_policy_delta)),
+            Objective::PlusFormatReward if self.conditional_reward => parts.push(format!(
+                "think-format reward {} (correct answers only)",
+                self.format_weight
+            )),
+            Objective::PlusFormatReward => {
+                parts.push(format!("think-format reward {}", self.format_weight))
+            }
+            Objective::Gdpo => parts.push(format!("format bonus {}", self.format_weight)),
+            _ if self.format_weight > 0.0 => {
+                parts.push(format!("boxed-number reward {}", self.format_weight))
+            }
+            _ => {}
+        }
+        parts.push(match self.inner_epochs {
+            1 => "1 inner epoch".to_string(),
+            n if objective.is_book_script() => format!("{n} inner epochs, each on new rollouts"),
+            n => format!("{n} inner epochs on one set of rollouts"),
+        });
+        format!("objective {}: {}", objective.name(), parts.join(", "))
+    }
+
+    /// The step settings these options give, with the model's stop ids and the way
+    /// its tokenizer marks thinking.
+    pub fn step_config(&self, stop_ids: Vec<u32>, markers: ThinkMarkers) -> Result<StepConfig> {
+        let objective = self.objective()?;
+        let settings = self.objective_settings();
         if self.group < 2 {
             return Err(Error::InvalidArgument(format!(
                 "--group {}: GRPO compares responses within a group, so it needs at least 2",
@@ -143,13 +233,12 @@ impl TrainOptions {
             max_new_tokens: self.max_new_tokens,
             sampling,
             stop_ids,
-            loss: GrpoLossConfig {
-                objective,
-                kl_beta: self.kl_beta,
-                kl_estimator,
-            },
+            loss: objective.loss(&settings),
             inner_epochs: self.inner_epochs,
-            format_weight: self.format_weight,
+            resample_each_epoch: objective.is_book_script(),
+            reward: objective.reward(&settings, markers),
+            advantages: objective.advantages(&settings),
+            off_policy_delta: objective.off_policy_delta(&settings),
             skip_zero_advantage: self.skip_zero_advantage,
             max_grad_norm: self.max_grad_norm,
         })
@@ -157,7 +246,7 @@ impl TrainOptions {
 
     /// Checks every setting (before anything is loaded or written).
     pub fn validate(&self) -> Result<()> {
-        self.step_config(Vec::new())?;
+        self.step_config(Vec::new(), ThinkMarkers::Text)?;
         self.prompt_style()?;
         parse_levels(&self.levels)?;
         if let (None, Some(k)) = (self.lora, self.train_layers) {
@@ -166,6 +255,19 @@ impl TrainOptions {
             )));
         }
         Ok(())
+    }
+
+    /// How prompts reach `loaded`: as `--chat`/`--no-chat`/`--thinking` say, else by
+    /// model kind.
+    pub fn prompt_mode(&self, loaded: &LoadedModel) -> Result<PromptMode> {
+        PromptArgs {
+            chat: self.chat == Some(true),
+            no_chat: self.chat == Some(false),
+            thinking: self
+                .thinking
+                .map(|on| if on { Thinking::On } else { Thinking::Off }),
+        }
+        .mode(loaded)
     }
 
     /// The prompt template these options name.
@@ -466,9 +568,10 @@ pub fn run_problems(
     })?;
     let held_out = arith_test_problems(opts.eval_n, 0, &opts.levels)?;
     let style = opts.prompt_style()?;
+    let mode = opts.prompt_mode(loaded)?;
     Ok((
-        pose_problems(loaded, train, style)?,
-        pose_problems(loaded, held_out, style)?,
+        pose_problems(loaded, train, style, mode)?,
+        pose_problems(loaded, held_out, style, mode)?,
     ))
 }
 
@@ -539,7 +642,7 @@ fn open_run(
                 .as_bytes(),
         )?;
     }
-    let config = opts.step_config(stop_ids)?;
+    let config = opts.step_config(stop_ids, think_markers(reference.tokenizer()?))?;
     let trainer = Trainer::new(policy, reference, problems, config, opts.seed, step, device)?;
     Ok((trainer, held_out))
 }
@@ -689,6 +792,7 @@ pub fn run_train(
         Trained::Full(_) => "full fine-tune".to_string(),
         Trained::Lora { lora, .. } => format!("LoRA rank {}", lora.config.rank),
     };
+    eprintln!("{}", opts.describe_objective());
     eprintln!(
         "{what}: {} trainable parameters; {} held-out problems; starting at step {}",
         trainer.policy.trainable_scalars(),

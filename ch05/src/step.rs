@@ -15,9 +15,12 @@ use shared::train::loss::{token_entropies, token_logprobs};
 use shared::train::{Grads, Params};
 use shared::{Error, Result};
 
-use crate::grpo::{compute_advantages, grpo_sequence_loss, GrpoLossConfig, ResponseLogprobs};
+use crate::grpo::{
+    deepseek_off_policy_mask, grpo_sequence_loss, AdvantageRule, GroupShape, GrpoLossConfig,
+    ResponseLogprobs,
+};
 use crate::policy::Policy;
-use crate::reward::{compute_reward, Reward};
+use crate::reward::{Reward, RewardRule};
 
 /// Everything one step needs to know besides the policy and the problem.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,10 +35,20 @@ pub struct StepConfig {
     pub stop_ids: Vec<u32>,
     /// Basic or clipped objective, KL weight.
     pub loss: GrpoLossConfig,
-    /// Optimizer steps on each group of rollouts (ch. 7; 1 for the basic loss).
+    /// Optimizer steps per step (ch. 7; 1 for the basic loss).
     pub inner_epochs: usize,
-    /// Weight of the format reward (0: only the verifiable reward).
-    pub format_weight: f32,
+    /// Each inner epoch samples new rollouts from the policy as it was when the step
+    /// began, as the book's chapter-7 loop does; otherwise every epoch reuses the
+    /// first epoch's rollouts (PPO's reuse).
+    pub resample_each_epoch: bool,
+    /// How a response is rewarded.
+    pub reward: RewardRule,
+    /// How a group's rewards become advantages.
+    pub advantages: AdvantageRule,
+    /// The book's DeepSeek-V3.2 off-policy mask ([`deepseek_off_policy_mask`]): a
+    /// response with a negative advantage that drifted more than this per token from
+    /// the policy that sampled it gets advantage 0. `None`: no mask.
+    pub off_policy_delta: Option<f32>,
     /// Skip the update when every advantage is 0 (ch. 7): nothing to learn.
     pub skip_zero_advantage: bool,
     /// Global gradient-norm clip.
@@ -107,7 +120,7 @@ pub fn sample_rollouts(
         .map(|sample| {
             let mut ids = sample.generation.ids;
             let text = tokenizer.decode(&ids);
-            let reward = compute_reward(&text, answer, config.format_weight);
+            let reward = config.reward.reward(&text, &ids, answer);
             // The stop token is trained too: ending the answer is a choice the policy makes.
             ids.extend(sample.stop_token);
             Ok(Rollout { ids, text, reward })
@@ -148,8 +161,9 @@ fn score_response(
     })
 }
 
-/// The log-probabilities of `response` under the frozen reference model.
-fn reference_logprobs(reference: &Model, prompt: &[u32], response: &[u32]) -> Result<Vec<f32>> {
+/// The log-probabilities of `response` under a frozen inference model (the
+/// reference, or the policy as it was when the step began).
+fn frozen_logprobs(reference: &Model, prompt: &[u32], response: &[u32]) -> Result<Vec<f32>> {
     let ids = [prompt, response].concat();
     let logits = reference.forward(&ids)?;
     Ok(token_logprobs(
@@ -159,7 +173,12 @@ fn reference_logprobs(reference: &Model, prompt: &[u32], response: &[u32]) -> Re
 }
 
 /// One GRPO step on one problem: rollouts from `rollout_model` (the policy's
-/// current weights as an inference model), rewards, then [`grpo_update`].
+/// current weights as an inference model), rewards, then [`grpo_update`]. With
+/// `resample_each_epoch`, each inner epoch samples its own rollouts from the rollout
+/// model as the step found it, and the ratio's "old" policy is the policy as the step
+/// found it (the book's `old_model`); the metrics are the first epoch's, with the clip
+/// fraction of all epochs and the last update's gradient norm, and every epoch's
+/// rollouts are returned.
 #[allow(clippy::too_many_arguments)]
 pub fn grpo_step(
     policy: &mut Policy,
@@ -173,8 +192,33 @@ pub fn grpo_step(
     seed: u64,
 ) -> Result<(StepMetrics, Vec<Rollout>)> {
     let start = Instant::now();
-    let rollouts = sample_rollouts(rollout_model, tokenizer, prompt, answer, config, seed)?;
-    let mut metrics = grpo_update(policy, reference, prompt, &rollouts, config)?;
+    let mut rollouts = sample_rollouts(rollout_model, tokenizer, prompt, answer, config, seed)?;
+    let mut metrics = if config.resample_each_epoch && config.inner_epochs > 1 {
+        let once = StepConfig {
+            inner_epochs: 1,
+            ..config.clone()
+        };
+        // The book's `old_model`: the policy as the step found it.
+        let old_model = policy.params.to_model()?;
+        let mut metrics = grpo_update(policy, reference, prompt, &rollouts, &once)?;
+        let mut clip_sum = metrics.clip_fraction;
+        for epoch in 1..config.inner_epochs as u64 {
+            let epoch_seed = seed.wrapping_add(epoch.wrapping_mul(0x9E37_79B9));
+            let more =
+                sample_rollouts(rollout_model, tokenizer, prompt, answer, config, epoch_seed)?;
+            let m = update_epochs(policy, reference, Some(&old_model), prompt, &more, &once)?;
+            clip_sum += m.clip_fraction;
+            if !m.skipped {
+                metrics.grad_norm = m.grad_norm;
+                metrics.skipped = false;
+            }
+            rollouts.extend(more);
+        }
+        metrics.clip_fraction = clip_sum / config.inner_epochs as f64;
+        metrics
+    } else {
+        grpo_update(policy, reference, prompt, &rollouts, config)?
+    };
     metrics.step = step;
     metrics.seconds = start.elapsed().as_secs_f64();
     Ok((metrics, rollouts))
@@ -192,41 +236,83 @@ pub fn grpo_update(
     rollouts: &[Rollout],
     config: &StepConfig,
 ) -> Result<StepMetrics> {
+    update_epochs(policy, reference, None, prompt, rollouts, config)
+}
+
+/// [`grpo_update`], with the ratio's "old" log-probabilities from `old_model` when
+/// given (the rollouts came from an earlier policy), else from the policy itself at
+/// the first epoch.
+fn update_epochs(
+    policy: &mut Policy,
+    reference: &Model,
+    old_model: Option<&Model>,
+    prompt: &[u32],
+    rollouts: &[Rollout],
+    config: &StepConfig,
+) -> Result<StepMetrics> {
     let rewards: Vec<f32> = rollouts.iter().map(|r| r.reward.total).collect();
-    let advantages = compute_advantages(&rewards);
+    let indicator = |part: fn(&Reward) -> bool| -> Vec<f32> {
+        rollouts
+            .iter()
+            .map(|r| f32::from(u8::from(part(&r.reward))))
+            .collect()
+    };
+    let advantages = config.advantages.advantages(
+        &rewards,
+        &indicator(|r| r.correct),
+        &indicator(|r| r.formatted),
+    );
     let mut metrics = group_metrics(rollouts, &advantages);
     let trainable: Vec<usize> = (0..rollouts.len())
         .filter(|&i| !rollouts[i].ids.is_empty())
         .collect();
-    if trainable.is_empty() || (config.skip_zero_advantage && advantages.iter().all(|&a| a == 0.0))
-    {
+    // The book's test, `allclose(A, 0, atol=1e-8)`: Dr. GRPO's `r − mean` of equal
+    // rewards can be a rounding error away from 0.
+    let all_zero = advantages.iter().all(|&a| a.abs() <= 1e-8);
+    if trainable.is_empty() || (config.skip_zero_advantage && all_zero) {
         metrics.skipped = true;
         return Ok(metrics);
     }
     let refs = trainable
         .iter()
-        .map(|&i| reference_logprobs(reference, prompt, &rollouts[i].ids))
+        .map(|&i| frozen_logprobs(reference, prompt, &rollouts[i].ids))
         .collect::<Result<Vec<_>>>()?;
-    let mut old: Vec<Vec<f32>> = Vec::new();
+    let mut old: Vec<Vec<f32>> = match old_model {
+        Some(model) => trainable
+            .iter()
+            .map(|&i| frozen_logprobs(model, prompt, &rollouts[i].ids))
+            .collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
     let (mut clipped, mut tokens) = (0usize, 0usize);
     let tokens_per_epoch: usize = trainable.iter().map(|&i| rollouts[i].ids.len()).sum();
+    let group = GroupShape {
+        responses: rollouts.len(),
+        tokens: tokens_per_epoch,
+    };
     for epoch in 0..config.inner_epochs.max(1) {
         let mut grads = Grads::zeros_like(&policy.params);
         let (mut loss, mut kl_sum, mut entropy_sum) = (0.0, 0.0, 0.0);
         for (k, &i) in trainable.iter().enumerate() {
             let scope = policy.scope(prompt.len());
             let scored = score_response(&policy.params, scope, prompt, &rollouts[i].ids)?;
-            if epoch == 0 {
+            if epoch == 0 && old_model.is_none() {
                 old.push(scored.logprobs.clone());
             }
+            let advantage = match config.off_policy_delta {
+                Some(delta) => {
+                    off_policy_advantage(advantages[i], &scored.logprobs, &old[k], delta)
+                }
+                None => advantages[i],
+            };
             let part = grpo_sequence_loss(
                 &ResponseLogprobs {
                     logprobs: &scored.logprobs,
                     old_logprobs: &old[k],
                     ref_logprobs: Some(&refs[k]),
-                    advantage: advantages[i],
+                    advantage,
                 },
-                rollouts.len(),
+                group,
                 &config.loss,
             );
             loss += part.loss;
@@ -257,6 +343,20 @@ pub fn grpo_update(
     }
     metrics.clip_fraction = clipped as f64 / tokens as f64;
     Ok(metrics)
+}
+
+/// The book's DeepSeek-V3.2 off-policy mask on one response: its advantage, or 0 when
+/// it is negative and the policy drifted more than `delta` per token from `old`.
+fn off_policy_advantage(advantage: f32, logprobs: &[f32], old: &[f32], delta: f32) -> f32 {
+    let sum = |v: &[f32]| v.iter().sum::<f32>();
+    let (masked, _) = deepseek_off_policy_mask(
+        &[advantage],
+        &[sum(logprobs)],
+        &[sum(old)],
+        &[logprobs.len()],
+        delta,
+    );
+    masked[0]
 }
 
 /// The metrics a group has before any update: rewards, lengths, advantage statistics.

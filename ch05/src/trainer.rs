@@ -6,7 +6,7 @@ use ch03::prompts::PromptStyle;
 use ch03::Problem;
 use shared::cli::DeviceArgs;
 use shared::device::Device;
-use shared::loader::LoadedModel;
+use shared::loader::{LoadedModel, PromptMode};
 use shared::model::Model;
 use shared::tokenizer::{ChatTemplate, Tokenizer};
 use shared::train::Params;
@@ -21,21 +21,22 @@ use crate::step::{grpo_step, Rollout, StepConfig, StepMetrics};
 pub struct PosedProblem {
     /// The problem and its ground-truth answer.
     pub problem: Problem,
-    /// The prompt (ch03's templates) in the model's chat template, as ids.
+    /// The prompt (ch03's templates), raw or in the model's chat template, as ids.
     pub prompt_ids: Vec<u32>,
 }
 
-/// Renders and encodes every problem in `style`, as a chat message (the
-/// default model is an instruct model).
+/// Renders and encodes every problem in `style`, raw or as a chat message as
+/// `mode` says.
 pub fn pose_problems(
     loaded: &LoadedModel,
     problems: Vec<Problem>,
     style: PromptStyle,
+    mode: PromptMode,
 ) -> Result<Vec<PosedProblem>> {
     problems
         .into_iter()
         .map(|problem| {
-            let prompt_ids = loaded.encode_prompt(&style.render(&problem.problem), true)?;
+            let prompt_ids = loaded.encode_prompt_as(&style.render(&problem.problem), mode)?;
             Ok(PosedProblem {
                 problem,
                 prompt_ids,

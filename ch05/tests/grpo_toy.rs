@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use ch04::batched::{sample_batched, SampleOptions};
 use ch04::sampling::SamplingConfig;
-use ch05::grpo::{compute_advantages, GrpoLossConfig, KlEstimator, PolicyObjective};
+use ch05::grpo::{compute_advantages, AdvantageRule, GrpoLossConfig, KlEstimator, PolicyObjective};
 use ch05::policy::Policy;
-use ch05::reward::Reward;
+use ch05::reward::{Reward, RewardRule};
 use ch05::step::{grpo_update, Rollout, StepConfig, StepMetrics};
 use ch05::trainer::{rollout_model, step_seed};
 use shared::cli::DeviceArgs;
@@ -67,7 +67,10 @@ fn config(objective: PolicyObjective, inner_epochs: usize, kl_beta: f32) -> Step
             kl_estimator: KlEstimator::K3PerToken,
         },
         inner_epochs,
-        format_weight: 0.0,
+        resample_each_epoch: false,
+        reward: RewardRule::Boxed { format_weight: 0.0 },
+        advantages: AdvantageRule::GroupNormalized,
+        off_policy_delta: None,
         skip_zero_advantage: true,
         max_grad_norm: 1.0,
     }

@@ -4,7 +4,7 @@ use std::fmt::Display;
 use std::process::ExitCode;
 
 use crate::device::{Device, GpuDType};
-use crate::loader::{load_model_with, LoadOptions, LoadedModel};
+use crate::loader::{load_model_with, LoadOptions, LoadedModel, PromptMode};
 use crate::models::{DEFAULT_MODEL, REASONING_MODEL};
 use crate::quantize::{QuantizeMode, QuantizeReport};
 use crate::{Error, Result};
@@ -24,6 +24,77 @@ pub struct DeviceArgs {
     /// matrices already in a GGUF block format, norms and biases stay as they are.
     #[arg(long, global = true, value_enum, value_name = "MODE")]
     pub quantize: Option<QuantizeMode>,
+}
+
+/// `--thinking on|off`: whether Qwen3 thinks (`<think>…</think>`) before answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Thinking {
+    /// Think first (Qwen3's default).
+    On,
+    /// Answer at once: the template adds an empty think block.
+    Off,
+}
+
+/// `--chat`, `--no-chat` and `--thinking`: how a text prompt reaches the model, shared
+/// by every command that prompts (`#[command(flatten)]`). [`PromptArgs::mode`] turns
+/// them into a [`PromptMode`] for a loaded model.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct PromptArgs {
+    /// Wrap prompts as a user message in the model's chat template [default: chat and
+    /// reasoning models yes, base models no].
+    #[arg(long, conflicts_with = "no_chat")]
+    pub chat: bool,
+    /// Give prompts as raw text, without the chat template.
+    #[arg(long)]
+    pub no_chat: bool,
+    /// Qwen3: think before answering (on) or answer at once (off) [default: the
+    /// template's, on]. Other models' templates ignore it.
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub thinking: Option<Thinking>,
+}
+
+impl PromptArgs {
+    /// The prompt mode for `loaded`: the flags where given, else by model kind
+    /// ([`LoadedModel::default_prompt_mode`]). `--chat` on a model without a chat
+    /// template is an error, and so is `--thinking` with raw prompts.
+    pub fn mode(&self, loaded: &LoadedModel) -> Result<PromptMode> {
+        let chat = match (self.chat, self.no_chat) {
+            (true, _) => true,
+            (_, true) => false,
+            _ => loaded.default_prompt_mode().chat,
+        };
+        if chat && loaded.chat_template.is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "--chat: no chat template is known for {}",
+                loaded.location.display()
+            )));
+        }
+        if let (false, Some(_)) = (chat, self.thinking) {
+            return Err(Error::InvalidArgument(format!(
+                "--thinking goes into the chat template, but prompts to {} are raw text                  (a base model, or --no-chat): add --chat",
+                loaded.location.display()
+            )));
+        }
+        Ok(PromptMode {
+            chat,
+            thinking: self.thinking.map(|t| t == Thinking::On),
+        })
+    }
+
+    /// Says on stderr how prompts reach `loaded` when no flag chose it.
+    pub fn announce(&self, loaded: &LoadedModel, mode: PromptMode) {
+        if self.chat || self.no_chat {
+            return;
+        }
+        let how = if mode.chat {
+            "in its chat template (a chat model; --no-chat for raw text)"
+        } else if loaded.chat_template.is_some() {
+            "as raw text (a base model; --chat for its chat template)"
+        } else {
+            "as raw text (no chat template is known)"
+        };
+        eprintln!("prompts go to {} {how}", loaded.location.display());
+    }
 }
 
 fn parse_device(s: &str) -> Result<Device> {
@@ -122,20 +193,25 @@ fn load_model_verbose_with(model: &str, options: LoadOptions) -> Result<LoadedMo
     Ok(loaded)
 }
 
-/// The prompt's token ids from `--ids 1,2,3`, or from `--prompt TEXT` (wrapped in
-/// the chat template with `--chat`).
+/// The prompt's token ids from `--ids 1,2,3` (used as given), or from `--prompt TEXT`
+/// given as `prompt_args` say ([`PromptArgs::mode`]: by default in the chat template
+/// for chat models, raw for base models).
 pub fn prompt_ids(
     loaded: &LoadedModel,
     prompt: Option<&str>,
     ids: Option<&str>,
-    chat: bool,
+    prompt_args: &PromptArgs,
 ) -> Result<Vec<u32>> {
     match (prompt, ids) {
-        (_, Some(_)) if chat => Err(Error::InvalidArgument(
-            "--chat wraps --prompt TEXT in the chat template; --ids are used as given, so drop one of them".into(),
+        (_, Some(_)) if prompt_args.chat || prompt_args.thinking.is_some() => Err(Error::InvalidArgument(
+            "--chat and --thinking shape a --prompt TEXT in the chat template; --ids are used as given, so drop one of them".into(),
         )),
         (_, Some(ids)) => parse_ids(ids),
-        (Some(prompt), None) => loaded.encode_prompt(prompt, chat),
+        (Some(prompt), None) => {
+            let mode = prompt_args.mode(loaded)?;
+            prompt_args.announce(loaded, mode);
+            loaded.encode_prompt_as(prompt, mode)
+        }
         (None, None) => Err(Error::InvalidArgument(
             "give --prompt TEXT or --ids 1,2,3".into(),
         )),

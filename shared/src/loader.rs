@@ -9,7 +9,7 @@ use crate::io::{GgufFile, SafetensorsModel};
 use crate::model::Model;
 use crate::models::{resolve_model, ModelFiles};
 use crate::quantize::{QuantizeMode, QuantizeReport, QuantizingSource};
-use crate::tokenizer::{ChatTemplate, HandWritten, Tokenizer};
+use crate::tokenizer::{ChatTemplate, HandWritten, Message, Tokenizer};
 use crate::weights::{build_model, GgufWeights, WeightSource};
 use crate::{Error, Result};
 
@@ -28,6 +28,15 @@ pub struct LoadedModel {
     pub load_s: f64,
     /// What `--quantize` converted while loading, when it was asked for.
     pub quantized: Option<QuantizeReport>,
+}
+
+/// How a text prompt reaches the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PromptMode {
+    /// Wrap it as a user message in the model's chat template (else: raw text).
+    pub chat: bool,
+    /// Qwen3's `enable_thinking` (`None`: the template's default, thinking on).
+    pub thinking: Option<bool>,
 }
 
 /// How to load a model.
@@ -176,23 +185,53 @@ impl LoadedModel {
     /// Token ids of a prompt; with `chat`, wrapped as one user message in the
     /// model's chat template with the generation prompt (book ch. 2).
     pub fn encode_prompt(&self, prompt: &str, chat: bool) -> Result<Vec<u32>> {
+        self.encode_prompt_as(
+            prompt,
+            PromptMode {
+                chat,
+                thinking: None,
+            },
+        )
+    }
+
+    /// Token ids of a prompt as `mode` says: raw, or one user message in the
+    /// model's chat template with the generation prompt and, for Qwen3, thinking on
+    /// or off.
+    pub fn encode_prompt_as(&self, prompt: &str, mode: PromptMode) -> Result<Vec<u32>> {
         if prompt.is_empty() {
             return Err(Error::InvalidArgument(
                 "--prompt is empty: give some text to continue".into(),
             ));
         }
-        let text = if chat {
+        let text = if mode.chat {
             let template = self.chat_template.as_ref().ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "--chat: no chat template is known for {}",
                     self.location.display()
                 ))
             })?;
-            template.render_user_prompt(prompt)?
+            template.render(&[Message::user(prompt)], true, mode.thinking)?
         } else {
             prompt.to_owned()
         };
         Ok(self.tokenizer()?.encode(&text))
+    }
+
+    /// Whether this is a base (pretrained, not instruction-tuned) model, which the
+    /// book prompts with raw text: its file or folder names say `base` as a word
+    /// (`Qwen3-0.6B-Base`, `models--Qwen--Qwen3-0.6B-Base/…`).
+    pub fn is_base_model(&self) -> bool {
+        names_a_base_model(&self.location)
+    }
+
+    /// How a prompt is given to this model when no flag says: chat and reasoning
+    /// models get their chat template, base models (and models without a template)
+    /// the raw text.
+    pub fn default_prompt_mode(&self) -> PromptMode {
+        PromptMode {
+            chat: self.chat_template.is_some() && !self.is_base_model(),
+            thinking: None,
+        }
     }
 
     /// The ids that end an answer: the config's and tokenizer's EOS, plus
@@ -213,6 +252,15 @@ impl LoadedModel {
     }
 }
 
+/// Whether a model's path names a base model: a component with `base` as a word.
+fn names_a_base_model(path: &Path) -> bool {
+    path.components().any(|c| {
+        let name = c.as_os_str().to_string_lossy().to_lowercase();
+        name.split(|ch: char| !ch.is_ascii_alphanumeric())
+            .any(|word| word == "base")
+    })
+}
+
 /// Loads only a tokenizer: from a `tokenizer.json`, a folder holding one, or
 /// a `.gguf` file (its metadata), without reading any weights.
 pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
@@ -230,4 +278,27 @@ pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
         return Tokenizer::from_gguf(&GgufFile::open(path)?);
     }
     Tokenizer::from_tokenizer_json(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_models_are_named_so_in_their_path() {
+        for (path, base) in [
+            ("/c/hub/models--Qwen--Qwen3-0.6B-Base/snapshots/abc", true),
+            ("/runs/qwen3-0.6b-base/step-000100", true),
+            ("/m/base/model.gguf", true),
+            (
+                "/c/smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
+                false,
+            ),
+            ("/c/hub/models--Qwen--Qwen3-0.6B/snapshots/abc", false),
+            ("/home/me/database/model.gguf", false),
+            ("/m/baseline-7b.gguf", false),
+        ] {
+            assert_eq!(names_a_base_model(Path::new(path)), base, "{path}");
+        }
+    }
 }
