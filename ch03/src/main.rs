@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::builder::RangedU64ValueParser;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -22,7 +22,9 @@ use ch03::{
     arith_test_problems, evaluate_math500_stream, load_dataset, load_math500_test, EvalConfig,
     EvalRecord, EvalSummary, PromptStyle,
 };
-use shared::cli::{demo_model, exit_code, load_model_on, DeviceArgs, PromptArgs};
+use shared::cli::{
+    demo_model, exit_code, load_model_on, DeviceArgs, Preset, PresetName, PromptArgs,
+};
 use shared::io::{open_lines, Line};
 use shared::models::DEFAULT_MODEL;
 
@@ -131,6 +133,11 @@ enum PromptArg {
 
 #[derive(clap::Args)]
 struct EvalArgs {
+    /// Defaults for the flags not given: ours (shown with each flag), or the book's
+    /// evaluate_math500.py (MATH-500, its first 10 problems, the plain prompt, 2048 new
+    /// tokens; raw prompts for a base model, the chat template for a reasoning one).
+    #[arg(long, value_enum, default_value_t = PresetName::Ours)]
+    preset: PresetName,
     /// arith (generated, test split), math500, or a path to a JSON/JSON-lines file of problems.
     #[arg(long, default_value = "arith")]
     dataset: String,
@@ -176,10 +183,14 @@ const DEMO_BATCH: usize = 8;
 const DEMO_MAX_NEW_TOKENS: usize = 256;
 
 fn main() -> std::process::ExitCode {
-    exit_code(run(Cli::parse()))
+    let matches = Cli::command().get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => exit_code(run(cli, &matches)),
+        Err(e) => e.exit(),
+    }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     match cli.command {
         None => demo(&demo_model(cli.model.as_deref()), cli.device),
         Some(Command::Grade {
@@ -196,13 +207,33 @@ fn run(cli: Cli) -> Result<()> {
             ),
         },
         Some(Command::Data { dataset }) => write_dataset(dataset),
-        Some(Command::Eval(args)) => eval(
-            cli.model.as_deref().unwrap_or(DEFAULT_MODEL),
-            cli.device,
-            &args,
-        ),
+        Some(Command::Eval(mut args)) => {
+            if args.preset == PresetName::Book {
+                let sub = matches
+                    .subcommand_matches("eval")
+                    .expect("the eval subcommand");
+                eprintln!("{}", apply_book_preset(&mut args, sub));
+            }
+            eval(
+                cli.model.as_deref().unwrap_or(DEFAULT_MODEL),
+                cli.device,
+                &args,
+            )
+        }
         Some(Command::Regrade { log, dry_run }) => regrade(&log, dry_run),
     }
+}
+
+/// Sets every flag not given to the book's `evaluate_math500.py` default; returns the
+/// line that says what it set.
+fn apply_book_preset(args: &mut EvalArgs, matches: &ArgMatches) -> String {
+    let mut preset = Preset::new(matches);
+    preset.set("dataset", &mut args.dataset, "math500".to_string());
+    preset.set_shown("limit", &mut args.limit, Some(10), "10");
+    preset.set_choice("prompt", &mut args.prompt, PromptArg::Plain);
+    preset.set("max_new_tokens", &mut args.max_new_tokens, 2048);
+    preset.note("(greedy; prompts by model kind: raw for a base model, the chat template for a reasoning one)");
+    preset.describe("book")
 }
 
 /// The demo: the book's grader table, then plain vs chain-of-thought on arith
@@ -286,14 +317,22 @@ fn grade_jsonl(path: &Path) -> Result<()> {
 fn grade_json_line(line: &str) -> Result<(String, bool)> {
     let value: serde_json::Value = serde_json::from_str(line).context("not JSON")?;
     let field = |name: &str| value.get(name).and_then(|v| v.as_str());
-    let Some(gt) = field("answer").or_else(|| field("gt")) else {
-        bail!("needs a string `answer` (or `gt`)");
+    // `gtruth_answer` and `generated_text`: the book's evaluation logs.
+    let Some(gt) = field("answer")
+        .or_else(|| field("gt"))
+        .or_else(|| field("gtruth_answer"))
+    else {
+        bail!("needs a string `answer` (or `gt`, or the book's `gtruth_answer`)");
     };
-    let extracted = match (field("response"), field("pred")) {
+    let response = field("response").or_else(|| field("generated_text"));
+    let extracted = match (response, field("pred")) {
         (Some(response), _) => extract_final_candidate(response, Fallback::NumberThenFull),
         (None, Some(pred)) => pred.to_owned(),
         (None, None) => {
-            bail!("needs a string `response` (a full answer) or `pred` (an extracted one)")
+            bail!(
+                "needs a string `response` (a full answer; the book's `generated_text`) or \
+                 `pred` (an extracted one)"
+            )
         }
     };
     let correct = grade_answer(&extracted, gt);

@@ -27,12 +27,14 @@ pub struct EvalRecord {
     pub extracted: String,
     /// Whether the extracted answer grades equal to the ground truth.
     pub correct: bool,
-    /// Tokens generated.
+    /// Tokens generated (0 in a log of the book's `evaluate_math500.py`, which has none).
+    #[serde(default)]
     pub tokens: usize,
     /// Seconds spent on this problem (prompt, generation, grading). With
     /// `eval --batch N` (N > 1), its time in the batch: from its prefill until
     /// it was graded, while up to N−1 other problems were decoded beside it, so
-    /// the seconds of a run add up to more than its wall time.
+    /// the seconds of a run add up to more than its wall time. 0 in a book log.
+    #[serde(default)]
     pub seconds: f64,
     /// The problem's difficulty level, when the dataset has one.
     #[serde(default)]

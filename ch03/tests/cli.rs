@@ -397,3 +397,74 @@ fn eval_takes_quantize_q8_0() {
         "{stderr}"
     );
 }
+
+/// The `preset book:` line `eval --preset book` prints before loading anything.
+fn preset_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .find(|l| l.starts_with("preset book:"))
+        .unwrap_or_else(|| panic!("no preset line: {stderr}"))
+        .to_string()
+}
+
+#[test]
+fn eval_preset_book_sets_the_books_defaults_and_given_flags_win() {
+    // A model path that does not exist: the run stops after printing the preset.
+    let missing = ["--model", "/nonexistent/model.gguf"];
+    let out = ch03(&[&["eval", "--preset", "book"], &missing[..]].concat());
+    assert!(!out.status.success());
+    let line = preset_line(&out);
+    for setting in [
+        "--dataset math500",
+        "--limit 10",
+        "--prompt plain",
+        "--max-new-tokens 2048",
+    ] {
+        assert!(line.contains(setting), "{line}");
+    }
+    let out = ch03(
+        &[
+            &[
+                "eval",
+                "--preset",
+                "book",
+                "--limit",
+                "3",
+                "--max-new-tokens",
+                "64",
+            ],
+            &missing[..],
+        ]
+        .concat(),
+    );
+    let line = preset_line(&out);
+    assert!(line.contains("--dataset math500"), "{line}");
+    assert!(
+        !line.contains("--limit") && !line.contains("--max-new-tokens"),
+        "{line}"
+    );
+}
+
+#[test]
+fn grade_and_regrade_read_the_books_evaluation_logs() {
+    let dir = temp_dir("book-log");
+    let log = dir.join("math500-base.jsonl");
+    // The fields of the book's evaluate_math500.py log (no tokens, seconds or level).
+    let lines = [
+        r#"{"index": 1, "problem": "What is 1/2 as a decimal?", "gtruth_answer": "0.5", "generated_text": "It is \\boxed{\\frac{1}{2}}.", "extracted": "\\frac{1}{2}", "correct": true}"#,
+        r#"{"index": 2, "problem": "2+2?", "gtruth_answer": "4", "generated_text": "The answer is 5", "extracted": "5", "correct": true}"#,
+    ];
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let out = ch03(&["grade", "--jsonl", s(&log)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        stdout(&out),
+        "{\"correct\":true,\"extracted\":\"\\\\frac{1}{2}\"}\n{\"correct\":false,\"extracted\":\"5\"}\n"
+    );
+    let out = ch03(&["regrade", "--log", s(&log), "--dry-run"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The second record was marked correct; the verifier says otherwise.
+    assert!(stdout(&out).contains("1 of 2 records changed"), "{}", stdout(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -77,6 +77,8 @@ pub struct MethodConfig {
     pub prompt_mode: PromptMode,
     /// Most tokens per answer.
     pub max_new_tokens: usize,
+    /// Most tokens per self-refinement critique.
+    pub critique_max_new_tokens: usize,
     /// Temperature and top-p of the sampling methods.
     pub sampling: SamplingConfig,
     /// Base seed of the samples.
@@ -253,7 +255,7 @@ fn refined(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
     let refine = RefineConfig {
         iterations: config.n,
         max_response_tokens: config.max_new_tokens,
-        max_critique_tokens: config.max_new_tokens.min(256),
+        max_critique_tokens: config.critique_max_new_tokens,
         sampling: config.sampling,
         seed: config.seed,
         prompt_mode: config.prompt_mode,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::builder::RangedU64ValueParser;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use ch03::records::{read_records_repairing, write_records_atomically};
@@ -26,7 +26,8 @@ use ch04::report::{
 use ch04::sampling::{Sampler, SamplingConfig};
 use ch04::self_consistency::{self_consistency_vote, TieBreak};
 use shared::cli::{
-    demo_model, exit_code, load_model_on, non_negative_f32, probability_f32, DeviceArgs, PromptArgs,
+    demo_model, exit_code, load_model_on, non_negative_f32, probability_f32, DeviceArgs, Preset,
+    PresetName, PromptArgs,
 };
 use shared::loader::{LoadedModel, PromptMode};
 use shared::models::DEFAULT_MODEL;
@@ -105,6 +106,12 @@ enum TieBreakArg {
 
 #[derive(clap::Args)]
 struct EvalArgs {
+    /// Defaults for the flags not given: ours (shown with each flag), or the book's MATH-500
+    /// scripts' (self_consistency_math500.py, best_of_n_math500.py, self_refinement_math500.py):
+    /// MATH-500's first 10 problems, N = 3, T 1.0, top-p 1.0, seed 42, the step-by-step prompt,
+    /// 2048 new tokens, first-seen ties, the heuristic score, 192-token critiques.
+    #[arg(long, value_enum, default_value_t = PresetName::Ours)]
+    preset: PresetName,
     /// arith (generated, test split), math500, or a path to a JSON/JSON-lines file of problems.
     #[arg(long, default_value = "arith")]
     dataset: String,
@@ -143,6 +150,9 @@ struct EvalArgs {
     /// Most tokens per answer.
     #[arg(long, default_value_t = 256)]
     max_new_tokens: usize,
+    /// Most tokens per self-refinement critique.
+    #[arg(long, default_value_t = 256)]
+    critique_max_new_tokens: usize,
     /// How best-of-n ranks samples (and self-refine scores revisions).
     #[arg(long, value_enum, default_value_t = RankingArg::Logprob)]
     ranking: RankingArg,
@@ -163,23 +173,60 @@ const DEMO_PROMPT: &str = "The capital of Germany is";
 const DEMO_SAMPLES: usize = 5;
 
 fn main() -> std::process::ExitCode {
-    exit_code(run(Cli::parse()))
+    let matches = Cli::command().get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => exit_code(run(cli, &matches)),
+        Err(e) => e.exit(),
+    }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     match cli.command {
         None => demo(&demo_model(cli.model.as_deref()), cli.device),
-        Some(Command::Eval(args)) => eval(
-            cli.model.as_deref().unwrap_or(DEFAULT_MODEL),
-            cli.device,
-            &args,
-        ),
+        Some(Command::Eval(mut args)) => {
+            if args.preset == PresetName::Book {
+                let sub = matches
+                    .subcommand_matches("eval")
+                    .expect("the eval subcommand");
+                eprintln!("{}", apply_book_preset(&mut args, sub));
+            }
+            eval(
+                cli.model.as_deref().unwrap_or(DEFAULT_MODEL),
+                cli.device,
+                &args,
+            )
+        }
         Some(Command::Revote {
             log,
             tie_break,
             out,
         }) => revote(&log, tie_break_of(tie_break), out.as_deref()),
     }
+}
+
+/// Sets every flag not given to the book's MATH-500 scripts' defaults; returns the line
+/// that says what it set.
+fn apply_book_preset(args: &mut EvalArgs, matches: &ArgMatches) -> String {
+    let mut preset = Preset::new(matches);
+    preset.set("dataset", &mut args.dataset, "math500".to_string());
+    preset.set("limit", &mut args.limit, 10);
+    preset.set_shown("n", &mut args.n, vec![3], "3");
+    preset.set("temperature", &mut args.temperature, 1.0);
+    preset.set("top_p", &mut args.top_p, 1.0);
+    preset.set("seed", &mut args.seed, 42);
+    preset.set_choice("prompt", &mut args.prompt, PromptArg::Cot);
+    preset.set("max_new_tokens", &mut args.max_new_tokens, 2048);
+    preset.set_choice("tie_break", &mut args.tie_break, TieBreakArg::FirstSeen);
+    preset.set_choice("ranking", &mut args.ranking, RankingArg::Heuristic);
+    preset.set(
+        "critique_max_new_tokens",
+        &mut args.critique_max_new_tokens,
+        192,
+    );
+    preset.note(
+        "(prompts by model kind: raw for a base model, the chat template for a reasoning one)",
+    );
+    preset.describe("book")
 }
 
 /// `ch04 revote`: the log's votes again with `tie_break`, and the accuracy before and after.
@@ -574,6 +621,7 @@ fn method_config(
         },
         prompt_mode,
         max_new_tokens: args.max_new_tokens,
+        critique_max_new_tokens: args.critique_max_new_tokens,
         sampling: SamplingConfig {
             temperature: args.temperature,
             top_k: 0,

@@ -226,3 +226,40 @@ fn eval_takes_quantize_q8_0() {
     assert!(stderr.contains("already GGUF blocks"), "{stderr}");
     assert!(out.join("greedy-n1.jsonl").exists());
 }
+
+#[test]
+fn eval_preset_book_sets_the_scripts_defaults_and_given_flags_win() {
+    let preset_line = |args: &[&str]| {
+        let args = [
+            &["eval", "--preset", "book", "--model", "/nonexistent/m.gguf"],
+            args,
+        ]
+        .concat();
+        let out = ch04(&args);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        stderr
+            .lines()
+            .find(|l| l.starts_with("preset book:"))
+            .unwrap_or_else(|| panic!("no preset line: {stderr}"))
+            .to_string()
+    };
+    let line = preset_line(&[]);
+    for setting in [
+        "--n 3",
+        "--temperature 1 ",
+        "--top-p 1 ",
+        "--seed 42",
+        "--tie-break first-seen",
+        "--ranking heuristic",
+        "--critique-max-new-tokens 192",
+    ] {
+        assert!(line.contains(setting), "{setting}: {line}");
+    }
+    let line = preset_line(&["--seed", "7", "--tie-break", "logprob"]);
+    assert!(
+        !line.contains("--seed") && !line.contains("--tie-break"),
+        "{line}"
+    );
+    assert!(line.contains("--n 3"), "{line}");
+}

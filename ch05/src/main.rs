@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::builder::RangedU64ValueParser;
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use ch05::objective::Objective;
 use ch05::reward::think_markers;
@@ -18,7 +18,7 @@ use ch05::run::{
 use ch05::trainer::Trainer;
 use shared::cli::{
     demo_model, exit_code, load_model_on, load_model_verbose, non_negative_f32, parse_ids,
-    positive_f32, probability_f32, DeviceArgs, PromptArgs, Thinking,
+    positive_f32, probability_f32, DeviceArgs, Preset, PresetName, PromptArgs, Thinking,
 };
 use shared::device::Device;
 use shared::models::DEFAULT_MODEL;
@@ -75,6 +75,12 @@ enum Command {
 
 #[derive(Args)]
 struct TrainArgs {
+    /// Defaults for the flags not given: ours (shown with each flag), or the book's GRPO
+    /// script's (rlvr_grpo_original_no_kl.py, and with --objective a chapter-7 script's):
+    /// T 0.8, top-p 0.9, seed 42, 512 new tokens, AdamW weight decay 0.01, the plain prompt,
+    /// no KL for basic, no skipping of zero-advantage groups.
+    #[arg(long, value_enum, default_value_t = PresetName::Ours)]
+    preset: PresetName,
     /// Training data: `arith` (generated problems of the train split; the held-out ones come from the test split).
     #[arg(long, default_value = "arith")]
     dataset: String,
@@ -178,6 +184,33 @@ struct TrainArgs {
     keep_checkpoints: usize,
 }
 
+/// Sets every flag not given to the book's GRPO scripts' defaults (the objective's own
+/// ε, β and inner epochs already are its script's); returns the line that says what it set.
+fn apply_book_preset(args: &mut TrainArgs, matches: &ArgMatches) -> String {
+    let mut preset = Preset::new(matches);
+    preset.set("temperature", &mut args.temperature, 0.8);
+    preset.set("top_p", &mut args.top_p, 0.9);
+    preset.set("seed", &mut args.seed, 42);
+    preset.set("max_new_tokens", &mut args.max_new_tokens, 512);
+    preset.set("weight_decay", &mut args.weight_decay, 0.01);
+    preset.set("lr", &mut args.lr, 1e-5);
+    preset.set("group", &mut args.group, 8);
+    preset.set("prompt", &mut args.prompt, "plain".to_string());
+    if args.objective == Objective::Basic {
+        preset.set_shown("kl_beta", &mut args.kl_beta, Some(0.0), "0");
+    }
+    preset.switch(
+        "no_skip_zero_advantage",
+        &mut args.no_skip_zero_advantage,
+        &[],
+    );
+    preset.note(
+        "(prompts by model kind: raw for a base model; the book trains Qwen3-0.6B base, \
+         --model qwen3-0.6b-base, on its 12k MATH training set; here --dataset arith)",
+    );
+    preset.describe("book")
+}
+
 impl TrainArgs {
     fn options(&self, model: &str) -> Result<TrainOptions> {
         let defaults = self.objective.defaults();
@@ -227,10 +260,14 @@ impl TrainArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    exit_code(run(Cli::parse()))
+    let matches = Cli::command().get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => exit_code(run(cli, &matches)),
+        Err(e) => e.exit(),
+    }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(mut cli: Cli, matches: &ArgMatches) -> Result<()> {
     if let Some(mode) = cli.device.quantize {
         bail!(
             "--quantize {mode}: ch05 trains the model's f32 weights, so it does not quantize them \
@@ -238,6 +275,14 @@ fn run(cli: Cli) -> Result<()> {
         );
     }
     let model = cli.model.as_deref().unwrap_or(DEFAULT_MODEL);
+    if let Some(Command::Train(args)) = &mut cli.command {
+        if args.preset == PresetName::Book {
+            let sub = matches
+                .subcommand_matches("train")
+                .expect("the train subcommand");
+            eprintln!("{}", apply_book_preset(args, sub));
+        }
+    }
     match &cli.command {
         None => demo(&demo_model(cli.model.as_deref()), cli.device),
         Some(Command::Grads { ids, json }) => grads(model, cli.device, ids, *json),

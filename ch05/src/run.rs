@@ -782,6 +782,7 @@ pub fn run_train(
     resume: bool,
 ) -> Result<PathBuf> {
     opts.validate()?;
+    eprintln!("{}", opts.describe_objective());
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let files = RunFiles {
         dir: dir.to_path_buf(),
@@ -792,7 +793,6 @@ pub fn run_train(
         Trained::Full(_) => "full fine-tune".to_string(),
         Trained::Lora { lora, .. } => format!("LoRA rank {}", lora.config.rank),
     };
-    eprintln!("{}", opts.describe_objective());
     eprintln!(
         "{what}: {} trainable parameters; {} held-out problems; starting at step {}",
         trainer.policy.trainable_scalars(),

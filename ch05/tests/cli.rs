@@ -114,7 +114,7 @@ fn train_rejects_bad_settings_cleanly() {
         (vec!["--kl-beta", "NaN"], "not a finite number"),
         (vec!["--format-weight", "inf"], "not a finite number"),
         (vec!["--temperature=-1"], "give a number ≥ 0"),
-        (vec!["--objective", "ppo"], "--objective ppo"),
+        (vec!["--objective", "ppo"], "invalid value 'ppo' for '--objective"),
         (vec!["--dataset", "math500"], "--dataset math500"),
         (vec!["--lr", "0"], "give a number > 0"),
         (vec!["--prompt", "fancy"], "--prompt fancy"),
@@ -338,4 +338,140 @@ fn quantize_is_refused_because_ch05_trains_f32_weights() {
     }
     let help = ch05(&["--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("`--quantize` is refused"));
+}
+
+#[test]
+fn train_preset_book_sets_the_scripts_defaults_and_given_flags_win() {
+    let out_dir = std::env::temp_dir().join(format!("rfs-ch05-preset-{}", std::process::id()));
+    let preset_line = |args: &[&str]| {
+        let fixed = [
+            "train",
+            "--preset",
+            "book",
+            "--model",
+            "/nonexistent/m.gguf",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        let out = ch05(&[&fixed[..], args].concat());
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        stderr
+            .lines()
+            .find(|l| l.starts_with("preset book:"))
+            .unwrap_or_else(|| panic!("no preset line: {stderr}"))
+            .to_string()
+    };
+    let line = preset_line(&[]);
+    for setting in [
+        "--temperature 0.8",
+        "--top-p 0.9",
+        "--seed 42",
+        "--max-new-tokens 512",
+        "--weight-decay 0.01",
+        "--kl-beta 0",
+        "--no-skip-zero-advantage",
+    ] {
+        assert!(line.contains(setting), "{setting}: {line}");
+    }
+    // A chapter-7 objective keeps its script's β; a given flag wins.
+    let line = preset_line(&["--objective", "plus-kl", "--temperature", "0.5"]);
+    assert!(
+        !line.contains("--kl-beta") && !line.contains("--temperature"),
+        "{line}"
+    );
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn every_objective_prints_the_settings_it_trains_with() {
+    let out_dir = std::env::temp_dir().join(format!("rfs-ch05-objective-{}", std::process::id()));
+    for (objective, says) in [
+        ("basic", "objective basic: KL β 0.02, 1 inner epoch"),
+        (
+            "plus-kl",
+            "objective plus-kl: clip ε 10, KL β 0.001, 2 inner epochs, each on new rollouts",
+        ),
+        (
+            "olmo3",
+            "objective olmo3: clip ε_low 0.2, ε_high 10, KL β 0, 2 inner epochs",
+        ),
+        (
+            "gdpo",
+            "objective gdpo: clip ε 10, KL β 0.02, format bonus 0.1",
+        ),
+        ("deepseek-v32", "off-policy δ 0.1"),
+        ("plus-format-reward", "think-format reward 1, 1 inner epoch"),
+    ] {
+        let out = ch05(&[
+            "train",
+            "--objective",
+            objective,
+            "--model",
+            "/nonexistent/m.gguf",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{objective}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+/// The book's objectives train a step on the default model, sampling new rollouts in
+/// each inner epoch (2 epochs × G = 2 responses logged), while ours reuse them. Two of
+/// the book's (a per-token and a sequence-level loss; the off-policy mask) and ours: each
+/// step takes 10–15 s here, so the rest run in ch05/results/objectives-smollm2/.
+#[test]
+fn the_book_objectives_resample_each_inner_epoch_on_the_default_model() {
+    let Some(files) = shared::fixtures::default_model() else {
+        return;
+    };
+    let model = files.path().to_str().unwrap();
+    for (objective, responses) in [("clipped", 2), ("olmo3", 4), ("deepseek-v32", 4)] {
+        let dir = std::env::temp_dir().join(format!("ch05-{objective}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = ch05(&[
+            "train",
+            "--model",
+            model,
+            "--objective",
+            objective,
+            "--out",
+            dir.to_str().unwrap(),
+            "--steps",
+            "1",
+            "--group",
+            "2",
+            "--inner-epochs",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--prompt",
+            "plain",
+            "--eval-n",
+            "0",
+            "--lora",
+            "2",
+            "--train-layers",
+            "1",
+            "--no-skip-zero-advantage",
+            "--checkpoint-every",
+            "0",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{objective}: {stderr}");
+        let metrics = csv_rows(&dir.join("metrics.csv"));
+        assert_eq!(metrics.len(), 1, "{objective}: {metrics:?}");
+        let rollouts = std::fs::read_to_string(dir.join("rollouts.jsonl")).unwrap();
+        let line: Value = serde_json::from_str(rollouts.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            line["responses"].as_array().unwrap().len(),
+            responses,
+            "{objective}: {line}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -97,6 +97,83 @@ impl PromptArgs {
     }
 }
 
+/// `--preset`: whose defaults a command takes for the flags not given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PresetName {
+    /// Ours (what each flag's help shows).
+    #[default]
+    Ours,
+    /// The book's: every default of the book's script for this step.
+    Book,
+}
+
+/// Applies a preset's defaults to the flags the command line did not give, and
+/// remembers what it set, so a command can print it at start.
+pub struct Preset<'m> {
+    matches: &'m clap::ArgMatches,
+    applied: Vec<String>,
+}
+
+impl<'m> Preset<'m> {
+    /// A preset over a (sub)command's parsed `matches`.
+    pub fn new(matches: &'m clap::ArgMatches) -> Preset<'m> {
+        Preset {
+            matches,
+            applied: Vec::new(),
+        }
+    }
+
+    /// Whether the flag with clap id `id` (the field's name) was on the command line.
+    pub fn given(&self, id: &str) -> bool {
+        self.matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+    }
+
+    /// Sets `field` to `value` unless the flag `id` was given, noting `--flag value`.
+    pub fn set<T: std::fmt::Display>(&mut self, id: &str, field: &mut T, value: T) {
+        let shown = value.to_string();
+        self.set_shown(id, field, value, &shown);
+    }
+
+    /// [`Preset::set`] for a `clap::ValueEnum` choice, noted by its flag value.
+    pub fn set_choice<T: clap::ValueEnum>(&mut self, id: &str, field: &mut T, value: T) {
+        let shown = value
+            .to_possible_value()
+            .map_or_else(String::new, |v| v.get_name().to_string());
+        self.set_shown(id, field, value, &shown);
+    }
+
+    /// [`Preset::set`] for a value without `Display` (a list, an option), noted as `shown`.
+    pub fn set_shown<T>(&mut self, id: &str, field: &mut T, value: T, shown: &str) {
+        if !self.given(id) {
+            self.applied
+                .push(format!("--{} {shown}", id.replace('_', "-")));
+            *field = value;
+        }
+    }
+
+    /// Turns on the switch `id` (sets `field` to true) unless the command line gave
+    /// it or a flag it conflicts with (`unless`), noting `--flag`.
+    pub fn switch(&mut self, id: &str, field: &mut bool, unless: &[&str]) {
+        if !self.given(id) && !unless.iter().any(|u| self.given(u)) {
+            self.applied.push(format!("--{}", id.replace('_', "-")));
+            *field = true;
+        }
+    }
+
+    /// Notes a setting the preset makes that is not one flag (e.g. a prompt rule).
+    pub fn note(&mut self, what: impl Into<String>) {
+        self.applied.push(what.into());
+    }
+
+    /// One line for stderr: `preset book: --temperature 1 --seed 42 …`.
+    pub fn describe(&self, name: &str) -> String {
+        format!(
+            "preset {name}: {} (flags given on the command line win)",
+            self.applied.join(" ")
+        )
+    }
+}
+
 fn parse_device(s: &str) -> Result<Device> {
     s.parse()
 }
