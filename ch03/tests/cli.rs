@@ -457,14 +457,26 @@ fn grade_and_regrade_read_the_books_evaluation_logs() {
     ];
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
     let out = ch03(&["grade", "--jsonl", s(&log)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         stdout(&out),
         "{\"correct\":true,\"extracted\":\"\\\\frac{1}{2}\"}\n{\"correct\":false,\"extracted\":\"5\"}\n"
     );
     let out = ch03(&["regrade", "--log", s(&log), "--dry-run"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The second record was marked correct; the verifier says otherwise.
-    assert!(stdout(&out).contains("1 of 2 records changed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 of 2 records changed"),
+        "{}",
+        stdout(&out)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -18,7 +18,7 @@ use shared::{Error, Result};
 use crate::batched::{sample_batched, SampleOptions};
 use crate::sampling::SamplingConfig;
 use crate::scoring::{best_of_n, heuristic_score, HeuristicWeights};
-use crate::self_consistency::{self_consistency_vote, TieBreak};
+use crate::self_consistency::{self_consistency_vote, SampleScores, TieBreak, VoteRule};
 use crate::self_refine::{self_refinement_loop, RefineConfig, Score};
 
 /// An inference-time scaling method.
@@ -85,8 +85,8 @@ pub struct MethodConfig {
     pub seed: u64,
     /// How best-of-N ranks (and self-refinement scores).
     pub ranking: Ranking,
-    /// How self-consistency settles a tie.
-    pub tie_break: TieBreak,
+    /// How self-consistency votes: tie rule, grouping, group score, early stop.
+    pub vote: VoteRule,
 }
 
 /// One problem solved by one method: the final answer, every sample's short
@@ -128,6 +128,10 @@ pub struct MethodRecord {
     /// the first n samples of a larger-N record make the N = n record with its cost.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sample_tokens: Vec<usize>,
+    /// Each sample's heuristic score (self-consistency and best-of-N), for the
+    /// heuristic tie-break when a log is voted again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heuristic_scores: Vec<f64>,
 }
 
 /// Solves one problem with `config.method`.
@@ -161,6 +165,7 @@ pub fn solve_problem(
         level: problem.level,
         logprobs: outcome.logprobs,
         sample_tokens: outcome.sample_tokens,
+        heuristic_scores: outcome.heuristic_scores,
     })
 }
 
@@ -172,6 +177,7 @@ struct Outcome {
     tokens: usize,
     logprobs: Vec<Option<f64>>,
     sample_tokens: Vec<usize>,
+    heuristic_scores: Vec<f64>,
 }
 
 fn greedy(
@@ -194,6 +200,7 @@ fn greedy(
         tokens: record.tokens,
         logprobs: Vec::new(),
         sample_tokens: Vec::new(),
+        heuristic_scores: Vec::new(),
     })
 }
 
@@ -218,20 +225,27 @@ fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         .map(|t| extract_final_candidate(t, Fallback::NumberThenFull))
         .collect();
     let sample_tokens: Vec<usize> = samples.iter().map(|s| s.generation.ids.len()).collect();
-    let tokens = sample_tokens.iter().sum();
+    let mut tokens = sample_tokens.iter().sum();
     let logprobs: Vec<f64> = samples.iter().map(|s| s.avg_logprob).collect();
+    let heuristic_scores: Vec<f64> = texts
+        .iter()
+        .map(|t| heuristic_score(t, &HeuristicWeights::default()))
+        .collect();
     let (final_answer, tie) = match config.method {
         Method::SelfConsistency => {
-            let vote = self_consistency_vote(&answers, Some(&logprobs), config.tie_break);
+            let scores = SampleScores {
+                avg_logprobs: Some(&logprobs),
+                heuristic: Some(&heuristic_scores),
+            };
+            let vote = self_consistency_vote(&answers, scores, config.vote);
+            // With early stop, what the samples the vote needed cost.
+            tokens = sample_tokens[..vote.samples_used].iter().sum();
             (vote.final_answer.unwrap_or_default(), vote.tie)
         }
         _ => {
             let scores: Vec<f64> = match config.ranking {
                 Ranking::AvgLogprob => logprobs.clone(),
-                Ranking::Heuristic => texts
-                    .iter()
-                    .map(|t| heuristic_score(t, &HeuristicWeights::default()))
-                    .collect(),
+                Ranking::Heuristic => heuristic_scores.clone(),
             };
             let best = best_of_n(&scores).map(|i| answers[i].clone());
             (best.unwrap_or_default(), false)
@@ -247,6 +261,7 @@ fn sampled(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
             .map(|&l| (!l.is_nan()).then_some(l))
             .collect(),
         sample_tokens,
+        heuristic_scores,
     })
 }
 
@@ -280,6 +295,7 @@ fn refined(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         tokens: result.tokens,
         logprobs: Vec::new(),
         sample_tokens: Vec::new(),
+        heuristic_scores: Vec::new(),
     })
 }
 
@@ -308,12 +324,17 @@ pub fn best_of_n_from_self_consistency(record: &MethodRecord) -> Option<MethodRe
     })
 }
 
-/// A self-consistency record voted again with `tie_break`, from the short answers and
-/// log-probabilities it holds (no generation): what the run would have given with that
-/// tie rule. `None` when `record` is not a self-consistency record with a
-/// log-probability per sample.
-pub fn revote_self_consistency(record: &MethodRecord, tie_break: TieBreak) -> Option<MethodRecord> {
-    if record.method != Method::SelfConsistency || record.logprobs.len() != record.answers.len() {
+/// A self-consistency record voted again by `rule`, from the short answers and scores
+/// it holds (no generation): what the run would have given with that rule. Its tokens
+/// are the samples the vote used (fewer with early stop) when the record has each
+/// sample's count. `None` when `record` is not a self-consistency record with a
+/// log-probability per sample (and, for the heuristic tie-break, a heuristic score).
+pub fn revote_self_consistency(record: &MethodRecord, rule: VoteRule) -> Option<MethodRecord> {
+    let samples = record.answers.len();
+    if record.method != Method::SelfConsistency
+        || record.logprobs.len() != samples
+        || (rule.tie_break == TieBreak::Heuristic && record.heuristic_scores.len() != samples)
+    {
         return None;
     }
     let logprobs: Vec<f64> = record
@@ -321,19 +342,30 @@ pub fn revote_self_consistency(record: &MethodRecord, tie_break: TieBreak) -> Op
         .iter()
         .map(|l| l.unwrap_or(f64::NAN))
         .collect();
-    let vote = self_consistency_vote(&record.answers, Some(&logprobs), tie_break);
+    let scores = SampleScores {
+        avg_logprobs: Some(&logprobs),
+        heuristic: (record.heuristic_scores.len() == samples)
+            .then_some(&record.heuristic_scores[..]),
+    };
+    let vote = self_consistency_vote(&record.answers, scores, rule);
     let final_answer = vote.final_answer.unwrap_or_default();
+    let tokens = if record.sample_tokens.len() == samples {
+        record.sample_tokens[..vote.samples_used].iter().sum()
+    } else {
+        record.tokens
+    };
     Some(MethodRecord {
         correct: !final_answer.is_empty() && grade_answer(&final_answer, &record.gtruth_answer),
         final_answer,
         tie: vote.tie,
+        tokens,
         ..record.clone()
     })
 }
 
 /// The self-consistency record with N = `n` made from the first `n` samples of a
 /// larger-N `record`: sample `i` has the seed `seed + i + 1` whatever N is, so these
-/// are the samples an N = `n` run generates, voted again with `tie_break`. Its tokens
+/// are the samples an N = `n` run generates, voted again by `rule`. Its tokens
 /// are those samples' tokens; its seconds are `record`'s in proportion to them (an
 /// estimate: the samples were generated together). `None` when `record` is not a
 /// self-consistency record with at least `n` samples, each with its log-probability
@@ -341,7 +373,7 @@ pub fn revote_self_consistency(record: &MethodRecord, tie_break: TieBreak) -> Op
 pub fn self_consistency_prefix(
     record: &MethodRecord,
     n: usize,
-    tie_break: TieBreak,
+    rule: VoteRule,
 ) -> Option<MethodRecord> {
     let samples = record.answers.len();
     if record.method != Method::SelfConsistency
@@ -363,11 +395,15 @@ pub fn self_consistency_prefix(
         answers: record.answers[..n].to_vec(),
         logprobs: record.logprobs[..n].to_vec(),
         sample_tokens: record.sample_tokens[..n].to_vec(),
+        heuristic_scores: record
+            .heuristic_scores
+            .get(..n)
+            .map_or_else(Vec::new, <[f64]>::to_vec),
         tokens,
         seconds: record.seconds * share,
         ..record.clone()
     };
-    revote_self_consistency(&prefix, tie_break)
+    revote_self_consistency(&prefix, rule)
 }
 
 /// Evaluates `problems` with one method into the JSON-lines log `out`;
@@ -456,6 +492,7 @@ mod tests {
             level: Some(1),
             logprobs,
             sample_tokens: Vec::new(),
+            heuristic_scores: Vec::new(),
         }
     }
 
@@ -491,9 +528,9 @@ mod tests {
     #[test]
     fn revoting_breaks_ties_by_log_probability_without_generating() {
         let tied = sc_record(&["7", "0.5", "7", "1/2"], vec![-0.9, -0.2, -0.8, -0.3]);
-        let report = revote_self_consistency(&tied, TieBreak::Report).unwrap();
+        let report = revote_self_consistency(&tied, VoteRule::ours(TieBreak::Report)).unwrap();
         assert!(report.tie && report.final_answer.is_empty() && !report.correct);
-        let broken = revote_self_consistency(&tied, TieBreak::AvgLogprob).unwrap();
+        let broken = revote_self_consistency(&tied, VoteRule::ours(TieBreak::AvgLogprob)).unwrap();
         assert!(broken.tie, "the vote was still tied");
         assert_eq!(
             (broken.final_answer.as_str(), broken.correct),
@@ -505,7 +542,7 @@ mod tests {
         );
         let mut greedy = tied.clone();
         greedy.method = Method::Greedy;
-        assert!(revote_self_consistency(&greedy, TieBreak::AvgLogprob).is_none());
+        assert!(revote_self_consistency(&greedy, VoteRule::ours(TieBreak::AvgLogprob)).is_none());
     }
 
     #[test]
@@ -514,23 +551,23 @@ mod tests {
         sc.sample_tokens = vec![10, 20, 30, 40, 50];
         sc.tokens = 150;
         sc.seconds = 3.0;
-        let three = self_consistency_prefix(&sc, 3, TieBreak::Report).unwrap();
+        let three = self_consistency_prefix(&sc, 3, VoteRule::ours(TieBreak::Report)).unwrap();
         assert_eq!(three.n, 3);
         assert_eq!(three.answers, ["7", "0.5", "0.5"]);
         assert_eq!((three.final_answer.as_str(), three.correct), ("0.5", true));
         assert_eq!(three.sample_tokens, [10, 20, 30]);
         assert_eq!(three.tokens, 60);
         assert!((three.seconds - 1.2).abs() < 1e-12, "{}", three.seconds);
-        let one = self_consistency_prefix(&sc, 1, TieBreak::Report).unwrap();
+        let one = self_consistency_prefix(&sc, 1, VoteRule::ours(TieBreak::Report)).unwrap();
         assert_eq!((one.final_answer.as_str(), one.correct), ("7", false));
-        let all = self_consistency_prefix(&sc, 5, TieBreak::Report).unwrap();
+        let all = self_consistency_prefix(&sc, 5, VoteRule::ours(TieBreak::Report)).unwrap();
         assert_eq!((all.final_answer.as_str(), all.tokens), ("7", 150));
 
-        assert!(self_consistency_prefix(&sc, 6, TieBreak::Report).is_none());
-        assert!(self_consistency_prefix(&sc, 0, TieBreak::Report).is_none());
+        assert!(self_consistency_prefix(&sc, 6, VoteRule::ours(TieBreak::Report)).is_none());
+        assert!(self_consistency_prefix(&sc, 0, VoteRule::ours(TieBreak::Report)).is_none());
         sc.sample_tokens.pop();
         assert!(
-            self_consistency_prefix(&sc, 3, TieBreak::Report).is_none(),
+            self_consistency_prefix(&sc, 3, VoteRule::ours(TieBreak::Report)).is_none(),
             "a log without every sample's tokens cannot be cut"
         );
     }

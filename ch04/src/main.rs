@@ -24,7 +24,9 @@ use ch04::report::{
     format_distribution_chart, format_results_table, token_label, top_tokens, ResultRow,
 };
 use ch04::sampling::{Sampler, SamplingConfig};
-use ch04::self_consistency::{self_consistency_vote, TieBreak};
+use ch04::self_consistency::{
+    self_consistency_vote, GroupScore, Grouping, SampleScores, TieBreak, VoteRule,
+};
 use shared::cli::{
     demo_model, exit_code, load_model_on, non_negative_f32, probability_f32, DeviceArgs, Preset,
     PresetName, PromptArgs,
@@ -64,10 +66,42 @@ enum Command {
         /// How to settle a tie.
         #[arg(long, value_enum, default_value_t = TieBreakArg::Logprob)]
         tie_break: TieBreakArg,
+        #[command(flatten)]
+        vote: VoteArgs,
         /// Also write the revoted records here (JSON lines; must not exist yet).
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// How self-consistency counts votes, beside the tie rule (`eval` and `revote`).
+#[derive(Clone, Copy, clap::Args)]
+struct VoteArgs {
+    /// Which answers vote together: equivalent (ours: the ch03 verifier groups `1/2` and
+    /// `0.5`) or exact (the book's: identical strings).
+    #[arg(long, value_enum, default_value_t = Grouping::Equivalent)]
+    grouping: Grouping,
+    /// How a tied answer's samples' scores combine for the logprob and heuristic
+    /// tie-breaks: mean (ours) or max (the book's scorer script).
+    #[arg(long, value_enum, default_value_t = GroupScore::Mean)]
+    group_score: GroupScore,
+    /// Stop counting at the first sample whose answer then holds more than half of the
+    /// N samples (the book's --early_stop); the record's tokens count only the samples
+    /// the vote used, what sampling one at a time would have spent.
+    #[arg(long)]
+    early_stop: bool,
+}
+
+impl VoteArgs {
+    /// The vote rule with `tie_break`.
+    fn rule(&self, tie_break: TieBreakArg) -> VoteRule {
+        VoteRule {
+            tie_break: tie_break_of(tie_break),
+            grouping: self.grouping,
+            group_score: self.group_score,
+            early_stop: self.early_stop,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -102,6 +136,9 @@ enum TieBreakArg {
     FirstSeen,
     /// Take the tied answer with the highest mean log-probability.
     Logprob,
+    /// Take the tied answer whose samples score the highest heuristic score (the book's
+    /// scorer script, `--scoring heuristic`).
+    Heuristic,
 }
 
 #[derive(clap::Args)]
@@ -159,6 +196,8 @@ struct EvalArgs {
     /// How self-consistency settles a tie.
     #[arg(long, value_enum, default_value_t = TieBreakArg::Report)]
     tie_break: TieBreakArg,
+    #[command(flatten)]
+    vote: VoteArgs,
     /// Output folder: <method>-n<N>.jsonl, results.md, accuracy_vs_n.{svg,png}, accuracy_vs_tokens.{svg,png}.
     #[arg(long, default_value = "ch04-eval")]
     out: PathBuf,
@@ -199,8 +238,9 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Some(Command::Revote {
             log,
             tie_break,
+            vote,
             out,
-        }) => revote(&log, tie_break_of(tie_break), out.as_deref()),
+        }) => revote(&log, vote.rule(tie_break), out.as_deref()),
     }
 }
 
@@ -217,6 +257,8 @@ fn apply_book_preset(args: &mut EvalArgs, matches: &ArgMatches) -> String {
     preset.set_choice("prompt", &mut args.prompt, PromptArg::Cot);
     preset.set("max_new_tokens", &mut args.max_new_tokens, 2048);
     preset.set_choice("tie_break", &mut args.tie_break, TieBreakArg::FirstSeen);
+    preset.set_choice("grouping", &mut args.vote.grouping, Grouping::Exact);
+    preset.set_choice("group_score", &mut args.vote.group_score, GroupScore::Max);
     preset.set_choice("ranking", &mut args.ranking, RankingArg::Heuristic);
     preset.set(
         "critique_max_new_tokens",
@@ -229,8 +271,8 @@ fn apply_book_preset(args: &mut EvalArgs, matches: &ArgMatches) -> String {
     preset.describe("book")
 }
 
-/// `ch04 revote`: the log's votes again with `tie_break`, and the accuracy before and after.
-fn revote(log: &Path, tie_break: TieBreak, out: Option<&Path>) -> Result<()> {
+/// `ch04 revote`: the log's votes again by `rule`, and the accuracy before and after.
+fn revote(log: &Path, rule: VoteRule, out: Option<&Path>) -> Result<()> {
     if !log.exists() {
         bail!("--log {}: no such file", log.display());
     }
@@ -244,10 +286,11 @@ fn revote(log: &Path, tie_break: TieBreak, out: Option<&Path>) -> Result<()> {
     let revoted = records
         .iter()
         .map(|r| {
-            revote_self_consistency(r, tie_break).with_context(|| {
+            revote_self_consistency(r, rule).with_context(|| {
                 format!(
                     "{}: record {} is not a self-consistency record with a log-probability per sample \
-                     (logs written before log-probabilities were kept cannot be revoted)",
+                     (logs written before log-probabilities were kept cannot be revoted; \
+                     --tie-break heuristic also needs the heuristic scores, kept since 2026-12-01)",
                     log.display(),
                     r.index
                 )
@@ -257,17 +300,31 @@ fn revote(log: &Path, tie_break: TieBreak, out: Option<&Path>) -> Result<()> {
     let count =
         |rs: &[MethodRecord], f: fn(&MethodRecord) -> bool| rs.iter().filter(|r| f(r)).count();
     let n = records.first().map_or(0, |r| r.n);
+    let tokens = |rs: &[MethodRecord]| rs.iter().map(|r| r.tokens).sum::<usize>();
     println!(
-        "self-consistency N={n}, {} problems, {} tied votes: {} correct as logged, {} with ties {}",
+        "self-consistency N={n}, {} problems, {} tied votes: {} correct as logged, {} with ties {} \
+         ({} answers, {}{}); tokens {} → {}",
         records.len(),
         count(&revoted, |r| r.tie),
         count(&records, |r| r.correct),
         count(&revoted, |r| r.correct),
-        match tie_break {
+        match rule.tie_break {
             TieBreak::Report => "reported",
             TieBreak::FirstSeen => "settled by first appearance",
-            TieBreak::AvgLogprob => "broken by mean log-probability",
-        }
+            TieBreak::AvgLogprob => "broken by log-probability",
+            TieBreak::Heuristic => "broken by heuristic score",
+        },
+        match rule.grouping {
+            Grouping::Equivalent => "equivalent",
+            Grouping::Exact => "exact",
+        },
+        match rule.group_score {
+            GroupScore::Mean => "mean group score",
+            GroupScore::Max => "max group score",
+        },
+        if rule.early_stop { ", early stop" } else { "" },
+        tokens(&records),
+        tokens(&revoted),
     );
     if let Some(out) = out {
         write_records_atomically(out, &revoted)?;
@@ -337,7 +394,11 @@ fn demo(model: &str, device: DeviceArgs) -> Result<()> {
         answers.push(short);
     }
     let logprobs: Vec<f64> = samples.iter().map(|s| s.avg_logprob).collect();
-    let vote = self_consistency_vote(&answers, Some(&logprobs), TieBreak::Report);
+    let scores = SampleScores {
+        avg_logprobs: Some(&logprobs),
+        heuristic: None,
+    };
+    let vote = self_consistency_vote(&answers, scores, VoteRule::ours(TieBreak::Report));
     for g in &vote.groups {
         println!("  {:?}: {} vote(s)", g.answer, g.members.len());
     }
@@ -474,7 +535,7 @@ fn self_consistency_records(
                 &mut |i, _| {
                     full.iter()
                         .find(|r| r.index == i)
-                        .and_then(|r| self_consistency_prefix(r, n, config.tie_break))
+                        .and_then(|r| self_consistency_prefix(r, n, config.vote))
                         .ok_or_else(|| {
                             shared::Error::InvalidArgument(format!(
                                 "self-consistency N={largest} has no samples for problem {i}"
@@ -632,7 +693,7 @@ fn method_config(
             RankingArg::Logprob => Ranking::AvgLogprob,
             RankingArg::Heuristic => Ranking::Heuristic,
         },
-        tie_break: tie_break_of(args.tie_break),
+        vote: args.vote.rule(args.tie_break),
     }
 }
 
@@ -641,6 +702,7 @@ fn tie_break_of(t: TieBreakArg) -> TieBreak {
         TieBreakArg::Report => TieBreak::Report,
         TieBreakArg::FirstSeen => TieBreak::FirstSeen,
         TieBreakArg::Logprob => TieBreak::AvgLogprob,
+        TieBreakArg::Heuristic => TieBreak::Heuristic,
     }
 }
 

@@ -103,6 +103,30 @@ fn eval_writes_logs_table_and_plots_and_resumes() {
     let wrong = revote(&out.join("greedy-n1.jsonl"));
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("not a self-consistency record"));
+    // The book's rules, from the same log: exact strings, the best heuristic score among
+    // the tied answers, early stop.
+    let book = ch04(&[
+        "revote",
+        "--log",
+        sc_log.to_str().unwrap(),
+        "--tie-break",
+        "heuristic",
+        "--grouping",
+        "exact",
+        "--group-score",
+        "max",
+        "--early-stop",
+    ]);
+    let stdout = String::from_utf8_lossy(&book.stdout);
+    assert!(
+        book.status.success(),
+        "{}",
+        String::from_utf8_lossy(&book.stderr)
+    );
+    assert!(
+        stdout.contains("broken by heuristic score (exact answers, max group score, early stop)"),
+        "{stdout}"
+    );
     // Best-of-N ranked from the self-consistency samples is what best-of-N alone
     // generates and picks (all but the time).
     let alone = temp_dir("eval-best-of-n-alone");

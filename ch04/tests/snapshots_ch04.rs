@@ -7,7 +7,7 @@ use ch03::{extract_final_candidate, Fallback, PromptStyle};
 use ch04::batched::{sample_batched, SampleOptions};
 use ch04::report::{format_distribution_chart, token_label, top_tokens};
 use ch04::sampling::{Sampler, SamplingConfig};
-use ch04::self_consistency::{self_consistency_vote, TieBreak};
+use ch04::self_consistency::{self_consistency_vote, SampleScores, TieBreak, VoteRule};
 use shared::fixtures::default_model;
 use shared::loader::{load_model_files, LoadedModel};
 
@@ -128,14 +128,18 @@ fn self_consistency_vote_seed_0() {
     for n in [5, 3] {
         out.push_str(&format!("\n=== the first {n} samples\n"));
         for tie_break in [TieBreak::Report, TieBreak::FirstSeen, TieBreak::AvgLogprob] {
-            let vote = self_consistency_vote(&answers[..n], Some(&logprobs[..n]), tie_break);
+            let scores = SampleScores {
+                avg_logprobs: Some(&logprobs[..n]),
+                heuristic: None,
+            };
+            let vote = self_consistency_vote(&answers[..n], scores, VoteRule::ours(tie_break));
             out.push_str(&format!("\n{tie_break:?}:\n"));
             for g in &vote.groups {
                 out.push_str(&format!(
                     "  {:?}: samples {:?}, mean log-prob {:.3}\n",
                     g.answer,
                     g.members,
-                    g.mean_logprob.unwrap()
+                    g.logprob_score.unwrap()
                 ));
             }
             out.push_str(&format!(

@@ -114,7 +114,10 @@ fn train_rejects_bad_settings_cleanly() {
         (vec!["--kl-beta", "NaN"], "not a finite number"),
         (vec!["--format-weight", "inf"], "not a finite number"),
         (vec!["--temperature=-1"], "give a number ≥ 0"),
-        (vec!["--objective", "ppo"], "invalid value 'ppo' for '--objective"),
+        (
+            vec!["--objective", "ppo"],
+            "invalid value 'ppo' for '--objective",
+        ),
         (vec!["--dataset", "math500"], "--dataset math500"),
         (vec!["--lr", "0"], "give a number > 0"),
         (vec!["--prompt", "fancy"], "--prompt fancy"),
