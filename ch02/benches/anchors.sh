@@ -45,11 +45,11 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "== round $round"
     echo "-- SmolLM2-135M: PyTorch eager f32"; ~/anchor-torch/bin/python "$BENCH/anchor_torch.py" "$SMOL" 2 2>/dev/null | tail -1
     echo "-- SmolLM2-135M: llama.cpp"; ~/anchor-llama/bin/python "$BENCH/anchor_llamacpp.py" "$SMOL/SmolLM2-135M-Instruct.Q4_1.gguf" 2 2>/dev/null | tail -1
-    echo "-- SmolLM2-135M: ours, release"; ours target/release/ch02 --prompt "$PROMPT"
-    echo "-- SmolLM2-135M: ours, dev profile"; ours target/debug/ch02 --prompt "$PROMPT"
+    echo "-- SmolLM2-135M: ours, release"; ours target/release/ch02 --prompt "$PROMPT" --no-chat
+    echo "-- SmolLM2-135M: ours, dev profile"; ours target/debug/ch02 --prompt "$PROMPT" --no-chat
     if [ -f "$QWEN25" ]; then
         echo "-- Qwen2.5-Coder-0.5B Q4_K_M: llama.cpp"; ~/anchor-llama/bin/python "$BENCH/anchor_llamacpp.py" "$QWEN25" 2 2>/dev/null | tail -1
-        echo "-- Qwen2.5-Coder-0.5B Q4_K_M: ours, release"; ours target/release/ch02 --model "$QWEN25" --prompt "$PROMPT"
+        echo "-- Qwen2.5-Coder-0.5B Q4_K_M: ours, release"; ours target/release/ch02 --model "$QWEN25" --prompt "$PROMPT" --no-chat
     fi
     if [ -f "$QWEN3/model.safetensors" ]; then
         echo "-- Qwen3-0.6B shape: the book's Qwen3Model, bf16"

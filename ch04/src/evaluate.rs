@@ -83,8 +83,10 @@ pub struct MethodConfig {
     pub sampling: SamplingConfig,
     /// Base seed of the samples.
     pub seed: u64,
-    /// How best-of-N ranks (and self-refinement scores).
+    /// How best-of-N ranks.
     pub ranking: Ranking,
+    /// How self-refinement scores a draft and its revision.
+    pub refine_score: Score,
     /// How self-consistency votes: tie rule, grouping, group score, early stop.
     pub vote: VoteRule,
 }
@@ -275,10 +277,7 @@ fn refined(loaded: &LoadedModel, problem: &Problem, config: &MethodConfig) -> Re
         seed: config.seed,
         prompt_mode: config.prompt_mode,
         prompt: config.prompt,
-        score: match config.ranking {
-            Ranking::AvgLogprob => Score::AvgLogprob,
-            Ranking::Heuristic => Score::Heuristic(HeuristicWeights::default()),
-        },
+        score: config.refine_score,
     };
     let result = self_refinement_loop(loaded, &problem.problem, &refine)?;
     let mut answers = vec![result

@@ -24,9 +24,11 @@ use ch04::report::{
     format_distribution_chart, format_results_table, token_label, top_tokens, ResultRow,
 };
 use ch04::sampling::{Sampler, SamplingConfig};
+use ch04::scoring::HeuristicWeights;
 use ch04::self_consistency::{
     self_consistency_vote, GroupScore, Grouping, SampleScores, TieBreak, VoteRule,
 };
+use ch04::self_refine::Score;
 use shared::cli::{
     demo_model, exit_code, load_model_on, non_negative_f32, probability_f32, DeviceArgs, Preset,
     PresetName, PromptArgs,
@@ -129,6 +131,18 @@ enum RankingArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum RefineScoringArg {
+    /// No score: every revision is kept (the book's `--scoring none`).
+    None,
+    /// The book's heuristic score of the whole answer.
+    Heuristic,
+    /// The whole answer's average token log-probability.
+    Logprob,
+    /// The average token log-probability of only the boxed answer (the book's `logprob_extract`).
+    LogprobExtract,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum TieBreakArg {
     /// Report a tie and give no answer (the book's function).
     Report,
@@ -193,6 +207,11 @@ struct EvalArgs {
     /// How best-of-n ranks samples (and self-refine scores revisions).
     #[arg(long, value_enum, default_value_t = RankingArg::Logprob)]
     ranking: RankingArg,
+    /// How self-refinement scores a draft and its revision (a revision is kept if its score
+    /// does not drop): none (every revision kept), heuristic, logprob (the whole answer),
+    /// logprob-extract (only its boxed answer) [default: as --ranking].
+    #[arg(long, value_enum)]
+    refine_scoring: Option<RefineScoringArg>,
     /// How self-consistency settles a tie.
     #[arg(long, value_enum, default_value_t = TieBreakArg::Report)]
     tie_break: TieBreakArg,
@@ -264,6 +283,12 @@ fn apply_book_preset(args: &mut EvalArgs, matches: &ArgMatches) -> String {
         "critique_max_new_tokens",
         &mut args.critique_max_new_tokens,
         192,
+    );
+    preset.set_shown(
+        "refine_scoring",
+        &mut args.refine_scoring,
+        Some(RefineScoringArg::Heuristic),
+        "heuristic",
     );
     preset.note(
         "(prompts by model kind: raw for a base model, the chat template for a reasoning one)",
@@ -694,6 +719,16 @@ fn method_config(
             RankingArg::Heuristic => Ranking::Heuristic,
         },
         vote: args.vote.rule(args.tie_break),
+        refine_score: match args.refine_scoring {
+            Some(RefineScoringArg::None) => Score::None,
+            Some(RefineScoringArg::Heuristic) => Score::Heuristic(HeuristicWeights::default()),
+            Some(RefineScoringArg::Logprob) => Score::AvgLogprob,
+            Some(RefineScoringArg::LogprobExtract) => Score::AvgLogprobExtract,
+            None => match args.ranking {
+                RankingArg::Logprob => Score::AvgLogprob,
+                RankingArg::Heuristic => Score::Heuristic(HeuristicWeights::default()),
+            },
+        },
     }
 }
 

@@ -40,11 +40,20 @@ pub fn make_refine_prompt(raw_prompt: &str, draft: &str, critique: &str) -> Stri
 /// How a draft and its revision are scored.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Score {
+    /// No score: every revision is accepted (the book's `--scoring none`).
+    None,
     /// [`heuristic_score`]: boxed answer and brevity; needs no model.
     Heuristic(HeuristicWeights),
     /// [`avg_logprob_answer`] of the answer after the original prompt.
     AvgLogprob,
+    /// [`avg_logprob_answer`] of only the extracted answer, written as
+    /// `"\n\\boxed{…}"`, after the original prompt (the book's `logprob_extract`);
+    /// [`NO_ANSWER_SCORE`] when nothing can be extracted (no box, no number).
+    AvgLogprobExtract,
 }
+
+/// [`Score::AvgLogprobExtract`]'s score of an answer with nothing to extract (the book's -1e9).
+pub const NO_ANSWER_SCORE: f64 = -1e9;
 
 /// Settings of the loop (the book's defaults: 2 rounds, temperature 0.7, top-p 0.9).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -196,10 +205,34 @@ fn score_answer(
     answer: &Answer,
 ) -> Result<f64> {
     match config.score {
+        Score::None => Ok(0.0),
+        Score::AvgLogprobExtract => extracted_answer_logprob(loaded, prompt_ids, &answer.full),
         Score::Heuristic(weights) => Ok(heuristic_score(&answer.full, &weights)),
         Score::AvgLogprob if answer.ids.is_empty() => Ok(f64::NEG_INFINITY),
         Score::AvgLogprob => avg_logprob_answer(&loaded.model, prompt_ids, &answer.ids),
     }
+}
+
+/// The book's `avg_logprob_answer_extract`: the boxed answer (else the last number) of
+/// `full`, written as `"\n\\boxed{answer}"`, scored by its mean token log-probability
+/// after the prompt.
+fn extracted_answer_logprob(loaded: &LoadedModel, prompt_ids: &[u32], full: &str) -> Result<f64> {
+    let boxed = extract_final_candidate(full, Fallback::None);
+    let candidate = if boxed.is_empty() {
+        extract_final_candidate(full, Fallback::NumberOnly)
+    } else {
+        boxed
+    };
+    if candidate.is_empty() {
+        return Ok(NO_ANSWER_SCORE);
+    }
+    let ids = loaded
+        .tokenizer()?
+        .encode(&format!("\n\\boxed{{{}}}", candidate.trim()));
+    if ids.is_empty() {
+        return Ok(NO_ANSWER_SCORE);
+    }
+    avg_logprob_answer(&loaded.model, prompt_ids, &ids)
 }
 
 /// A sampled answer to `prompt` and its generation.
