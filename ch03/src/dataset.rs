@@ -7,7 +7,7 @@ use std::path::Path;
 use shared::{Error, Result};
 
 use crate::arith::{generate_arith, parse_levels, ArithConfig, Split};
-use crate::math500::load_math500_test;
+use crate::math500::{load_math500_test, load_math_train};
 use crate::problem::{load_problems, Problem};
 
 /// Problems generated for `arith` when no limit is given.
@@ -25,8 +25,9 @@ pub fn arith_test_problems(n: usize, seed: u64, levels: &str) -> Result<Vec<Prob
 }
 
 /// The problems `dataset` names, cut to `limit`: `arith` (generated, test
-/// split, `limit` problems or [`ARITH_DEFAULT_N`]), `math500` (from `data`,
-/// else the cache, else a download), or the path of a problems file.
+/// split, `limit` problems or [`ARITH_DEFAULT_N`]), `math500` or `math-train` (the
+/// book's MATH training set; from `data`, else the cache, else a download), or the
+/// path of a problems file.
 pub fn load_dataset(
     dataset: &str,
     data: Option<&Path>,
@@ -37,10 +38,11 @@ pub fn load_dataset(
     let mut problems = match dataset {
         "arith" => arith_test_problems(limit.unwrap_or(ARITH_DEFAULT_N), seed, levels)?,
         "math500" => load_math500_test(data)?,
+        "math-train" => load_math_train(data)?,
         path if Path::new(path).exists() => load_problems(Path::new(path))?,
         other => {
             return Err(Error::InvalidArgument(format!(
-                "--dataset {other}: expected arith, math500 or the path of a problems file (no such file)"
+                "--dataset {other}: expected arith, math500, math-train or the path of a problems file (no such file)"
             )))
         }
     };

@@ -29,7 +29,7 @@ pub use grader::{
     equality_check, extract_final_candidate, get_last_boxed, grade_answer, normalize_text,
     parse_answer, run_demos_table, split_into_parts, Fallback, BOOK_DEMO_CASES,
 };
-pub use math500::load_math500_test;
+pub use math500::{load_math500_test, load_math_train};
 pub use problem::{load_problems, Problem};
 pub use prompts::{render_prompt, render_prompt_cot, PromptStyle};
 pub use records::EvalRecord;

@@ -19,8 +19,8 @@ use ch03::grader::{
 use ch03::records::{read_records_repairing, write_records_atomically};
 use ch03::summary::format_comparison;
 use ch03::{
-    arith_test_problems, evaluate_math500_stream, load_dataset, load_math500_test, EvalConfig,
-    EvalRecord, EvalSummary, PromptStyle,
+    arith_test_problems, evaluate_math500_stream, load_dataset, load_math500_test, load_math_train,
+    EvalConfig, EvalRecord, EvalSummary, PromptStyle,
 };
 use shared::cli::{
     demo_model, exit_code, load_model_on, DeviceArgs, Preset, PresetName, PromptArgs,
@@ -113,6 +113,17 @@ enum DataCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The book's MATH training set (12,000 problems, none in MATH-500; what ch05 trains on
+    /// with --dataset math-train): download it once into the cache (or copy it from --data)
+    /// and write it to --out.
+    MathTrain {
+        /// A local math_train.json to read instead of the cache or the download.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -138,10 +149,12 @@ struct EvalArgs {
     /// tokens; raw prompts for a base model, the chat template for a reasoning one).
     #[arg(long, value_enum, default_value_t = PresetName::Ours)]
     preset: PresetName,
-    /// arith (generated, test split), math500, or a path to a JSON/JSON-lines file of problems.
+    /// arith (generated, test split), math500, math-train (the book's MATH training set), or a
+    /// path to a JSON/JSON-lines file of problems.
     #[arg(long, default_value = "arith")]
     dataset: String,
-    /// A local math500_test.json (for --dataset math500) instead of the cache or the download.
+    /// A local math500_test.json or math_train.json (for --dataset math500 or math-train)
+    /// instead of the cache or the download.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Evaluate only the first N problems (arith: generate N).
@@ -358,6 +371,7 @@ fn write_dataset(dataset: DataCommand) -> Result<()> {
             (generate_arith(&config)?, out)
         }
         DataCommand::Math500 { data, out } => (load_math500_test(data.as_deref())?, out),
+        DataCommand::MathTrain { data, out } => (load_math_train(data.as_deref())?, out),
     };
     let text = serde_json::to_string_pretty(&problems)?;
     shared::io::write_atomically(&out, text.as_bytes())?;

@@ -17,15 +17,38 @@ pub struct Problem {
     pub solution: String,
     /// The ground-truth final answer.
     pub answer: String,
-    /// The subject, e.g. `Algebra` or `Arithmetic`.
-    #[serde(default)]
+    /// The subject, e.g. `Algebra` or `Arithmetic` (the MATH training set calls it `type`).
+    #[serde(default, alias = "type")]
     pub subject: String,
-    /// Difficulty from 1 (easy) to 5 (hard), when known.
-    #[serde(default)]
+    /// Difficulty from 1 (easy) to 5 (hard), when known: a number, or the MATH training
+    /// set's `"Level 3"` (`"Level ?"` is unknown).
+    #[serde(default, deserialize_with = "level_number")]
     pub level: Option<u32>,
-    /// A stable id, e.g. `test/precalculus/807.json`.
-    #[serde(default)]
+    /// A stable id, e.g. `test/precalculus/807.json` (a number in the MATH training set).
+    #[serde(default, deserialize_with = "id_text")]
     pub unique_id: String,
+}
+
+/// A level written as a number, or as `"Level N"` (MATH's own files).
+fn level_number<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<u32>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(text) => {
+            text.trim().trim_start_matches("Level").trim().parse().ok()
+        }
+        _ => None,
+    })
+}
+
+/// An id written as a string or a number.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(text) => text,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    })
 }
 
 /// The largest problems file we read (MATH-500 is about 0.4 MB).
@@ -83,6 +106,18 @@ mod tests {
         assert_eq!(a, parse_problems(lines).unwrap());
         assert_eq!(a[0].level, Some(1));
         assert_eq!(a[0].solution, "");
+    }
+
+    #[test]
+    fn reads_the_math_training_sets_layout() {
+        let line = r#"[{"problem": "If x+2=8, x?", "solution": "So \\boxed{6}.", "answer": "6", "level": "Level 3", "type": "Algebra", "unique_id": 4}, {"problem": "p", "answer": "a", "level": "Level ?"}]"#;
+        let p = parse_problems(line).unwrap();
+        assert_eq!(p[0].level, Some(3));
+        assert_eq!(
+            (p[0].subject.as_str(), p[0].unique_id.as_str()),
+            ("Algebra", "4")
+        );
+        assert_eq!(p[1].level, None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use ch03::grader::{extract_final_candidate, grade_answer, Fallback};
 /// MATH-500: the team's copy (`../shared/data`) when it is beside the workspace, else
 /// ch03's cached download, else a failure naming the command that caches it.
 fn math500_answers() -> Option<Vec<String>> {
-    let cached = ch03::math500::math500_cache_path();
+    let cached = ch03::math500::MATH500.cache_path();
     let path = shared::fixtures::team_data("math500_test.json")
         .or_else(|| cached.exists().then_some(cached))
         .or_else(|| {

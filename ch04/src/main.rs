@@ -163,10 +163,11 @@ struct EvalArgs {
     /// 2048 new tokens, first-seen ties, the heuristic score, 192-token critiques.
     #[arg(long, value_enum, default_value_t = PresetName::Ours)]
     preset: PresetName,
-    /// arith (generated, test split), math500, or a path to a JSON/JSON-lines file of problems.
+    /// arith (generated, test split), math500, math-train (the book's MATH training set), or a
+    /// path to a JSON/JSON-lines file of problems.
     #[arg(long, default_value = "arith")]
     dataset: String,
-    /// A local math500_test.json (for --dataset math500).
+    /// A local math500_test.json or math_train.json (for --dataset math500 or math-train).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Evaluate only the first N problems (arith: generate N).

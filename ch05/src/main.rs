@@ -81,9 +81,14 @@ struct TrainArgs {
     /// no KL for basic, no skipping of zero-advantage groups.
     #[arg(long, value_enum, default_value_t = PresetName::Ours)]
     preset: PresetName,
-    /// Training data: `arith` (generated problems of the train split; the held-out ones come from the test split).
+    /// Training data: `arith` (generated problems of the train split; the held-out ones come
+    /// from the test split) or `math-train` (the book's 12,000 MATH training problems, from
+    /// --data, else the cache, else a download; held out: MATH-500's first --eval-n).
     #[arg(long, default_value = "arith")]
     dataset: String,
+    /// --dataset math-train: a local copy of the book's math_train.json.
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
     /// Difficulty levels of the problems, e.g. 1-2 or 1,3.
     #[arg(long, default_value = "1-2")]
     levels: String,
@@ -206,7 +211,7 @@ fn apply_book_preset(args: &mut TrainArgs, matches: &ArgMatches) -> String {
     );
     preset.note(
         "(prompts by model kind: raw for a base model; the book trains Qwen3-0.6B base, \
-         --model qwen3-0.6b-base, on its 12k MATH training set; here --dataset arith)",
+         --model qwen3-0.6b-base, on its 12k MATH training set, --dataset math-train)",
     );
     preset.describe("book")
 }
@@ -214,14 +219,20 @@ fn apply_book_preset(args: &mut TrainArgs, matches: &ArgMatches) -> String {
 impl TrainArgs {
     fn options(&self, model: &str) -> Result<TrainOptions> {
         let defaults = self.objective.defaults();
-        if self.dataset != "arith" {
+        if !["arith", "math-train"].contains(&self.dataset.as_str()) {
             bail!(
-                "--dataset {}: training supports `arith` (its train and test splits never share a problem)",
+                "--dataset {}: training supports `arith` (its train and test splits never share a \
+                 problem) and `math-train` (the book's MATH training set, disjoint from MATH-500)",
                 self.dataset
             );
         }
+        if self.data.is_some() && self.dataset != "math-train" {
+            bail!("--data is the local copy of --dataset math-train");
+        }
         Ok(TrainOptions {
             model: model.to_string(),
+            dataset: self.dataset.clone(),
+            data: self.data.clone(),
             levels: self.levels.clone(),
             prompt: self.prompt.clone(),
             chat: match (self.prompt_args.chat, self.prompt_args.no_chat) {
@@ -294,10 +305,13 @@ fn run(mut cli: Cli, matches: &ArgMatches) -> Result<()> {
         Some(Command::Train(args)) => {
             let opts = args.options(model)?;
             let last = run_train(&opts, cli.device, &args.out, args.resume)?;
+            let eval = match opts.dataset.as_str() {
+                "arith" => format!("--dataset arith --levels {}", opts.levels),
+                _ => "--dataset math500".to_string(),
+            };
             println!(
-                "done: the last checkpoint is {} (try: cargo run --release -p ch03 -- eval --dataset arith --levels {} --model {})",
+                "done: the last checkpoint is {} (try: cargo run --release -p ch03 -- eval {eval} --model {})",
                 last.display(),
-                opts.levels,
                 last.display()
             );
             Ok(())
@@ -311,6 +325,8 @@ fn run(mut cli: Cli, matches: &ArgMatches) -> Result<()> {
 fn demo(model: &str, device: DeviceArgs) -> Result<()> {
     let opts = TrainOptions {
         model: model.to_string(),
+        dataset: "arith".into(),
+        data: None,
         levels: "1-2".into(),
         prompt: "one-shot".into(),
         chat: None,

@@ -15,6 +15,7 @@ use std::sync::Once;
 use ch03::arith::{generate_arith, parse_levels, ArithConfig, Split};
 use ch03::dataset::arith_test_problems;
 use ch03::prompts::PromptStyle;
+use ch03::{load_math500_test, load_math_train};
 use ch04::plot::{save_line_plot, LinePlot, Series};
 use ch04::sampling::SamplingConfig;
 use clap::ValueEnum;
@@ -47,6 +48,12 @@ const REWARD_WINDOW: usize = 20;
 pub struct TrainOptions {
     /// The model to start from (name or path).
     pub model: String,
+    /// `arith` (generated) or `math-train` (the book's MATH training set).
+    #[serde(default = "default_dataset")]
+    pub dataset: String,
+    /// A local copy of the MATH training set (`--data`).
+    #[serde(default)]
+    pub data: Option<PathBuf>,
     /// Difficulty levels of the arith problems, e.g. `1-2`.
     pub levels: String,
     /// The prompt template: `one-shot`, `plain` (the book's) or `cot`.
@@ -116,6 +123,11 @@ pub struct TrainOptions {
     pub checkpoint_every: u64,
     /// Checkpoints kept on disk (older ones are deleted).
     pub keep_checkpoints: usize,
+}
+
+/// The dataset of a saved run that predates `--dataset math-train`.
+fn default_dataset() -> String {
+    "arith".to_string()
 }
 
 /// Olmo-3's ε_low when a saved run predates it.
@@ -560,13 +572,26 @@ pub fn run_problems(
     loaded: &LoadedModel,
     opts: &TrainOptions,
 ) -> Result<(Vec<PosedProblem>, Vec<PosedProblem>)> {
-    let train = generate_arith(&ArithConfig {
-        n: TRAIN_PROBLEMS,
-        seed: opts.seed,
-        levels: parse_levels(&opts.levels)?,
-        split: Split::Train,
-    })?;
-    let held_out = arith_test_problems(opts.eval_n, 0, &opts.levels)?;
+    let (train, held_out) = match opts.dataset.as_str() {
+        "math-train" => {
+            let train = load_math_train(opts.data.as_deref())?;
+            let mut held_out = match opts.eval_n {
+                0 => Vec::new(),
+                _ => load_math500_test(None)?,
+            };
+            held_out.truncate(opts.eval_n);
+            (train, held_out)
+        }
+        _ => (
+            generate_arith(&ArithConfig {
+                n: TRAIN_PROBLEMS,
+                seed: opts.seed,
+                levels: parse_levels(&opts.levels)?,
+                split: Split::Train,
+            })?,
+            arith_test_problems(opts.eval_n, 0, &opts.levels)?,
+        ),
+    };
     let style = opts.prompt_style()?;
     let mode = opts.prompt_mode(loaded)?;
     Ok((

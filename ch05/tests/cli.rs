@@ -478,3 +478,72 @@ fn the_book_objectives_resample_each_inner_epoch_on_the_default_model() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// `--dataset math-train` reads the book's MATH training set (here a small file in its
+/// layout: "Level N" levels, numeric ids, `type`) and visits it in order.
+#[test]
+fn train_on_a_local_copy_of_the_books_math_training_set() {
+    let Some(files) = shared::fixtures::default_model() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("ch05-math-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("math_train.json");
+    std::fs::write(
+        &data,
+        r#"[{"problem": "If $x + 2 = 8$, what is $x$?", "solution": "$x = \\boxed{6}$.", "answer": "6", "level": "Level 1", "type": "Algebra", "unique_id": 0},
+            {"problem": "What is $3 \\cdot 4$?", "solution": "$\\boxed{12}$", "answer": "12", "level": "Level 1", "type": "Prealgebra", "unique_id": 1}]"#,
+    )
+    .unwrap();
+    let out_dir = dir.join("run");
+    let out = ch05(&[
+        "train",
+        "--model",
+        files.path().to_str().unwrap(),
+        "--dataset",
+        "math-train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--group",
+        "2",
+        "--max-new-tokens",
+        "4",
+        "--eval-n",
+        "0",
+        "--lora",
+        "2",
+        "--train-layers",
+        "1",
+        "--checkpoint-every",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rollouts = std::fs::read_to_string(out_dir.join("rollouts.jsonl")).unwrap();
+    let problems: Vec<String> = rollouts
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["answer"].to_string())
+        .collect();
+    assert_eq!(problems, ["\"6\"", "\"12\""]);
+    // Without the file, offline, the error says where to put it.
+    let missing = ch05(&[
+        "train",
+        "--dataset",
+        "math-train",
+        "--data",
+        dir.join("nope.json").to_str().unwrap(),
+        "--out",
+        dir.join("run2").to_str().unwrap(),
+    ]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.json"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
