@@ -19,6 +19,7 @@ use shared::fixtures::{assert_all_checked, book_section, json_floats};
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        shared::fixtures::note_deviation(f64::from(g), f64::from(w));
         let bound = (1e-5 * w.abs()).max(1e-6);
         assert!(
             (g - w).abs() <= bound,
@@ -118,6 +119,7 @@ fn heuristic_score_matches_the_book() {
                 heuristic_score(answer, &weights),
                 expected[key].as_f64().unwrap(),
             );
+            shared::fixtures::note_deviation(got, want);
             assert!(
                 (got - want).abs() <= (1e-5 * want.abs()).max(1e-6),
                 "case {i} {answer:?}: {key} {got}, the book's {want}"
@@ -217,6 +219,7 @@ fn self_consistency_vote_and_the_scripts_choices_match_the_book() {
         assert_eq!(scores.len(), want.len(), "case {i}: scores");
         for (got, want) in scores.iter().zip(want) {
             let want = want.as_f64().unwrap();
+            shared::fixtures::note_deviation(*got, want);
             assert!(
                 (got - want).abs() <= 1e-5 * want.abs().max(0.1),
                 "case {i}: {got} vs {want}"

@@ -114,6 +114,28 @@ pub fn book_section(name: &str) -> Option<Vec<serde_json::Value>> {
 pub fn assert_all_checked(checked: usize, total: usize, what: &str) {
     assert!(total > 0, "{what}: the fixture holds no cases");
     assert_eq!(checked, total, "{what}: checked {checked} of {total} cases");
+    let (abs, rel) = LARGEST_DEVIATION.with(|d| d.replace((0.0, 0.0)));
+    eprintln!(
+        "{what}: {checked} cases; largest deviation from the reference {abs:.1e} \
+         (relative {rel:.1e})"
+    );
+}
+
+thread_local! {
+    /// The largest `(absolute, relative)` deviation [`note_deviation`] saw in this
+    /// thread since [`assert_all_checked`] last reported.
+    static LARGEST_DEVIATION: std::cell::Cell<(f64, f64)> = const { std::cell::Cell::new((0.0, 0.0)) };
+}
+
+/// Notes how far `got` is from the reference's `want`, for the report of
+/// [`assert_all_checked`] (run the test with `--nocapture` to see it).
+pub fn note_deviation(got: f64, want: f64) {
+    let abs = (got - want).abs();
+    let rel = if want == 0.0 { abs } else { abs / want.abs() };
+    LARGEST_DEVIATION.with(|d| {
+        let (a, r) = d.get();
+        d.set((a.max(abs), r.max(rel)));
+    });
 }
 
 /// A fixture's JSON array of token ids.
