@@ -11,12 +11,16 @@
 //! The backward pass, AdamW and LoRA live in `shared::train` so that later
 //! chapters and experiments can use them.
 
+pub mod checkpoint;
 pub mod evaluate;
 pub mod grpo;
 pub mod logprob;
 pub mod objective;
+pub mod options;
+pub mod plots;
 pub mod policy;
 pub mod reward;
 pub mod run;
+pub mod run_log;
 pub mod step;
 pub mod trainer;

@@ -11,10 +11,10 @@ use clap::builder::RangedU64ValueParser;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use ch05::objective::Objective;
+use ch05::options::TrainOptions;
+use ch05::plots::{held_out_rows, redraw_plots};
 use ch05::reward::think_markers;
-use ch05::run::{
-    format_step, held_out_rows, new_policy, redraw_plots, run_problems, run_train, TrainOptions,
-};
+use ch05::run::{format_step, new_policy, run_problems, run_train};
 use ch05::trainer::Trainer;
 use shared::cli::{
     demo_model, exit_code, load_model_on, load_model_verbose, non_negative_f32, parse_ids,
