@@ -335,7 +335,7 @@ pub fn abbreviate_arrays(value: Value, max_items: usize) -> Value {
     }
 }
 
-/// The `ch02 inspect --json` document (see `DESIGN.md`). f32 values serialize as the
+/// The `ch02 inspect --json` document (ch02/README.md describes it). f32 values serialize as the
 /// shortest decimal that parses back to the same f32; non-finite ones as `null`.
 #[derive(Debug, Serialize)]
 pub struct InspectDocument<'a> {

