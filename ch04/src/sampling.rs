@@ -196,8 +196,8 @@ impl Sampler {
             }
             return &self.probs;
         }
-        let inv = 1.0 / self.config.temperature;
-        self.probs.iter_mut().for_each(|l| *l *= inv);
+        scale_logits_by_temperature(&mut self.probs, self.config.temperature)
+            .expect("the temperature was checked when the sampler was made");
         softmax_inplace(&mut self.probs);
         top_k_filter(&mut self.probs, self.config.top_k, &mut self.order);
         top_p_filter(&mut self.probs, self.config.top_p, &mut self.order);
@@ -383,5 +383,27 @@ mod tests {
             };
             assert!(Sampler::new(config, 0).is_err(), "{t} {p}");
         }
+    }
+
+    /// The sampler runs the book's named steps, so a reader who edits one of them
+    /// (e.g. `scale_logits_by_temperature`) changes what every chapter samples.
+    #[test]
+    fn the_samplers_distribution_is_the_books_steps_in_order() {
+        let logits: Vec<f32> = (0..50)
+            .map(|i| ((i * 37) % 11) as f32 * 0.7 - 2.0)
+            .collect();
+        let config = SamplingConfig {
+            temperature: 0.7,
+            top_k: 20,
+            top_p: 0.8,
+        };
+        let mut steps = logits.clone();
+        scale_logits_by_temperature(&mut steps, config.temperature).unwrap();
+        softmax_inplace(&mut steps);
+        let mut order = Vec::new();
+        top_k_filter(&mut steps, config.top_k, &mut order);
+        top_p_filter(&mut steps, config.top_p, &mut order);
+        let mut sampler = Sampler::new(config, 0).unwrap();
+        assert_eq!(sampler.next_token_distribution(&logits), steps.as_slice());
     }
 }
