@@ -221,12 +221,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         },
         Some(Command::Data { dataset }) => write_dataset(dataset),
         Some(Command::Eval(mut args)) => {
-            if args.preset == PresetName::Book {
-                let sub = matches
-                    .subcommand_matches("eval")
-                    .expect("the eval subcommand");
-                eprintln!("{}", apply_book_preset(&mut args, sub));
-            }
+            args.preset
+                .apply(matches, "eval", &mut args, book_eval_defaults);
             eval(
                 cli.model.as_deref().unwrap_or(DEFAULT_MODEL),
                 cli.device,
@@ -237,16 +233,13 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     }
 }
 
-/// Sets every flag not given to the book's `evaluate_math500.py` default; returns the
-/// line that says what it set.
-fn apply_book_preset(args: &mut EvalArgs, matches: &ArgMatches) -> String {
-    let mut preset = Preset::new(matches);
+/// The book's `evaluate_math500.py` defaults, for `--preset book`.
+fn book_eval_defaults(args: &mut EvalArgs, preset: &mut Preset) {
     preset.set("dataset", &mut args.dataset, "math500".to_string());
     preset.set_shown("limit", &mut args.limit, Some(10), "10");
     preset.set_choice("prompt", &mut args.prompt, PromptArg::Plain);
     preset.set("max_new_tokens", &mut args.max_new_tokens, 2048);
     preset.note("(greedy; prompts by model kind: raw for a base model, the chat template for a reasoning one)");
-    preset.describe("book")
 }
 
 /// The demo: the book's grader table, then plain vs chain-of-thought on arith

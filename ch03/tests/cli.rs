@@ -398,23 +398,13 @@ fn eval_takes_quantize_q8_0() {
     );
 }
 
-/// The `preset book:` line `eval --preset book` prints before loading anything.
-fn preset_line(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    stderr
-        .lines()
-        .find(|l| l.starts_with("preset book:"))
-        .unwrap_or_else(|| panic!("no preset line: {stderr}"))
-        .to_string()
-}
-
 #[test]
 fn eval_preset_book_sets_the_books_defaults_and_given_flags_win() {
     // A model path that does not exist: the run stops after printing the preset.
     let missing = ["--model", "/nonexistent/model.gguf"];
     let out = ch03(&[&["eval", "--preset", "book"], &missing[..]].concat());
     assert!(!out.status.success());
-    let line = preset_line(&out);
+    let line = shared::fixtures::preset_line(&out);
     for setting in [
         "--dataset math500",
         "--limit 10",
@@ -438,7 +428,7 @@ fn eval_preset_book_sets_the_books_defaults_and_given_flags_win() {
         ]
         .concat(),
     );
-    let line = preset_line(&out);
+    let line = shared::fixtures::preset_line(&out);
     assert!(line.contains("--dataset math500"), "{line}");
     assert!(
         !line.contains("--limit") && !line.contains("--max-new-tokens"),

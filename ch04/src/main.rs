@@ -243,12 +243,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     match cli.command {
         None => demo(&demo_model(cli.model.as_deref()), cli.device),
         Some(Command::Eval(mut args)) => {
-            if args.preset == PresetName::Book {
-                let sub = matches
-                    .subcommand_matches("eval")
-                    .expect("the eval subcommand");
-                eprintln!("{}", apply_book_preset(&mut args, sub));
-            }
+            args.preset
+                .apply(matches, "eval", &mut args, book_eval_defaults);
             eval(
                 cli.model.as_deref().unwrap_or(DEFAULT_MODEL),
                 cli.device,
@@ -264,10 +260,8 @@ fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     }
 }
 
-/// Sets every flag not given to the book's MATH-500 scripts' defaults; returns the line
-/// that says what it set.
-fn apply_book_preset(args: &mut EvalArgs, matches: &ArgMatches) -> String {
-    let mut preset = Preset::new(matches);
+/// The book's MATH-500 scripts' defaults, for `--preset book`.
+fn book_eval_defaults(args: &mut EvalArgs, preset: &mut Preset) {
     preset.set("dataset", &mut args.dataset, "math500".to_string());
     preset.set("limit", &mut args.limit, 10);
     preset.set_shown("n", &mut args.n, vec![3], "3");
@@ -294,7 +288,6 @@ fn apply_book_preset(args: &mut EvalArgs, matches: &ArgMatches) -> String {
     preset.note(
         "(prompts by model kind: raw for a base model, the chat template for a reasoning one)",
     );
-    preset.describe("book")
 }
 
 /// `ch04 revote`: the log's votes again by `rule`, and the accuracy before and after.
@@ -496,7 +489,7 @@ fn eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
             vec![1]
         };
         if method == Method::SelfConsistency {
-            sc_records = self_consistency_records(&loaded, &problems, args, &ns)?;
+            sc_records = self_consistency_records(&loaded, &problems, args, prompt_mode, &ns)?;
             rows.extend(
                 ns.iter()
                     .map(|n| ResultRow::from_records(method, *n, &sc_records[n])),
@@ -538,11 +531,11 @@ fn self_consistency_records(
     loaded: &LoadedModel,
     problems: &[Problem],
     args: &EvalArgs,
+    prompt_mode: PromptMode,
     ns: &[usize],
 ) -> Result<HashMap<usize, Vec<MethodRecord>>> {
     let largest = ns.iter().copied().max().unwrap_or(1);
     let log_of = |n: usize| args.out.join(format!("self-consistency-n{n}.jsonl"));
-    let prompt_mode = args.prompt_args.mode(loaded)?;
     let config = method_config(args, prompt_mode, Method::SelfConsistency, largest);
     let full = run_method(loaded, problems, &config, &log_of(largest), args.resume)?;
     let can_cut = full

@@ -128,16 +128,22 @@ fn group_answers(short_answers: &[String], grouping: Grouping) -> Vec<Vec<usize>
 }
 
 /// How many of `short_answers` an early-stopping vote counts: up to and including the
-/// first sample whose group then holds more than half of all the samples.
+/// first sample whose group then holds more than half of all the samples. A sample's
+/// group depends only on the samples before it, so the groups of all of them serve.
 fn early_stop_point(short_answers: &[String], grouping: Grouping) -> usize {
     let n = short_answers.len();
-    (1..=n)
-        .find(|&used| {
-            let groups = group_answers(&short_answers[..used], grouping);
-            let last = used - 1;
-            groups.iter().any(|g| g.contains(&last) && 2 * g.len() > n)
-        })
-        .unwrap_or(n)
+    let mut group_of = vec![0; n];
+    for (g, members) in group_answers(short_answers, grouping).iter().enumerate() {
+        members.iter().for_each(|&i| group_of[i] = g);
+    }
+    let mut counts = vec![0; n];
+    for (i, &g) in group_of.iter().enumerate() {
+        counts[g] += 1;
+        if 2 * counts[g] > n {
+            return i + 1;
+        }
+    }
+    n
 }
 
 /// The majority vote over extracted answers (book ch. 4.6's

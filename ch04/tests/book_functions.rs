@@ -12,6 +12,9 @@ use ch04::book_vote::{
 };
 use ch04::sampling::{scale_logits_by_temperature, top_p_filter};
 use ch04::scoring::{heuristic_score, HeuristicWeights};
+use ch04::self_consistency::{
+    self_consistency_vote, GroupScore, Grouping, SampleScores, TieBreak, VoteRule,
+};
 use serde_json::Value;
 use shared::fixtures::{assert_all_checked, book_section, json_floats};
 
@@ -240,6 +243,32 @@ fn self_consistency_vote_and_the_scripts_choices_match_the_book() {
             choice(&expected["best_of_n_heuristic_choice"]),
             "case {i}: best-of-N's heuristic choice"
         );
+        // What `ch04 eval --grouping exact --group-score max` runs gives the scripts' answers.
+        let scores = SampleScores {
+            avg_logprobs: None,
+            heuristic: Some(&scores),
+        };
+        for (tie_break, early_stop, key) in [
+            (TieBreak::FirstSeen, false, "script_choice"),
+            (TieBreak::Heuristic, false, "scorer_heuristic_choice"),
+            (TieBreak::FirstSeen, true, "early_stop"),
+        ] {
+            let rule = VoteRule {
+                tie_break,
+                grouping: Grouping::Exact,
+                group_score: GroupScore::Max,
+                early_stop,
+            };
+            let ours = self_consistency_vote(&short, scores, rule);
+            let want = match key {
+                "early_stop" => choice(&expected["early_stop"]["script_choice"]),
+                _ => choice(&expected[key]),
+            };
+            assert_eq!(ours.final_answer, want, "case {i}: {rule:?}");
+            if early_stop {
+                assert_eq!(ours.samples_used, early.samples_used, "case {i}");
+            }
+        }
         checked += 1;
     }
     assert_all_checked(checked, cases.len(), "ch04.self_consistency_vote");

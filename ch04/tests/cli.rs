@@ -261,12 +261,7 @@ fn eval_preset_book_sets_the_scripts_defaults_and_given_flags_win() {
         .concat();
         let out = ch04(&args);
         assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        stderr
-            .lines()
-            .find(|l| l.starts_with("preset book:"))
-            .unwrap_or_else(|| panic!("no preset line: {stderr}"))
-            .to_string()
+        shared::fixtures::preset_line(&out)
     };
     let line = preset_line(&[]);
     for setting in [

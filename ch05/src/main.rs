@@ -189,10 +189,9 @@ struct TrainArgs {
     keep_checkpoints: usize,
 }
 
-/// Sets every flag not given to the book's GRPO scripts' defaults (the objective's own
-/// ε, β and inner epochs already are its script's); returns the line that says what it set.
-fn apply_book_preset(args: &mut TrainArgs, matches: &ArgMatches) -> String {
-    let mut preset = Preset::new(matches);
+/// The book's GRPO scripts' defaults, for `--preset book` (the objective's own ε, β and
+/// inner epochs already are its script's).
+fn book_train_defaults(args: &mut TrainArgs, preset: &mut Preset) {
     preset.set("temperature", &mut args.temperature, 0.8);
     preset.set("top_p", &mut args.top_p, 0.9);
     preset.set("seed", &mut args.seed, 42);
@@ -213,7 +212,6 @@ fn apply_book_preset(args: &mut TrainArgs, matches: &ArgMatches) -> String {
         "(prompts by model kind: raw for a base model; the book trains Qwen3-0.6B base, \
          --model qwen3-0.6b-base, on its 12k MATH training set, --dataset math-train)",
     );
-    preset.describe("book")
 }
 
 impl TrainArgs {
@@ -287,12 +285,8 @@ fn run(mut cli: Cli, matches: &ArgMatches) -> Result<()> {
     }
     let model = cli.model.as_deref().unwrap_or(DEFAULT_MODEL);
     if let Some(Command::Train(args)) = &mut cli.command {
-        if args.preset == PresetName::Book {
-            let sub = matches
-                .subcommand_matches("train")
-                .expect("the train subcommand");
-            eprintln!("{}", apply_book_preset(args, sub));
-        }
+        args.preset
+            .apply(matches, "train", &mut **args, book_train_defaults);
     }
     match &cli.command {
         None => demo(&demo_model(cli.model.as_deref()), cli.device),

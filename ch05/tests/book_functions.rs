@@ -5,13 +5,11 @@
 //! relative, 1e-6 absolute near 0).
 
 use ch05::grpo::{book_olmo3_loss, deepseek_off_policy_mask, dr_grpo_advantages, gdpo_advantages};
-use ch05::grpo::{
-    compute_advantages, compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective,
-    ResponseLogprobs,
-};
+use ch05::grpo::{compute_advantages, compute_grpo_loss, GrpoLossConfig, ResponseLogprobs};
 use ch05::logprob::{
     keep_sampling_mask, sequence_logprob_and_entropy, sequence_logprob_with_keep_masks,
 };
+use ch05::objective::{Objective, ObjectiveSettings};
 use ch05::reward::{book_reward_format, book_reward_with_format_bonus, book_total_reward};
 use serde_json::Value;
 use shared::fixtures::{assert_all_checked, book_section, fixture_json, json_floats};
@@ -163,38 +161,37 @@ fn param(params: &Value, name: &str, default: f64) -> f32 {
     params.get(name).and_then(Value::as_f64).unwrap_or(default) as f32
 }
 
+/// The loss `ch05 train --objective objective` trains with, given a case's parameters:
+/// the objective's own defaults (its script's) where the case gives none, but the book
+/// function's `function_kl` for β (a script's command line may differ from its function).
+fn objective_loss(objective: Objective, params: &Value, function_kl: f64) -> GrpoLossConfig {
+    let defaults = objective.defaults();
+    let settings = ObjectiveSettings {
+        clip_eps: param(params, "clip_eps", defaults.clip_eps.into()),
+        kl_beta: param(params, "kl_coeff", function_kl),
+        ..defaults
+    };
+    objective.loss(&settings)
+}
+
 #[test]
 fn the_basic_loss_matches_the_books_chapter_6() {
-    check_book_loss("grpo.ch06.compute_grpo_loss", |_| GrpoLossConfig {
-        objective: PolicyObjective::Basic,
-        kl_beta: 0.0,
-        kl_estimator: KlEstimator::K3PerToken,
+    check_book_loss("grpo.ch06.compute_grpo_loss", |p| {
+        objective_loss(Objective::Basic, p, 0.0)
     });
 }
 
 #[test]
 fn book_clip_ratio_matches_7_4_plus_clip_ratio() {
     check_book_loss("grpo.7_4_plus_clip_ratio.compute_grpo_loss", |p| {
-        GrpoLossConfig {
-            objective: PolicyObjective::BookClipRatio {
-                eps: param(p, "clip_eps", 10.0),
-            },
-            kl_beta: 0.0,
-            kl_estimator: KlEstimator::BookSequenceK1,
-        }
+        objective_loss(Objective::ClipRatio, p, 0.0)
     });
 }
 
 #[test]
 fn book_clip_ratio_with_the_sequence_kl_matches_7_5_plus_kl() {
     check_book_loss("grpo.7_5_plus_kl.compute_grpo_loss_plus_kl", |p| {
-        GrpoLossConfig {
-            objective: PolicyObjective::BookClipRatio {
-                eps: param(p, "clip_eps", 10.0),
-            },
-            kl_beta: param(p, "kl_coeff", 0.001),
-            kl_estimator: KlEstimator::BookSequenceK1,
-        }
+        objective_loss(Objective::PlusKl, p, 0.001)
     });
 }
 
@@ -233,13 +230,7 @@ fn book_format_reward_and_loss_match_7_6_plus_format_reward() {
     };
     check_book_loss_with(
         "grpo.7_6_plus_format_reward.compute_grpo_loss_plus_format_reward",
-        |p| GrpoLossConfig {
-            objective: PolicyObjective::BookClipRatio {
-                eps: param(p, "clip_eps", 10.0),
-            },
-            kl_beta: param(p, "kl_coeff", 0.02),
-            kl_estimator: KlEstimator::BookSequenceK1,
-        },
+        |p| objective_loss(Objective::PlusFormatReward, p, 0.02),
         |case| {
             let inputs = &case["inputs"];
             let params = &inputs["params"];
@@ -421,13 +412,7 @@ fn book_reward_with_format_bonus_matches_gdpo() {
 fn gdpo_advantages_and_loss_match_the_books_gdpo() {
     check_book_loss_with(
         "grpo.gdpo.compute_grpo_loss_plus_kl",
-        |p| GrpoLossConfig {
-            objective: PolicyObjective::BookClipRatio {
-                eps: param(p, "clip_eps", 10.0),
-            },
-            kl_beta: param(p, "kl_coeff", 0.02),
-            kl_estimator: KlEstimator::BookSequenceK1,
-        },
+        |p| objective_loss(Objective::Gdpo, p, 0.02),
         |case| {
             let inputs = &case["inputs"];
             let coeff = param(&inputs["params"], "format_coeff", 0.1);
@@ -459,13 +444,7 @@ fn gdpo_advantages_and_loss_match_the_books_gdpo() {
 fn deepseek_off_policy_mask_and_loss_match_the_books_deepseek_v32() {
     check_book_loss_with(
         "grpo.deepseek_v32_style.compute_grpo_loss_plus_kl",
-        |p| GrpoLossConfig {
-            objective: PolicyObjective::BookClipRatio {
-                eps: param(p, "clip_eps", 10.0),
-            },
-            kl_beta: param(p, "kl_coeff", 0.02),
-            kl_estimator: KlEstimator::BookImportanceWeightedK1,
-        },
+        |p| objective_loss(Objective::DeepseekV32, p, 0.02),
         |case| {
             let inputs = &case["inputs"];
             let rewards = json_floats(&inputs["rewards"]);

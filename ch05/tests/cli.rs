@@ -358,12 +358,7 @@ fn train_preset_book_sets_the_scripts_defaults_and_given_flags_win() {
         ];
         let out = ch05(&[&fixed[..], args].concat());
         assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        stderr
-            .lines()
-            .find(|l| l.starts_with("preset book:"))
-            .unwrap_or_else(|| panic!("no preset line: {stderr}"))
-            .to_string()
+        shared::fixtures::preset_line(&out)
     };
     let line = preset_line(&[]);
     for setting in [

@@ -107,6 +107,32 @@ pub enum PresetName {
     Book,
 }
 
+impl PresetName {
+    /// With `book`: sets the flags of subcommand `sub` that the command line (`matches`)
+    /// did not give to the book's defaults, as `book_defaults` says, and prints what it
+    /// set on stderr. With `ours`, nothing to do: each flag's own default stands.
+    ///
+    /// # Panics
+    /// If `matches` has no subcommand `sub` (the caller names the one it is running).
+    pub fn apply<A>(
+        self,
+        matches: &clap::ArgMatches,
+        sub: &str,
+        args: &mut A,
+        book_defaults: fn(&mut A, &mut Preset),
+    ) {
+        if self == PresetName::Ours {
+            return;
+        }
+        let sub_matches = matches
+            .subcommand_matches(sub)
+            .unwrap_or_else(|| panic!("`{sub}` is the subcommand being run"));
+        let mut preset = Preset::new(sub_matches);
+        book_defaults(args, &mut preset);
+        eprintln!("{}", preset.describe("book"));
+    }
+}
+
 /// Applies a preset's defaults to the flags the command line did not give, and
 /// remembers what it set, so a command can print it at start.
 pub struct Preset<'m> {
@@ -116,7 +142,7 @@ pub struct Preset<'m> {
 
 impl<'m> Preset<'m> {
     /// A preset over a (sub)command's parsed `matches`.
-    pub fn new(matches: &'m clap::ArgMatches) -> Preset<'m> {
+    fn new(matches: &'m clap::ArgMatches) -> Preset<'m> {
         Preset {
             matches,
             applied: Vec::new(),
@@ -166,7 +192,7 @@ impl<'m> Preset<'m> {
     }
 
     /// One line for stderr: `preset book: --temperature 1 --seed 42 …`.
-    pub fn describe(&self, name: &str) -> String {
+    fn describe(&self, name: &str) -> String {
         format!(
             "preset {name}: {} (flags given on the command line win)",
             self.applied.join(" ")

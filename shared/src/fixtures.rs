@@ -251,6 +251,20 @@ pub fn reasoning_model() -> Option<crate::models::ModelFiles> {
 /// tests). Without the CUDA backend (the default build): an `error:` saying how
 /// to rebuild. With it: a run on the GPU
 /// ("running on … (cuda:0)"), or an error naming CUDA (no driver or GPU).
+/// The `preset book: …` line a command run with `--preset book` printed on stderr
+/// (before loading anything, so a run that then fails on a missing model still has it).
+///
+/// # Panics
+/// When there is no such line.
+pub fn preset_line(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .find(|l| l.starts_with("preset book:"))
+        .unwrap_or_else(|| panic!("no `preset book:` line on stderr: {stderr}"))
+        .to_string()
+}
+
 pub fn assert_cuda_handled(args: &[&str], out: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
