@@ -8,10 +8,9 @@ use serde_json::json;
 use ch01::{
     format_distribution, next_token_distribution, side_by_side, toy_causal_attention, toy_softmax,
 };
-use shared::cli::{demo_model, exit_code, load_model_on, prompt_ids, DeviceArgs, PromptArgs};
+use shared::cli::{exit_code, load_model_on, prompt_ids, DeviceArgs, ModelArgs, PromptArgs};
 use shared::generate::generate_text_basic_cache;
 use shared::loader::LoadedModel;
-use shared::models::DEFAULT_MODEL;
 
 #[derive(Parser)]
 #[command(
@@ -22,11 +21,8 @@ use shared::models::DEFAULT_MODEL;
                   attention weights on toy tensors."
 )]
 struct Cli {
-    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder. [default: smollm2-135m-instruct; the demo: qwen2.5-coder-0.5b-instruct, which can show the lesson]
-    #[arg(long, global = true)]
-    model: Option<String>,
-    #[command(flatten, next_help_heading = "Device")]
-    device: DeviceArgs,
+    #[command(flatten)]
+    model: ModelArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -58,7 +54,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&demo_model(cli.model.as_deref()), cli.device),
+        None => demo(&cli.model.demo_name(), cli.model.device),
         Some(Command::NextToken {
             prompt,
             prompt_args,
@@ -66,7 +62,7 @@ fn run(cli: Cli) -> Result<()> {
             top,
             json,
         }) => {
-            let loaded = load_model_on(cli.model.as_deref().unwrap_or(DEFAULT_MODEL), cli.device)?;
+            let loaded = cli.model.load()?;
             let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), &prompt_args)?;
             let dist =
                 next_token_distribution(&loaded.model, loaded.tokenizer.as_ref(), &input_ids, top)?;

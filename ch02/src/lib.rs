@@ -3,10 +3,11 @@
 //! recomputing the whole sequence each step, then with the KV cache.
 //!
 //! The model itself lives in `shared`; this chapter holds the steps a reader
-//! runs and prints, [`chat`]: a multi-turn conversation, and [`inspect`]: looking
-//! inside a model file.
+//! runs and prints, [`chat`]: a multi-turn conversation, [`inspect`]: looking
+//! inside a model file, and [`commands`]: what the command line's subcommands do.
 
 pub mod chat;
+pub mod commands;
 pub mod inspect;
 
 use serde::Serialize;

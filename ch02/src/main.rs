@@ -2,22 +2,15 @@
 //! generation with and without the KV cache. Subcommands `tokenize`, `generate`,
 //! `chat`, `inspect`.
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use serde_json::json;
 
 use ch02::chat::{run_chat, ChatOptions, ChatSession};
-use ch02::inspect::{format_summary, format_tensor, inspect_document, ModelFile};
-use ch02::{compare_kv_cache, format_stats, format_tokenization, tokenize};
-use shared::cli::{exit_code, load_model_on, prompt_ids, DeviceArgs, PromptArgs, Thinking};
-use shared::generate::{generate, GenerateOptions};
-use shared::loader::{load_tokenizer, LoadedModel};
-use shared::models::{resolve_model, DEFAULT_MODEL};
-use shared::tensor::argmax;
-use shared::tokenizer::StreamDecoder;
+use ch02::commands::{demo, generate_command, inspect_command, tokenize_command, GreedyOptions};
+use shared::cli::{exit_code, prompt_ids, ModelArgs, PromptArgs, Thinking};
 
 #[derive(Parser)]
 #[command(
@@ -28,11 +21,8 @@ use shared::tokenizer::StreamDecoder;
                   compares generation with and without the KV cache."
 )]
 struct Cli {
-    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder.
-    #[arg(long, global = true, default_value = DEFAULT_MODEL)]
-    model: String,
-    #[command(flatten, next_help_heading = "Device")]
-    device: DeviceArgs,
+    #[command(flatten)]
+    model: ModelArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -135,12 +125,12 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(&cli.model, cli.device),
+        None => demo(cli.model.name(), cli.model.device),
         Some(Command::Tokenize {
             text,
             tokenizer,
             json,
-        }) => tokenize_command(&cli.model, &text, tokenizer, json),
+        }) => tokenize_command(cli.model.name(), &text, tokenizer, json),
         Some(Command::Generate {
             prompt,
             prompt_args,
@@ -150,9 +140,9 @@ fn run(cli: Cli) -> Result<()> {
             ignore_eos,
             json,
         }) => {
-            let loaded = load_model_on(&cli.model, cli.device)?;
+            let loaded = cli.model.load()?;
             let input_ids = prompt_ids(&loaded, prompt.as_deref(), ids.as_deref(), &prompt_args)?;
-            let opts = GenerateOptions {
+            let opts = GreedyOptions {
                 max_new_tokens,
                 stop_ids: if ignore_eos {
                     Vec::new()
@@ -167,7 +157,7 @@ fn run(cli: Cli) -> Result<()> {
             thinking,
             max_new_tokens,
         }) => {
-            let loaded = load_model_on(&cli.model, cli.device)?;
+            let loaded = cli.model.load()?;
             let stdin = std::io::stdin();
             let options = ChatOptions {
                 max_new_tokens,
@@ -178,7 +168,7 @@ fn run(cli: Cli) -> Result<()> {
             if options.show_prompt {
                 eprintln!(
                     "chat with {}: \\clear forgets, \\history shows, \\exit quits",
-                    cli.model
+                    cli.model.name()
                 );
             }
             run_chat(&mut session, &mut stdin.lock(), &mut std::io::stdout())?;
@@ -189,146 +179,12 @@ fn run(cli: Cli) -> Result<()> {
             limit,
             json,
             full_metadata,
-        }) => inspect_command(&cli.model, tensor.as_deref(), limit, json, full_metadata),
+        }) => inspect_command(
+            cli.model.name(),
+            tensor.as_deref(),
+            limit,
+            json,
+            full_metadata,
+        ),
     }
-}
-
-/// `ch02 inspect`: the summary, or one tensor, as text or one JSON document.
-fn inspect_command(
-    model: &str,
-    tensor: Option<&str>,
-    limit: Option<usize>,
-    json: bool,
-    full_metadata: bool,
-) -> Result<()> {
-    let file = ModelFile::open(&resolve_model(model)?)?;
-    let selected = match tensor {
-        Some(name) => {
-            let entry = file.tensor(name)?;
-            Some((entry, file.tensor_values(entry, limit)?))
-        }
-        None => None,
-    };
-    if json {
-        let values = selected.as_ref().map(|(_, values)| values.as_slice());
-        let mut out = BufWriter::new(std::io::stdout().lock());
-        serde_json::to_writer(&mut out, &inspect_document(&file, full_metadata, values))?;
-        writeln!(out)?;
-        out.flush()?;
-    } else if let Some((entry, values)) = &selected {
-        print!("{}", format_tensor(&file, entry, values));
-    } else {
-        print!("{}", format_summary(&file, full_metadata));
-    }
-    Ok(())
-}
-
-fn tokenize_command(model: &str, text: &str, tokenizer: Option<PathBuf>, json: bool) -> Result<()> {
-    let path = match tokenizer {
-        Some(path) => path,
-        None => resolve_model(model)?.path().to_path_buf(),
-    };
-    let tokenizer = load_tokenizer(&path)
-        .with_context(|| format!("could not load a tokenizer from {}", path.display()))?;
-    let t = tokenize(&tokenizer, text);
-    if json {
-        println!("{}", serde_json::to_string(&t)?);
-    } else {
-        print!("{}", format_tokenization(&tokenizer, &t));
-    }
-    Ok(())
-}
-
-fn generate_command(
-    loaded: &LoadedModel,
-    input_ids: &[u32],
-    opts: &GenerateOptions,
-    json: bool,
-) -> Result<()> {
-    let mut decoder = loaded.tokenizer.as_ref().map(StreamDecoder::new);
-    let mut stdout = std::io::stdout();
-    let mut print_token = |id: u32| {
-        if json {
-            return;
-        }
-        let piece = match decoder.as_mut() {
-            Some(d) => d.push(id),
-            None => format!("{id} "),
-        };
-        print!("{piece}");
-        let _ = stdout.flush();
-    };
-    let result = generate(
-        &loaded.model,
-        input_ids,
-        opts,
-        &mut |l| argmax(l) as u32,
-        &mut print_token,
-    )?;
-    let text = loaded.tokenizer.as_ref().map(|t| t.decode(&result.ids));
-    if json {
-        let doc = json!({
-            "input_ids": input_ids,
-            "ids": result.ids,
-            "text": text,
-            "prompt_tokens": result.stats.prompt_tokens,
-            "new_tokens": result.stats.new_tokens,
-            "load_s": loaded.load_s,
-            "ttft_s": result.stats.ttft_s,
-            "tok_per_s": result.stats.tok_per_s(),
-        });
-        println!("{doc}");
-    } else {
-        if let Some(d) = decoder {
-            print!("{}", d.finish());
-        }
-        println!();
-        eprintln!("{}", format_stats(&result.stats, loaded.load_s));
-    }
-    Ok(())
-}
-
-/// The chapter's walk-through, with the model on `device`.
-fn demo(model: &str, device: DeviceArgs) -> Result<()> {
-    println!("== 2.2 Loading a pretrained LLM");
-    let loaded = load_model_on(model, device)?;
-    let tokenizer = loaded.tokenizer()?;
-
-    println!("\n== 2.3 Text to token ids and back");
-    let sentence = "Reasoning models think step by step: 12 × 7 = 84.";
-    println!("{sentence:?}");
-    print!(
-        "{}",
-        format_tokenization(tokenizer, &tokenize(tokenizer, sentence))
-    );
-
-    println!("\n== 2.5 Generating text, one token at a time (KV cache, greedy)");
-    let prompt = "Explain in two sentences why the sky is blue.";
-    print!("user: {prompt}\nassistant: ");
-    let ids = loaded.encode_prompt(prompt, true)?;
-    let opts = GenerateOptions {
-        max_new_tokens: 96,
-        stop_ids: loaded.stop_ids(),
-        use_cache: true,
-    };
-    generate_command(&loaded, &ids, &opts, false)?;
-
-    println!("\n== 2.7 The KV cache: the same 32 tokens without and with it");
-    let comparison = compare_kv_cache(&loaded.model, &ids, 32)?;
-    for (name, g) in [
-        ("without cache", &comparison.without_cache),
-        ("with cache", &comparison.with_cache),
-    ] {
-        println!(
-            "{name:>14}: {:6.2} s  {:6.1} tokens/s",
-            g.stats.total_s,
-            g.stats.tok_per_s()
-        );
-    }
-    println!(
-        "speedup: {:.1}x, identical token ids: {}",
-        comparison.speedup(),
-        if comparison.identical() { "yes" } else { "NO" }
-    );
-    Ok(())
 }

@@ -16,7 +16,7 @@ use shared::{Error, Result};
 use crate::problem::Problem;
 
 /// Which half of the problem space: ch05 trains on `Train` and evaluates on `Test`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Split {
     /// Three quarters of all problems (by hash of the text).
     Train,

@@ -8,8 +8,11 @@
 //! - [`prompts`]: the book's `render_prompt` and its chain-of-thought variant
 //! - [`evaluate`], [`records`], [`summary`]: the resumable evaluation loop
 //!   (book ch. 3.9), its JSON-lines log and the closing summary
+//! - [`cli`] and [`commands`]: the command line's flags and what its subcommands do
 
 pub mod arith;
+pub mod cli;
+pub mod commands;
 pub mod dataset;
 pub mod evaluate;
 pub mod grader;

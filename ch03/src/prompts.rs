@@ -32,14 +32,17 @@ pub fn render_prompt_one_shot(problem: &str) -> String {
     render_prompt(problem).replacen("Question:\n", &format!("{ONE_SHOT_EXAMPLE}Question:\n"), 1)
 }
 
-/// Which template to wrap a problem in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which template to wrap a problem in (`--prompt plain|cot|one-shot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PromptStyle {
     /// [`render_prompt`]: answer directly.
+    #[value(help = "The book's render_prompt: answer directly")]
     Plain,
     /// [`render_prompt_cot`]: explain step by step first.
+    #[value(help = "Explain step by step first (chain of thought)")]
     Cot,
     /// [`render_prompt_one_shot`]: one worked example first.
+    #[value(help = "One worked example first")]
     OneShot,
 }
 

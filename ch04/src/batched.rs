@@ -77,7 +77,6 @@ pub fn sample_sequential(
     let gen_opts = GenerateOptions {
         max_new_tokens: opts.max_new_tokens,
         stop_ids: opts.stop_ids.clone(),
-        use_cache: true,
     };
     (0..n)
         .map(|i| {

@@ -22,7 +22,7 @@ use crate::self_consistency::{self_consistency_vote, SampleScores, TieBreak, Vot
 use crate::self_refine::{self_refinement_loop, RefineConfig, Score};
 
 /// An inference-time scaling method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// One greedy answer to the plain prompt (chapter 3's baseline).
@@ -56,9 +56,10 @@ impl Method {
 }
 
 /// How best-of-N ranks its samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Ranking {
     /// Average token log-probability (book ch. 5).
+    #[value(name = "logprob")]
     AvgLogprob,
     /// The book's heuristic score.
     Heuristic,

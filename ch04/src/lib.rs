@@ -8,12 +8,18 @@
 //! - [`evaluate`]: greedy, CoT, self-consistency, best-of-N and self-refinement on a dataset, resumable
 //! - [`report`] and [`plot`]: the terminal chart, the results table, SVG/PNG line plots
 //! - [`batched`]: N samples of one prompt, one by one or batched (book ch. 4.6)
+//! - [`eval_args`], [`eval_run`], [`revote`], [`demo`]: the command line's `eval` (flags, then the run),
+//!   `revote`, and the chapter's demo
 
 pub mod batched;
 pub mod book_vote;
+pub mod demo;
+pub mod eval_args;
+pub mod eval_run;
 pub mod evaluate;
 pub mod plot;
 pub mod report;
+pub mod revote;
 pub mod sampling;
 pub mod scoring;
 pub mod self_consistency;

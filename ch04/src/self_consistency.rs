@@ -7,18 +7,27 @@
 use ch03::grade_answer;
 
 /// How to settle a tie between the most frequent answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TieBreak {
     /// Report the tie and choose nothing (the book's `self_consistency_vote`).
+    #[value(help = "Report a tie and give no answer (the book's function)")]
     Report,
     /// Choose the first-appearing of the tied answers (the book's MATH-500 scripts:
     /// `majority_winners[0]`).
+    #[value(help = "Take the first-appearing of the tied answers (the book's MATH-500 scripts)")]
     FirstSeen,
     /// Choose the tied answer whose samples score the highest average token
     /// log-probability ([`GroupScore`] says how a group's samples combine).
+    #[value(
+        name = "logprob",
+        help = "Take the tied answer with the highest mean log-probability"
+    )]
     AvgLogprob,
     /// Choose the tied answer whose samples score the highest
     /// [`crate::scoring::heuristic_score`] (the book's `--scoring heuristic`).
+    #[value(
+        help = "Take the tied answer whose samples score the highest heuristic score (the book's scorer script)"
+    )]
     Heuristic,
 }
 

@@ -52,6 +52,31 @@ pub enum Score {
     AvgLogprobExtract,
 }
 
+/// `--refine-scoring`: how self-refinement scores a draft and its revision, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RefineScoring {
+    /// No score: every revision is kept (the book's `--scoring none`).
+    None,
+    /// The book's heuristic score of the whole answer.
+    Heuristic,
+    /// The whole answer's average token log-probability.
+    Logprob,
+    /// The average token log-probability of only the boxed answer (the book's `logprob_extract`).
+    LogprobExtract,
+}
+
+impl RefineScoring {
+    /// The [`Score`] this name stands for (the heuristic with the book's weights).
+    pub fn score(self) -> Score {
+        match self {
+            RefineScoring::None => Score::None,
+            RefineScoring::Heuristic => Score::Heuristic(HeuristicWeights::default()),
+            RefineScoring::Logprob => Score::AvgLogprob,
+            RefineScoring::LogprobExtract => Score::AvgLogprobExtract,
+        }
+    }
+}
+
 /// [`Score::AvgLogprobExtract`]'s score of an answer with nothing to extract (the book's -1e9).
 pub const NO_ANSWER_SCORE: f64 = -1e9;
 
@@ -248,7 +273,6 @@ fn sample_text(
     let opts = GenerateOptions {
         max_new_tokens,
         stop_ids: loaded.stop_ids(),
-        use_cache: true,
     };
     let generation = generate(
         &loaded.model,

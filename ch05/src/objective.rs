@@ -16,7 +16,8 @@
 //! each inner epoch from the policy as the step found it, as the book's loop does;
 //! `clipped` reuses one set of rollouts for every epoch (PPO).
 
-use crate::grpo::{AdvantageRule, GrpoLossConfig, KlEstimator, PolicyObjective};
+use crate::advantage::AdvantageRule;
+use crate::grpo::{GrpoLossConfig, KlEstimator, PolicyObjective};
 use crate::reward::{RewardRule, ThinkMarkers};
 
 /// A `ch05 train --objective`.

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use shared::io::{open_lines, write_atomically, Line};
 use shared::{Error, Result};
 
-use crate::step::{Rollout, StepMetrics};
+use crate::rollout::Rollout;
+use crate::step::StepMetrics;
 use crate::trainer::PosedProblem;
 
 /// The files of a run directory.

@@ -4,7 +4,6 @@
 
 use std::time::Instant;
 
-use ch04::batched::{sample_batched, SampleOptions};
 use ch04::sampling::SamplingConfig;
 use ndarray::s;
 use shared::model::Model;
@@ -15,12 +14,13 @@ use shared::train::loss::{token_entropies, token_logprobs};
 use shared::train::{Grads, Params};
 use shared::{Error, Result};
 
-use crate::grpo::{
-    deepseek_off_policy_mask, grpo_sequence_loss, AdvantageRule, GroupShape, GrpoLossConfig,
-    ResponseLogprobs,
-};
+use crate::advantage::AdvantageRule;
+use crate::grpo::{compute_grpo_loss, GrpoLossConfig, ResponseLogprobs};
+use crate::improvements::deepseek_off_policy_mask;
+use crate::logprob::sequence_logprob_and_entropy;
 use crate::policy::Policy;
 use crate::reward::{Reward, RewardRule};
+use crate::rollout::{sample_rollouts, Rollout};
 
 /// Everything one step needs to know besides the policy and the problem.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,17 +55,6 @@ pub struct StepConfig {
     pub max_grad_norm: f32,
 }
 
-/// One sampled response and its reward.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Rollout {
-    /// The response's token ids, with the stop token that ended it (if one did).
-    pub ids: Vec<u32>,
-    /// Its text.
-    pub text: String,
-    /// What the verifier gave it.
-    pub reward: Reward,
-}
-
 /// What one step measured: the row of the training log.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepMetrics {
@@ -97,35 +86,6 @@ pub struct StepMetrics {
     pub skipped: bool,
     /// Wall-clock seconds of the step.
     pub seconds: f64,
-}
-
-/// Samples `config.group_size` responses to `prompt` from `model` (the
-/// policy's current weights) with ch04's batched sampler and rewards each.
-pub fn sample_rollouts(
-    model: &Model,
-    tokenizer: &Tokenizer,
-    prompt: &[u32],
-    answer: &str,
-    config: &StepConfig,
-    seed: u64,
-) -> Result<Vec<Rollout>> {
-    let opts = SampleOptions {
-        max_new_tokens: config.max_new_tokens,
-        stop_ids: config.stop_ids.clone(),
-        sampling: config.sampling,
-        seed,
-    };
-    sample_batched(model, prompt, config.group_size, &opts)?
-        .into_iter()
-        .map(|sample| {
-            let mut ids = sample.generation.ids;
-            let text = tokenizer.decode(&ids);
-            let reward = config.reward.reward(&text, &ids, answer);
-            // The stop token is trained too: ending the answer is a choice the policy makes.
-            ids.extend(sample.stop_token);
-            Ok(Rollout { ids, text, reward })
-        })
-        .collect()
 }
 
 /// The log-probabilities of `response`'s tokens after `prompt` under
@@ -162,14 +122,11 @@ fn score_response(
 }
 
 /// The log-probabilities of `response` under a frozen inference model (the
-/// reference, or the policy as it was when the step began).
+/// reference, or the policy as it was when the step began), per token: the book's
+/// [`sequence_logprob_and_entropy`].
 fn frozen_logprobs(reference: &Model, prompt: &[u32], response: &[u32]) -> Result<Vec<f32>> {
     let ids = [prompt, response].concat();
-    let logits = reference.forward(&ids)?;
-    Ok(token_logprobs(
-        logits.slice(s![prompt.len() - 1..ids.len() - 1, ..]),
-        response,
-    ))
+    Ok(sequence_logprob_and_entropy(reference, &ids, prompt.len())?.token_logprobs)
 }
 
 /// One GRPO step on one problem: rollouts from `rollout_model` (the policy's
@@ -284,64 +241,63 @@ fn update_epochs(
             .collect::<Result<_>>()?,
         None => Vec::new(),
     };
-    let (mut clipped, mut tokens) = (0usize, 0usize);
-    let tokens_per_epoch: usize = trainable.iter().map(|&i| rollouts[i].ids.len()).sum();
-    let group = GroupShape {
-        responses: rollouts.len(),
-        tokens: tokens_per_epoch,
-    };
+    let tokens: usize = trainable.iter().map(|&i| rollouts[i].ids.len()).sum();
+    let mut clip_sum = 0.0;
     for epoch in 0..config.inner_epochs.max(1) {
-        let mut grads = Grads::zeros_like(&policy.params);
-        let (mut loss, mut kl_sum, mut entropy_sum) = (0.0, 0.0, 0.0);
-        for (k, &i) in trainable.iter().enumerate() {
-            let scope = policy.scope(prompt.len());
-            let scored = score_response(&policy.params, scope, prompt, &rollouts[i].ids)?;
-            if epoch == 0 && old_model.is_none() {
-                old.push(scored.logprobs.clone());
-            }
-            let advantage = match config.off_policy_delta {
-                Some(delta) => {
-                    off_policy_advantage(advantages[i], &scored.logprobs, &old[k], delta)
-                }
-                None => advantages[i],
-            };
-            let part = grpo_sequence_loss(
-                &ResponseLogprobs {
-                    logprobs: &scored.logprobs,
-                    old_logprobs: &old[k],
-                    ref_logprobs: Some(&refs[k]),
-                    advantage,
-                },
-                group,
-                &config.loss,
-            );
-            loss += part.loss;
-            kl_sum += part.kl_sum;
-            entropy_sum += scored.entropy_sum;
-            clipped += part.clipped;
-            backpropagate(
-                &policy.params,
-                scored,
-                prompt.len(),
-                &part.dlogprobs,
-                &mut grads,
-            );
+        // The book's order: every response's log-probabilities under the policy (each
+        // keeping what its backward pass needs), the group's loss, then the backward.
+        let scored = trainable
+            .iter()
+            .map(|&i| {
+                score_response(
+                    &policy.params,
+                    policy.scope(prompt.len()),
+                    prompt,
+                    &rollouts[i].ids,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if epoch == 0 && old_model.is_none() {
+            old = scored.iter().map(|s| s.logprobs.clone()).collect();
         }
-        tokens += tokens_per_epoch;
-        if !loss.is_finite() {
+        let responses: Vec<ResponseLogprobs> = trainable
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| ResponseLogprobs {
+                logprobs: &scored[k].logprobs,
+                old_logprobs: &old[k],
+                ref_logprobs: Some(&refs[k]),
+                advantage: match config.off_policy_delta {
+                    Some(delta) => {
+                        off_policy_advantage(advantages[i], &scored[k].logprobs, &old[k], delta)
+                    }
+                    None => advantages[i],
+                },
+            })
+            .collect();
+        let loss = compute_grpo_loss(&responses, &config.loss);
+        drop(responses);
+        if !loss.loss.is_finite() {
             return Err(Error::NonFinite(format!(
-                "the GRPO loss is {loss}: this step was not applied; lower --lr or resume \
-                 from the last checkpoint"
+                "the GRPO loss is {}: this step was not applied; lower --lr or resume \
+                 from the last checkpoint",
+                loss.loss
             )));
         }
         if epoch == 0 {
-            metrics.loss = loss;
-            metrics.kl = kl_sum / tokens_per_epoch as f64;
-            metrics.entropy = entropy_sum / tokens_per_epoch as f64;
+            metrics.loss = loss.loss;
+            metrics.kl = loss.kl;
+            let entropy_sum: f64 = scored.iter().map(|s| s.entropy_sum).sum();
+            metrics.entropy = entropy_sum / tokens as f64;
+        }
+        clip_sum += loss.clip_fraction;
+        let mut grads = Grads::zeros_like(&policy.params);
+        for (s, dlogprobs) in scored.into_iter().zip(&loss.dlogprobs) {
+            backpropagate(&policy.params, s, prompt.len(), dlogprobs, &mut grads);
         }
         metrics.grad_norm = f64::from(policy.update(&mut grads, config.max_grad_norm)?);
     }
-    metrics.clip_fraction = clipped as f64 / tokens as f64;
+    metrics.clip_fraction = clip_sum / config.inner_epochs.max(1) as f64;
     Ok(metrics)
 }
 

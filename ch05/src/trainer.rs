@@ -14,7 +14,8 @@ use shared::Result;
 
 use crate::evaluate::{evaluate_held_out, HeldOutResult};
 use crate::policy::Policy;
-use crate::step::{grpo_step, Rollout, StepConfig, StepMetrics};
+use crate::rollout::Rollout;
+use crate::step::{grpo_step, StepConfig, StepMetrics};
 
 /// A problem posed to the model: its text and answer, and its prompt as ids.
 #[derive(Debug, Clone, PartialEq)]

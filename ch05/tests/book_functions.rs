@@ -4,8 +4,9 @@
 //! `7_4_plus_clip_ratio.py` and `7_5_plus_kl.py` with their autograd gradients; 1e-5
 //! relative, 1e-6 absolute near 0).
 
-use ch05::grpo::{book_olmo3_loss, deepseek_off_policy_mask, dr_grpo_advantages, gdpo_advantages};
-use ch05::grpo::{compute_advantages, compute_grpo_loss, GrpoLossConfig, ResponseLogprobs};
+use ch05::advantage::{compute_advantages, dr_grpo_advantages, gdpo_advantages};
+use ch05::grpo::{compute_grpo_loss, GrpoLossConfig, ResponseLogprobs};
+use ch05::improvements::{book_olmo3_loss, deepseek_off_policy_mask};
 use ch05::logprob::{
     keep_sampling_mask, sequence_logprob_and_entropy, sequence_logprob_with_keep_masks,
 };

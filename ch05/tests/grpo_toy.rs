@@ -9,20 +9,26 @@
 //! The snapshot's run grades instead: the fraction of its tokens in the lower half,
 //! so rewards, advantages, the loss and the KL all move from step to step.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
-use ch04::batched::{sample_batched, SampleOptions};
 use ch04::sampling::SamplingConfig;
-use ch05::grpo::{compute_advantages, AdvantageRule, GrpoLossConfig, KlEstimator, PolicyObjective};
+use ch05::advantage::{compute_advantages, AdvantageRule};
+use ch05::grpo::{
+    compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective, ResponseLogprobs,
+};
+use ch05::logprob::sequence_logprob_and_entropy;
 use ch05::policy::Policy;
 use ch05::reward::{Reward, RewardRule};
-use ch05::step::{grpo_update, Rollout, StepConfig, StepMetrics};
+use ch05::rollout::{sample_response, Rollout};
+use ch05::step::{grpo_update, StepConfig, StepMetrics};
 use ch05::trainer::{rollout_model, step_seed};
 use shared::cli::DeviceArgs;
 use shared::device::{Device, GpuDType};
 use shared::fixtures::fixture;
-use shared::loader::load_hf_model;
+use shared::loader::{load_hf_model, load_tokenizer};
 use shared::model::Model;
+use shared::tokenizer::Tokenizer;
 use shared::train::{AdamWConfig, LoraConfig, Params};
 
 const PROMPT: [u32; 4] = [1, 2, 3, 4];
@@ -127,7 +133,8 @@ fn cpu() -> DeviceArgs {
 }
 
 /// Step `step`'s G rollouts from the trainer's copy of `policy`'s current weights
-/// (Q8_0 on the CPU), rewarded by `reward`.
+/// (Q8_0 on the CPU), sampled by the book's `sample_response` as `ch05 train` samples
+/// them, rewarded by `reward`.
 fn toy_rollouts(
     policy: &Policy,
     config: &StepConfig,
@@ -136,21 +143,30 @@ fn toy_rollouts(
 ) -> Vec<Rollout> {
     let rollout_model = rollout_model(&policy.params, cpu()).unwrap();
     let vocab = rollout_model.config.vocab_size;
-    let opts = SampleOptions {
-        max_new_tokens: config.max_new_tokens,
-        stop_ids: config.stop_ids.clone(),
-        sampling: config.sampling,
-        seed: step_seed(7, step),
-    };
-    sample_batched(&rollout_model, &PROMPT, config.group_size, &opts)
-        .unwrap()
-        .into_iter()
-        .map(|s| Rollout {
-            reward: reward(&s.generation.ids, vocab),
-            ids: s.generation.ids,
-            text: String::new(),
-        })
-        .collect()
+    sample_response(
+        &rollout_model,
+        tokenizer(),
+        &PROMPT,
+        config,
+        step_seed(7, step),
+    )
+    .unwrap()
+    .into_iter()
+    .map(|response| Rollout {
+        reward: reward(&response.ids, vocab),
+        ids: response.ids,
+        text: response.text,
+    })
+    .collect()
+}
+
+/// Qwen3's tokenizer (the tiny model's 512 ids are its first ones), to decode responses.
+fn tokenizer() -> &'static Tokenizer {
+    static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| {
+        let dir = fixture("tokenizers/qwen3").expect("the Qwen3 tokenizer fixture");
+        load_tokenizer(&dir).unwrap()
+    })
 }
 
 fn tiny() -> Option<Model> {
@@ -334,4 +350,54 @@ fn a_non_finite_loss_stops_the_step_and_leaves_the_policy_as_it_was() {
     let after = &policy.params.tensors;
     assert_eq!(after.embed_tokens, before.embed_tokens);
     assert_eq!(after.layers[0].q_proj, before.layers[0].q_proj);
+}
+
+/// What a GRPO step logs as its loss and KL is the book's `compute_grpo_loss` of the
+/// group's log-probabilities, each the book's `sequence_logprob_and_entropy` under the
+/// policy and under the reference: a reader who edits one of those functions changes
+/// what `ch05 train` learns and logs.
+#[test]
+fn a_steps_loss_is_compute_grpo_loss_of_sequence_logprobs() {
+    let Some(model) = tiny() else { return };
+    let mut params = Params::from_model(&model);
+    // A reference that differs from the policy, so that the KL term is not 0.
+    params.tensors.norm.mapv_inplace(|w| w * 1.25);
+    let reference = params.to_model().unwrap();
+    let mut policy = Policy::full(Params::from_model(&model), toy_adamw());
+    let config = config(PolicyObjective::Clipped { eps: 0.2 }, 1, 0.3);
+    let rollouts = toy_rollouts(&policy, &config, graded_toy_reward, 1);
+    let before = policy.params.to_model().unwrap();
+    let metrics = grpo_update(&mut policy, &reference, &PROMPT, &rollouts, &config).unwrap();
+
+    let logprobs = |m: &Model, r: &Rollout| {
+        let ids = [&PROMPT[..], &r.ids].concat();
+        sequence_logprob_and_entropy(m, &ids, PROMPT.len())
+            .unwrap()
+            .token_logprobs
+    };
+    let policy_lp: Vec<Vec<f32>> = rollouts.iter().map(|r| logprobs(&before, r)).collect();
+    let ref_lp: Vec<Vec<f32>> = rollouts.iter().map(|r| logprobs(&reference, r)).collect();
+    let rewards: Vec<f32> = rollouts.iter().map(|r| r.reward.total).collect();
+    let advantages = compute_advantages(&rewards);
+    let responses: Vec<ResponseLogprobs> = (0..rollouts.len())
+        .map(|i| ResponseLogprobs {
+            logprobs: &policy_lp[i],
+            old_logprobs: &policy_lp[i],
+            ref_logprobs: Some(&ref_lp[i]),
+            advantage: advantages[i],
+        })
+        .collect();
+    let want = compute_grpo_loss(&responses, &config.loss);
+    assert!(
+        want.kl > 1e-3,
+        "the reference differs from the policy: {want:?}"
+    );
+    let close = |got: f64, want: f64| (got - want).abs() <= 1e-4 * (1.0 + want.abs());
+    assert!(
+        close(metrics.loss, want.loss),
+        "{} vs {}",
+        metrics.loss,
+        want.loss
+    );
+    assert!(close(metrics.kl, want.kl), "{} vs {}", metrics.kl, want.kl);
 }

@@ -9,6 +9,36 @@ use crate::models::{DEFAULT_MODEL, REASONING_MODEL};
 use crate::quantize::{QuantizeMode, QuantizeReport};
 use crate::{Error, Result};
 
+/// `--model` and the device flags ([`DeviceArgs`]): which model a chapter's command
+/// loads and where it runs, flattened into every chapter's command line
+/// (`#[command(flatten)]`); global, so they go before or after a subcommand.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Model: a known name (smollm2-135m-instruct, qwen3-0.6b-base, qwen3-0.6b, qwen2.5-coder-0.5b-instruct), a .gguf file or a Hugging Face folder (e.g. a `ch05 train` checkpoint, DIR/step-000100).
+    /// [default: smollm2-135m-instruct; the demos of chapters 1, 3, 4 and 5: qwen2.5-coder-0.5b-instruct, which can show their lessons]
+    #[arg(long, global = true)]
+    pub model: Option<String>,
+    #[command(flatten, next_help_heading = "Device")]
+    pub device: DeviceArgs,
+}
+
+impl ModelArgs {
+    /// `--model`, else the default model.
+    pub fn name(&self) -> &str {
+        self.model.as_deref().unwrap_or(DEFAULT_MODEL)
+    }
+
+    /// The model a chapter demo runs: `--model`, else the reasoning model ([`demo_model`]).
+    pub fn demo_name(&self) -> String {
+        demo_model(self.model.as_deref())
+    }
+
+    /// Loads [`ModelArgs::name`] onto `--device` ([`load_model_on`]).
+    pub fn load(&self) -> Result<LoadedModel> {
+        load_model_on(self.name(), self.device)
+    }
+}
+
 /// `--device`, `--gpu-dtype` and `--quantize`: where a loaded model runs and in which
 /// weight format, shared by every chapter's command line (`#[command(flatten)]`); all
 /// are global, so they go before or after a subcommand. [`load_model_on`] applies them.

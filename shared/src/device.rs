@@ -8,7 +8,12 @@
 use std::fmt;
 use std::str::FromStr;
 
+use ndarray::Array2;
+
+use crate::attention::KvCache;
+use crate::linear::on_worker;
 use crate::model::Model;
+use crate::rows::{RowBuffers, RowOutput};
 use crate::{Error, Result};
 
 /// A compute device.
@@ -91,6 +96,26 @@ impl fmt::Display for GpuDType {
 /// Whether this build has the CUDA backend (`--features cuda`).
 pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
 
+/// Where a model's forward passes run: the one place the CPU and GPU paths part.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// The CPU block loop of [`crate::model`].
+    Cpu,
+    /// The weights uploaded to a GPU.
+    #[cfg(feature = "cuda")]
+    Cuda(std::sync::Arc<crate::cuda::GpuModel>),
+}
+
+/// A forward pass's buffers on the device that runs it, beside the host's.
+#[derive(Debug, Clone)]
+pub(crate) enum DeviceScratch {
+    /// The pass runs on the CPU, in the host buffers.
+    None,
+    /// The pass runs on a GPU, in these buffers.
+    #[cfg(feature = "cuda")]
+    Cuda(Box<crate::cuda::GpuScratch>),
+}
+
 impl Model {
     /// The model moved to `device`: on `cuda:N` every weight is uploaded once
     /// (as `dtype`) and [`Model::forward_step`], [`Model::forward_sequence`],
@@ -106,21 +131,102 @@ impl Model {
 
     /// Where this model's forward passes run.
     pub fn device(&self) -> Device {
-        #[cfg(feature = "cuda")]
-        if let Some(gpu) = &self.gpu {
-            return Device::Cuda(gpu.ordinal());
+        match &self.backend {
+            Backend::Cpu => Device::Cpu,
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(gpu) => Device::Cuda(gpu.ordinal()),
         }
-        Device::Cpu
     }
 
     /// A one-line description of the device: `cpu`, or the GPU's name, number
     /// and weight type.
     pub fn device_description(&self) -> String {
-        #[cfg(feature = "cuda")]
-        if let Some(gpu) = &self.gpu {
-            return gpu.description();
+        match &self.backend {
+            Backend::Cpu => "cpu".to_string(),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(gpu) => gpu.description(),
         }
-        "cpu".to_string()
+    }
+
+    /// An empty KV cache for `capacity` positions, on the model's device: pass it
+    /// to [`Model::forward_sequence`] (a cache made with [`KvCache::new`] always
+    /// runs on the CPU).
+    pub fn new_cache(&self, capacity: usize) -> KvCache {
+        match &self.backend {
+            Backend::Cpu => {
+                let c = &self.config;
+                KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity)
+            }
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(gpu) => self.gpu_cache(gpu, capacity),
+        }
+    }
+
+    /// Buffers for passes of up to `rows` rows over caches of `capacity` positions, on
+    /// the model's device.
+    pub(crate) fn row_buffers(
+        &self,
+        rows: usize,
+        capacity: usize,
+        output: RowOutput,
+    ) -> RowBuffers {
+        match &self.backend {
+            Backend::Cpu => RowBuffers::new(&self.config, rows, capacity, output),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(gpu) => {
+                let scratch = self.gpu_scratch(gpu, rows, output == RowOutput::Logits);
+                RowBuffers::for_device(
+                    &self.config,
+                    rows,
+                    output,
+                    DeviceScratch::Cuda(Box::new(scratch)),
+                )
+            }
+        }
+    }
+
+    /// Buffers for one pass of `rows` rows into `cache`, on the device the cache lives
+    /// on (a cache made by hand with [`KvCache::new`] is on the CPU, whatever the model).
+    pub(crate) fn row_buffers_for(
+        &self,
+        cache: &KvCache,
+        rows: usize,
+        output: RowOutput,
+    ) -> RowBuffers {
+        if cache.is_on_gpu() {
+            self.row_buffers(rows, cache.capacity(), output)
+        } else {
+            RowBuffers::new(&self.config, rows, cache.capacity(), output)
+        }
+    }
+
+    /// The forward pass over rows (`Model::forward_rows_cpu`) where `buffers` live:
+    /// the one place a pass is handed to the GPU. On the CPU it runs from inside the
+    /// thread pool, so its ~200 small products per token split without waking threads.
+    pub(crate) fn forward_rows(
+        &self,
+        tokens: &[u32],
+        seqs: &[usize],
+        caches: &mut [KvCache],
+        buffers: &mut RowBuffers,
+        output: RowOutput,
+    ) {
+        match buffers.device {
+            DeviceScratch::None => {
+                on_worker(|| self.forward_rows_cpu(tokens, seqs, caches, buffers, output))
+            }
+            #[cfg(feature = "cuda")]
+            DeviceScratch::Cuda(_) => self.forward_rows_gpu(tokens, seqs, caches, buffers, output),
+        }
+    }
+
+    /// [`Model::logits`] (or, with `log_probs`, [`Model::log_probs`]) on the model's device.
+    pub(crate) fn output_rows(&self, hidden: &Array2<f32>, log_probs: bool) -> Array2<f32> {
+        match &self.backend {
+            Backend::Cpu => self.output_rows_cpu(hidden, log_probs),
+            #[cfg(feature = "cuda")]
+            Backend::Cuda(gpu) => self.gpu_logits(gpu, hidden, log_probs),
+        }
     }
 
     #[cfg(not(feature = "cuda"))]
@@ -133,9 +239,8 @@ impl Model {
 
     #[cfg(feature = "cuda")]
     fn upload_to_cuda(mut self, ordinal: usize, dtype: GpuDType) -> Result<Model> {
-        self.gpu = Some(std::sync::Arc::new(crate::cuda::GpuModel::upload(
-            &self, ordinal, dtype,
-        )?));
+        let gpu = crate::cuda::GpuModel::upload(&self, ordinal, dtype)?;
+        self.backend = Backend::Cuda(std::sync::Arc::new(gpu));
         Ok(self)
     }
 }

@@ -58,16 +58,55 @@ pub struct Generation {
     pub stats: GenerationStats,
 }
 
-/// What to generate: how many tokens at most, which ids end the answer, and
-/// whether to reuse keys and values through the KV cache.
+/// What to generate with [`generate`]: how many tokens at most, and which ids end the answer.
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
     /// The most tokens to generate.
     pub max_new_tokens: usize,
     /// Token ids that end generation (EOS, `<|im_end|>`); empty to ignore them.
     pub stop_ids: Vec<u32>,
-    /// Feed only the newest token each step (KV cache) instead of the whole sequence.
-    pub use_cache: bool,
+}
+
+/// The new ids and the clock of one generation loop while it runs.
+struct Tally {
+    prompt_tokens: usize,
+    ids: Vec<u32>,
+    start: Instant,
+    ttft_s: f64,
+}
+
+impl Tally {
+    /// Starts the clock for a prompt of `prompt_tokens` tokens.
+    fn start(prompt_tokens: usize) -> Tally {
+        Tally {
+            prompt_tokens,
+            ids: Vec::new(),
+            start: Instant::now(),
+            ttft_s: 0.0,
+        }
+    }
+
+    /// Notes the time to the first token (the prefill) when no token is chosen yet.
+    fn first_token_chosen(&mut self) {
+        if self.ids.is_empty() {
+            self.ttft_s = self.start.elapsed().as_secs_f64();
+        }
+    }
+
+    /// The generation, ended for `stop`.
+    fn finish(self, stop: StopReason) -> Generation {
+        let stats = GenerationStats {
+            prompt_tokens: self.prompt_tokens,
+            new_tokens: self.ids.len(),
+            ttft_s: self.ttft_s,
+            total_s: self.start.elapsed().as_secs_f64(),
+        };
+        Generation {
+            ids: self.ids,
+            stop,
+            stats,
+        }
+    }
 }
 
 /// Greedy decoding without a cache, the book's `generate_text_basic`: every
@@ -80,7 +119,29 @@ pub fn generate_text_basic(
     stop_ids: &[u32],
     on_token: &mut dyn FnMut(u32),
 ) -> Result<Generation> {
-    generate_greedy(model, prompt, max_new_tokens, stop_ids, false, on_token)
+    generation_capacity(model, prompt, max_new_tokens)?;
+    let context = model.config.max_position_embeddings;
+    let mut tally = Tally::start(prompt.len());
+    let mut seq = prompt.to_vec();
+    while tally.ids.len() < max_new_tokens {
+        if seq.len() > context {
+            return Ok(tally.finish(StopReason::ContextFull));
+        }
+        let logits = model.forward(&seq)?;
+        let last = logits.row(seq.len() - 1).to_vec();
+        if tally.ids.is_empty() {
+            check_finite_logits(model, &last)?;
+        }
+        let next = argmax(&last) as u32;
+        tally.first_token_chosen();
+        if stop_ids.contains(&next) {
+            return Ok(tally.finish(StopReason::StopToken));
+        }
+        tally.ids.push(next);
+        seq.push(next);
+        on_token(next);
+    }
+    Ok(tally.finish(StopReason::MaxNewTokens))
 }
 
 /// Greedy decoding with the KV cache, the book's `generate_text_basic_cache`:
@@ -92,30 +153,29 @@ pub fn generate_text_basic_cache(
     stop_ids: &[u32],
     on_token: &mut dyn FnMut(u32),
 ) -> Result<Generation> {
-    generate_greedy(model, prompt, max_new_tokens, stop_ids, true, on_token)
-}
-
-/// [`generate`] with argmax as the choice of the next token.
-fn generate_greedy(
-    model: &Model,
-    prompt: &[u32],
-    max_new_tokens: usize,
-    stop_ids: &[u32],
-    use_cache: bool,
-    on_token: &mut dyn FnMut(u32),
-) -> Result<Generation> {
-    let opts = GenerateOptions {
-        max_new_tokens,
-        stop_ids: stop_ids.to_vec(),
-        use_cache,
-    };
-    generate(
-        model,
-        prompt,
-        &opts,
-        &mut |logits| argmax(logits) as u32,
-        on_token,
-    )
+    let capacity = generation_capacity(model, prompt, max_new_tokens)?;
+    let mut tally = Tally::start(prompt.len());
+    let mut state = model.new_decode_state(capacity);
+    let hidden = model.forward_sequence(prompt, &mut state.cache);
+    let logits = model.last_logits(&hidden);
+    check_finite_logits(model, &logits)?;
+    let mut next = argmax(&logits) as u32;
+    tally.first_token_chosen();
+    while tally.ids.len() < max_new_tokens {
+        if stop_ids.contains(&next) {
+            return Ok(tally.finish(StopReason::StopToken));
+        }
+        tally.ids.push(next);
+        on_token(next);
+        if tally.ids.len() == max_new_tokens {
+            break;
+        }
+        if state.cache.len() >= capacity {
+            return Ok(tally.finish(StopReason::ContextFull));
+        }
+        next = argmax(model.forward_step(next, &mut state)) as u32;
+    }
+    Ok(tally.finish(StopReason::MaxNewTokens))
 }
 
 /// Checks a prompt before generating (non-empty, valid ids, within the
@@ -150,8 +210,9 @@ pub fn check_finite_logits(model: &Model, logits: &[f32]) -> Result<()> {
     )))
 }
 
-/// The general loop behind both: `select` turns the next-token logits into an
-/// id (argmax here; sampling in chapter 4).
+/// Decoding with the KV cache where `select` turns the next-token logits into an id:
+/// [`generate_text_basic_cache`]'s loop with the choice left open, where chapter 4's
+/// sampling plugs in.
 pub fn generate(
     model: &Model,
     prompt: &[u32],
@@ -160,69 +221,28 @@ pub fn generate(
     on_token: &mut dyn FnMut(u32),
 ) -> Result<Generation> {
     let capacity = generation_capacity(model, prompt, opts.max_new_tokens)?;
-    let context = model.config.max_position_embeddings;
-    let start = Instant::now();
-    let mut ids = Vec::with_capacity(capacity - prompt.len() + 1);
-    let mut ttft_s = 0.0;
-    let mut stop = StopReason::MaxNewTokens;
-    if opts.use_cache {
-        let mut state = model.new_decode_state(capacity);
-        let hidden = model.forward_sequence(prompt, &mut state.cache);
-        let logits = model.last_logits(&hidden);
-        check_finite_logits(model, &logits)?;
-        let mut next = select(&logits);
-        ttft_s = start.elapsed().as_secs_f64();
-        while ids.len() < opts.max_new_tokens {
-            if opts.stop_ids.contains(&next) {
-                stop = StopReason::StopToken;
-                break;
-            }
-            ids.push(next);
-            on_token(next);
-            if ids.len() == opts.max_new_tokens {
-                break;
-            }
-            if state.cache.len() >= capacity {
-                stop = StopReason::ContextFull;
-                break;
-            }
-            next = select(model.forward_step(next, &mut state));
+    let mut tally = Tally::start(prompt.len());
+    let mut state = model.new_decode_state(capacity);
+    let hidden = model.forward_sequence(prompt, &mut state.cache);
+    let logits = model.last_logits(&hidden);
+    check_finite_logits(model, &logits)?;
+    let mut next = select(&logits);
+    tally.first_token_chosen();
+    while tally.ids.len() < opts.max_new_tokens {
+        if opts.stop_ids.contains(&next) {
+            return Ok(tally.finish(StopReason::StopToken));
         }
-    } else {
-        let mut seq = prompt.to_vec();
-        while ids.len() < opts.max_new_tokens {
-            if seq.len() > context {
-                stop = StopReason::ContextFull;
-                break;
-            }
-            let logits = model.forward(&seq)?;
-            let last = logits
-                .row(logits.nrows() - 1)
-                .to_slice()
-                .expect("contiguous");
-            if ids.is_empty() {
-                check_finite_logits(model, last)?;
-            }
-            let next = select(last);
-            if ids.is_empty() {
-                ttft_s = start.elapsed().as_secs_f64();
-            }
-            if opts.stop_ids.contains(&next) {
-                stop = StopReason::StopToken;
-                break;
-            }
-            ids.push(next);
-            seq.push(next);
-            on_token(next);
+        tally.ids.push(next);
+        on_token(next);
+        if tally.ids.len() == opts.max_new_tokens {
+            break;
         }
+        if state.cache.len() >= capacity {
+            return Ok(tally.finish(StopReason::ContextFull));
+        }
+        next = select(model.forward_step(next, &mut state));
     }
-    let stats = GenerationStats {
-        prompt_tokens: prompt.len(),
-        new_tokens: ids.len(),
-        ttft_s,
-        total_s: start.elapsed().as_secs_f64(),
-    };
-    Ok(Generation { ids, stop, stats })
+    Ok(tally.finish(StopReason::MaxNewTokens))
 }
 
 /// Greedy answers to many prompts, decoded `batch` at a time with continuous
@@ -316,14 +336,10 @@ struct GreedyBatcher<'a> {
 struct Lane {
     /// Which prompt it answers.
     prompt: usize,
-    /// The tokens kept so far.
-    ids: Vec<u32>,
     /// The token chosen last, not yet taken (kept, or a stop).
     next: u32,
-    /// When the prompt entered its slot.
-    start: Instant,
-    /// Seconds of its prefill.
-    ttft_s: f64,
+    /// The tokens kept so far, and the clock since the prompt entered its slot.
+    tally: Tally,
 }
 
 impl GreedyBatcher<'_> {
@@ -383,7 +399,7 @@ impl GreedyBatcher<'_> {
                 Some(stop) => {
                     let lane = self.lanes[slot].take().expect("filled above");
                     let prompt = lane.prompt;
-                    on_finished(prompt, lane.finish(stop, self.prompts[prompt].len()))?;
+                    on_finished(prompt, lane.tally.finish(stop))?;
                 }
             }
         }
@@ -393,7 +409,7 @@ impl GreedyBatcher<'_> {
     /// the rest of the prompt prefilled into the slot's cache; chooses its
     /// first token as [`generate`] does.
     fn prefill(&mut self, slot: usize, prompt: usize) -> Lane {
-        let start = Instant::now();
+        let mut tally = Tally::start(self.prompts[prompt].len());
         let cache = &mut self.state.caches[slot];
         match &self.prefix {
             Some(prefix) => cache.copy_prefix_from(prefix),
@@ -402,12 +418,11 @@ impl GreedyBatcher<'_> {
         let rest = &self.prompts[prompt][cache.len()..];
         let hidden = self.model.forward_sequence(rest, cache);
         let next = argmax(&self.model.last_logits(&hidden)) as u32;
+        tally.first_token_chosen();
         Lane {
             prompt,
-            ids: Vec::new(),
             next,
-            start,
-            ttft_s: start.elapsed().as_secs_f64(),
+            tally,
         }
     }
 }
@@ -434,23 +449,6 @@ fn prefill_common_prefix(model: &Model, prompts: &[Vec<u32>]) -> Option<KvCache>
     Some(cache)
 }
 
-impl Lane {
-    /// The finished answer, with its counts and times.
-    fn finish(self, stop: StopReason, prompt_tokens: usize) -> Generation {
-        let stats = GenerationStats {
-            prompt_tokens,
-            new_tokens: self.ids.len(),
-            ttft_s: self.ttft_s,
-            total_s: self.start.elapsed().as_secs_f64(),
-        };
-        Generation {
-            ids: self.ids,
-            stop,
-            stats,
-        }
-    }
-}
-
 /// Takes a lane's chosen token with [`generate`]'s rules: a stop id ends the
 /// answer unkept; otherwise the token is kept, and the answer ends when it
 /// reaches `max_new_tokens` or its cache (`cache_len` of `capacity`) is full.
@@ -462,14 +460,14 @@ fn take_token(
     cache_len: usize,
     capacity: usize,
 ) -> Option<StopReason> {
-    if lane.ids.len() >= max_new_tokens {
+    if lane.tally.ids.len() >= max_new_tokens {
         return Some(StopReason::MaxNewTokens);
     }
     if stop_ids.contains(&lane.next) {
         return Some(StopReason::StopToken);
     }
-    lane.ids.push(lane.next);
-    if lane.ids.len() == max_new_tokens {
+    lane.tally.ids.push(lane.next);
+    if lane.tally.ids.len() == max_new_tokens {
         return Some(StopReason::MaxNewTokens);
     }
     if cache_len >= capacity {

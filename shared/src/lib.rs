@@ -13,6 +13,7 @@
 //! - [`quantize`]: `--quantize q8_0`, a loaded model's f32/bf16 matrices to Q8_0, matrix by matrix
 //! - [`device`]: `--device cpu|cuda[:N]`; with the `cuda` feature, `cuda` holds the GPU backend
 //!   (NVRTC kernels of our own, cudarc for the driver)
+//! - `rows`: the activations of one forward pass over rows (decode, prefill and batches alike)
 //! - [`rng`]: a seeded random number generator with a pinned algorithm
 //! - [`batch`]: decoding several sequences per step (batched sampling, chapter 4)
 //! - [`generate`]: greedy generation with and without the KV cache, streaming, statistics
@@ -37,6 +38,7 @@ pub mod model;
 pub mod models;
 pub mod quantize;
 pub mod rng;
+mod rows;
 pub mod tensor;
 pub mod tokenizer;
 pub mod train;

@@ -6,16 +6,22 @@
 //!                     RMSNorm ─ SwiGLU MLP ─ +res] ─ RMSNorm ─ lm_head ─▶ logits
 //! ```
 //!
-//! Parameters are plain structs; [`Model::forward_step`] decodes one token
-//! without allocating, [`Model::forward_sequence`] runs many positions at once
-//! (the prefill, and the book's no-cache `generate_text_basic`).
+//! Parameters are plain structs. One block loop (`Model::forward_rows_cpu`) runs
+//! *rows* — a token entering a sequence's KV cache — so the same code decodes one token
+//! without allocating ([`Model::forward_step`]), runs many positions at once (the
+//! prefill, and the book's no-cache `generate_text_basic`: [`Model::forward_sequence`])
+//! and decodes several sequences a step ([`Model::forward_batch_step`]). Which device
+//! runs it is decided in one place, [`crate::device`].
 
 use ndarray::{s, Array2, Axis};
+use rayon::prelude::*;
 
 use crate::attention::{attend, HeadLayout, KvCache};
 use crate::config::ModelConfig;
-use crate::linear::{matvec_many, on_worker, WeightMatrix};
-use crate::tensor::{log_softmax, rms_norm, rms_norm_inplace, silu, RopeTable};
+use crate::device::Backend;
+use crate::linear::WeightMatrix;
+use crate::rows::{self, RowBuffers, RowOutput};
+use crate::tensor::{log_softmax, rms_norm_inplace, silu, RopeTable};
 use crate::{Error, Result};
 
 /// The attention half of a transformer block.
@@ -98,9 +104,8 @@ pub struct Model {
     /// The file or folder the weights came from, named in errors about them (set by the
     /// loader; `None` for a model built in memory).
     pub source: Option<std::path::PathBuf>,
-    /// The uploaded copy when the model was moved to a GPU ([`Model::into_device`]).
-    #[cfg(feature = "cuda")]
-    pub(crate) gpu: Option<std::sync::Arc<crate::cuda::GpuModel>>,
+    /// Where the forward passes run (the CPU, or a GPU after [`Model::into_device`]).
+    pub(crate) backend: Backend,
 }
 
 /// Preallocated buffers for decoding one token at a time: the KV cache and
@@ -109,20 +114,7 @@ pub struct Model {
 pub struct DecodeState {
     /// Keys and values of every position decoded so far.
     pub cache: KvCache,
-    x: Vec<f32>,
-    normed: Vec<f32>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
-    attn_out: Vec<f32>,
-    scores: Vec<f32>,
-    gate: Vec<f32>,
-    up: Vec<f32>,
-    delta: Vec<f32>,
-    logits: Vec<f32>,
-    /// The GPU's buffers, when the model runs on one.
-    #[cfg(feature = "cuda")]
-    gpu: Option<crate::cuda::GpuScratch>,
+    buffers: RowBuffers,
 }
 
 impl Model {
@@ -147,8 +139,7 @@ impl Model {
             lm_head,
             rope,
             source: None,
-            #[cfg(feature = "cuda")]
-            gpu: None,
+            backend: Backend::Cpu,
         }
     }
 
@@ -165,38 +156,11 @@ impl Model {
         self.lm_head.as_ref().unwrap_or(&self.embed_tokens)
     }
 
-    /// An empty KV cache for `capacity` positions, on the model's device: pass it
-    /// to [`Model::forward_sequence`] (a cache made with [`KvCache::new`] always
-    /// runs on the CPU).
-    pub fn new_cache(&self, capacity: usize) -> KvCache {
-        #[cfg(feature = "cuda")]
-        if let Some(gpu) = self.gpu() {
-            return self.gpu_cache(gpu, capacity);
-        }
-        let c = &self.config;
-        KvCache::new(c.num_layers, c.num_kv_heads, c.head_dim, capacity)
-    }
-
     /// Fresh decoding buffers with a KV cache for `capacity` positions.
     pub fn new_decode_state(&self, capacity: usize) -> DecodeState {
-        let c = &self.config;
-        let q_dim = c.num_heads * c.head_dim;
-        let kv_dim = c.num_kv_heads * c.head_dim;
         DecodeState {
             cache: self.new_cache(capacity),
-            #[cfg(feature = "cuda")]
-            gpu: self.gpu().map(|gpu| self.gpu_scratch(gpu, 1)),
-            x: vec![0.0; c.hidden_size],
-            normed: vec![0.0; c.hidden_size],
-            q: vec![0.0; q_dim],
-            k: vec![0.0; kv_dim],
-            v: vec![0.0; kv_dim],
-            attn_out: vec![0.0; q_dim],
-            scores: vec![0.0; capacity],
-            gate: vec![0.0; c.intermediate_size],
-            up: vec![0.0; c.intermediate_size],
-            delta: vec![0.0; c.hidden_size],
-            logits: vec![0.0; c.vocab_size],
+            buffers: self.row_buffers(1, capacity, RowOutput::Logits),
         }
     }
 
@@ -227,67 +191,15 @@ impl Model {
     ///
     /// The caller checks the token and the capacity first ([`Model::check_input`]).
     pub fn forward_step<'s>(&self, token: u32, state: &'s mut DecodeState) -> &'s [f32] {
-        #[cfg(feature = "cuda")]
-        if let (Some(gpu), Some(scratch)) = (self.gpu(), state.gpu.as_mut()) {
-            let caches = std::slice::from_mut(&mut state.cache);
-            self.gpu_decode_step(gpu, &[token], &[0], caches, scratch, &mut state.logits);
-            return &state.logits;
-        }
-        // One token is ~200 small products: run them all from inside the thread pool.
-        on_worker(|| self.decode_token(token, state))
-    }
-
-    /// The body of [`Model::forward_step`].
-    fn decode_token<'s>(&self, token: u32, state: &'s mut DecodeState) -> &'s [f32] {
-        let pos = state.cache.len();
-        let heads = self.heads();
-        let eps = self.config.rms_norm_eps;
-        self.embed_tokens.row_to_f32(token as usize, &mut state.x);
-        for (layer, block) in self.blocks.iter().enumerate() {
-            // Attention sub-block.
-            rms_norm(&state.x, &block.input_norm, eps, &mut state.normed);
-            let attn = &block.attention;
-            matvec_many(
-                &state.normed,
-                &mut [
-                    (&attn.q_proj, &mut state.q),
-                    (&attn.k_proj, &mut state.k),
-                    (&attn.v_proj, &mut state.v),
-                ],
-            );
-            add_bias(&mut state.q, attn.q_bias.as_deref());
-            add_bias(&mut state.k, attn.k_bias.as_deref());
-            add_bias(&mut state.v, attn.v_bias.as_deref());
-            self.position_queries_and_keys(attn, &mut state.q, &mut state.k, pos);
-            state.cache.store(layer, pos, &state.k, &state.v);
-            attend(
-                &state.q,
-                state.cache.layer_keys(layer),
-                state.cache.layer_values(layer),
-                pos + 1,
-                heads,
-                &mut state.scores,
-                &mut state.attn_out,
-            );
-            attn.o_proj.matvec(&state.attn_out, &mut state.delta);
-            add_inplace(&mut state.x, &state.delta);
-            // Feed-forward sub-block.
-            rms_norm(&state.x, &block.post_attention_norm, eps, &mut state.normed);
-            matvec_many(
-                &state.normed,
-                &mut [
-                    (&block.mlp.gate_proj, &mut state.gate),
-                    (&block.mlp.up_proj, &mut state.up),
-                ],
-            );
-            swiglu_inplace(&mut state.gate, &state.up);
-            block.mlp.down_proj.matvec(&state.gate, &mut state.delta);
-            add_inplace(&mut state.x, &state.delta);
-        }
-        state.cache.set_len(pos + 1);
-        rms_norm(&state.x, &self.final_norm, eps, &mut state.normed);
-        self.output_layer().matvec(&state.normed, &mut state.logits);
-        &state.logits
+        let caches = std::slice::from_mut(&mut state.cache);
+        self.forward_rows(
+            &[token],
+            &[0],
+            caches,
+            &mut state.buffers,
+            RowOutput::Logits,
+        );
+        rows::row(&state.buffers.logits, 0)
     }
 
     /// Runs `tokens` at positions `cache.len()..` in one pass and returns the
@@ -298,86 +210,181 @@ impl Model {
     /// `generate_text_basic` (recompute everything each step); with a warm
     /// cache it is the prefill of a prompt. Use [`Model::logits`] on the result.
     pub fn forward_sequence(&self, tokens: &[u32], cache: &mut KvCache) -> Array2<f32> {
-        #[cfg(feature = "cuda")]
-        if cache.is_on_gpu() {
-            let gpu = self
-                .gpu()
-                .expect("a KV cache on a GPU given to a model on the CPU");
-            return self.gpu_forward_sequence(gpu, tokens, cache);
-        }
-        let start = cache.len();
         let n = tokens.len();
-        let c = &self.config;
-        let heads = self.heads();
-        let mut x = Array2::<f32>::zeros((n, c.hidden_size));
-        for (row, &t) in x.rows_mut().into_iter().zip(tokens) {
-            let row = row.into_slice().expect("fresh rows are contiguous");
-            self.embed_tokens.row_to_f32(t as usize, row);
+        let mut buffers = self.row_buffers_for(cache, n, RowOutput::Hidden);
+        let seqs = vec![0; n];
+        let caches = std::slice::from_mut(cache);
+        self.forward_rows(tokens, &seqs, caches, &mut buffers, RowOutput::Hidden);
+        buffers.normed
+    }
+
+    /// The forward pass over rows on the CPU, the one block loop behind
+    /// [`Model::forward_step`], [`Model::forward_sequence`] and
+    /// [`Model::forward_batch_step`]: `tokens[i]` enters cache `caches[seqs[i]]` at its
+    /// next free position (see [`RowBuffers::place_rows`]). Leaves the final-normed
+    /// hidden states in `b.normed` and, when asked, the logits in `b.logits`.
+    pub(crate) fn forward_rows_cpu(
+        &self,
+        tokens: &[u32],
+        seqs: &[usize],
+        caches: &mut [KvCache],
+        b: &mut RowBuffers,
+        output: RowOutput,
+    ) {
+        let n = tokens.len();
+        b.place_rows(seqs, caches);
+        for (i, &t) in tokens.iter().enumerate() {
+            self.embed_tokens
+                .row_to_f32(t as usize, rows::row_mut(&mut b.x, i));
         }
-        let mut scores = vec![0.0; start + n];
         for (layer, block) in self.blocks.iter().enumerate() {
-            let attn = &block.attention;
-            let normed = rms_norm_rows(&x, &block.input_norm, c.rms_norm_eps);
-            let mut q = project_rows(&attn.q_proj, attn.q_bias.as_deref(), &normed);
-            let mut k = project_rows(&attn.k_proj, attn.k_bias.as_deref(), &normed);
-            let v = project_rows(&attn.v_proj, attn.v_bias.as_deref(), &normed);
-            let mut attn_out = Array2::<f32>::zeros((n, c.num_heads * c.head_dim));
-            for i in 0..n {
-                let pos = start + i;
-                let q_row = q.row_mut(i).into_slice().expect("contiguous");
-                let k_row = k.row_mut(i).into_slice().expect("contiguous");
-                self.position_queries_and_keys(attn, q_row, k_row, pos);
-                cache.store(layer, pos, k_row, v.row(i).as_slice().expect("contiguous"));
-            }
-            for i in 0..n {
+            self.attention_rows(layer, block, seqs, caches, b, n);
+            self.feed_forward_rows(block, b, n);
+        }
+        rows::advance_caches(seqs, &b.positions[..n], caches);
+        rows::norm_rows(
+            &b.x,
+            &self.final_norm,
+            self.config.rms_norm_eps,
+            &mut b.normed,
+            n,
+        );
+        if output == RowOutput::Logits {
+            rows::project(self.output_layer(), None, &b.normed, &mut b.logits, n);
+        }
+    }
+
+    /// A block's attention half over `n` rows: RMSNorm, the q/k/v projections,
+    /// QK-norm and RoPE, every row's key and value into its cache, then each row attends
+    /// over its cache (up to its own position) and the output projection joins the
+    /// residual stream.
+    fn attention_rows(
+        &self,
+        layer: usize,
+        block: &TransformerBlock,
+        seqs: &[usize],
+        caches: &mut [KvCache],
+        b: &mut RowBuffers,
+        n: usize,
+    ) {
+        let attn = &block.attention;
+        let eps = self.config.rms_norm_eps;
+        rows::norm_rows(&b.x, &block.input_norm, eps, &mut b.normed, n);
+        rows::project_many(
+            &b.normed,
+            n,
+            [
+                (&attn.q_proj, attn.q_bias.as_deref(), &mut b.q),
+                (&attn.k_proj, attn.k_bias.as_deref(), &mut b.k),
+                (&attn.v_proj, attn.v_bias.as_deref(), &mut b.v),
+            ],
+        );
+        self.position_rows(attn, b, n);
+        for (i, &seq) in seqs.iter().enumerate() {
+            let (k, v) = (rows::row(&b.k, i), rows::row(&b.v, i));
+            caches[seq].store(layer, b.positions[i], k, v);
+        }
+        self.attend_rows(layer, seqs, caches, b, n);
+        rows::project(&attn.o_proj, None, &b.attn_out, &mut b.delta, n);
+        rows::add_rows(&mut b.x, &b.delta, n);
+    }
+
+    /// QK-norm and RoPE of every row's query and key at the row's position, in
+    /// parallel over the rows.
+    fn position_rows(&self, attn: &Attention, b: &mut RowBuffers, n: usize) {
+        let (q_dim, kv_dim) = (b.q.ncols(), b.k.ncols());
+        if n == 1 {
+            let (q, k) = (rows::row_mut(&mut b.q, 0), rows::row_mut(&mut b.k, 0));
+            return self.position_queries_and_keys(attn, q, k, b.positions[0]);
+        }
+        rows::rows_of_mut(&mut b.q, n)
+            .par_chunks_mut(q_dim)
+            .zip(rows::rows_of_mut(&mut b.k, n).par_chunks_mut(kv_dim))
+            .zip(b.positions[..n].par_iter())
+            .for_each(|((q, k), &pos)| self.position_queries_and_keys(attn, q, k, pos));
+    }
+
+    /// Each row's attention over its cache, positions `0..=pos`, into `b.attn_out`: the
+    /// rows in contiguous groups, in parallel, each group with its own score buffer.
+    fn attend_rows(
+        &self,
+        layer: usize,
+        seqs: &[usize],
+        caches: &[KvCache],
+        b: &mut RowBuffers,
+        n: usize,
+    ) {
+        let heads = self.heads();
+        let q_dim = b.q.ncols();
+        let (q, positions) = (rows::rows_of(&b.q, n), &b.positions);
+        // Rows `first..` of a group, their outputs in `out`, with one score buffer.
+        let attend_group = |first: usize, out: &mut [f32], scores: &mut Vec<f32>| {
+            for (j, out) in out.chunks_exact_mut(q_dim).enumerate() {
+                let i = first + j;
+                let cache = &caches[seqs[i]];
                 attend(
-                    q.row(i).as_slice().expect("contiguous"),
+                    &q[i * q_dim..(i + 1) * q_dim],
                     cache.layer_keys(layer),
                     cache.layer_values(layer),
-                    start + i + 1,
+                    positions[i] + 1,
                     heads,
-                    &mut scores,
-                    attn_out.row_mut(i).into_slice().expect("contiguous"),
+                    scores,
+                    out,
                 );
             }
-            x += &matmul(&attn.o_proj, &attn_out);
-            let normed = rms_norm_rows(&x, &block.post_attention_norm, c.rms_norm_eps);
-            let mut gate = matmul(&block.mlp.gate_proj, &normed);
-            let up = matmul(&block.mlp.up_proj, &normed);
-            for (g, u) in gate.rows_mut().into_iter().zip(up.rows()) {
-                swiglu_inplace(
-                    g.into_slice().expect("contiguous"),
-                    u.as_slice().expect("contiguous"),
-                );
-            }
-            x += &matmul(&block.mlp.down_proj, &gate);
+        };
+        let out = rows::rows_of_mut(&mut b.attn_out, n);
+        if n == 1 {
+            return attend_group(0, out, &mut b.lanes[0]);
         }
-        cache.set_len(start + n);
-        rms_norm_rows(&x, &self.final_norm, c.rms_norm_eps)
+        let per_lane = n.div_ceil(b.lanes.len());
+        out.par_chunks_mut(per_lane * q_dim)
+            .zip(b.lanes.par_iter_mut())
+            .enumerate()
+            .for_each(|(lane, (out, scores))| attend_group(lane * per_lane, out, scores));
+    }
+
+    /// A block's feed-forward half over `n` rows: RMSNorm, SwiGLU, the down
+    /// projection joining the residual stream.
+    fn feed_forward_rows(&self, block: &TransformerBlock, b: &mut RowBuffers, n: usize) {
+        let mlp = &block.mlp;
+        let eps = self.config.rms_norm_eps;
+        rows::norm_rows(&b.x, &block.post_attention_norm, eps, &mut b.normed, n);
+        rows::project_many(
+            &b.normed,
+            n,
+            [
+                (&mlp.gate_proj, None, &mut b.gate),
+                (&mlp.up_proj, None, &mut b.up),
+            ],
+        );
+        rows::swiglu_rows(&mut b.gate, &b.up, n);
+        rows::project(&mlp.down_proj, None, &b.gate, &mut b.delta, n);
+        rows::add_rows(&mut b.x, &b.delta, n);
     }
 
     /// Logits (`rows × vocab_size`) of final-normed hidden states.
     pub fn logits(&self, hidden: &Array2<f32>) -> Array2<f32> {
-        #[cfg(feature = "cuda")]
-        if let Some(gpu) = self.gpu() {
-            return self.gpu_logits(gpu, hidden, false);
-        }
-        matmul(self.output_layer(), hidden)
+        self.output_rows(hidden, false)
     }
 
     /// Next-token log-probabilities (`rows × vocab_size`): the log-softmax of
     /// each row of [`Model::logits`], what scoring an answer (ch04) and GRPO's
     /// policy ratio (ch05) need. On a GPU the log-softmax runs there too.
     pub fn log_probs(&self, hidden: &Array2<f32>) -> Array2<f32> {
-        #[cfg(feature = "cuda")]
-        if let Some(gpu) = self.gpu() {
-            return self.gpu_logits(gpu, hidden, true);
-        }
-        let mut logits = self.logits(hidden);
-        for mut row in logits.rows_mut() {
-            let row = row.as_slice_mut().expect("a fresh array is contiguous");
-            let log_p = log_softmax(row);
-            row.copy_from_slice(&log_p);
+        self.output_rows(hidden, true)
+    }
+
+    /// [`Model::logits`] or [`Model::log_probs`] on the CPU.
+    pub(crate) fn output_rows_cpu(&self, hidden: &Array2<f32>, log_probs: bool) -> Array2<f32> {
+        let mut logits = Array2::<f32>::zeros((hidden.nrows(), self.config.vocab_size));
+        self.output_layer().matmul(hidden.view(), logits.view_mut());
+        if log_probs {
+            for mut row in logits.rows_mut() {
+                let row = row.as_slice_mut().expect("a fresh array is contiguous");
+                let log_p = log_softmax(row);
+                row.copy_from_slice(&log_p);
+            }
         }
         logits
     }
@@ -433,38 +440,6 @@ pub(crate) fn add_bias(y: &mut [f32], bias: Option<&[f32]>) {
     if let Some(b) = bias {
         add_inplace(y, b);
     }
-}
-
-/// `Y = X Wᵀ (+ b)` for each row of `x`.
-fn project_rows(w: &WeightMatrix, bias: Option<&[f32]>, x: &Array2<f32>) -> Array2<f32> {
-    let mut y = matmul(w, x);
-    if let Some(b) = bias {
-        for row in y.rows_mut() {
-            add_inplace(row.into_slice().expect("contiguous"), b);
-        }
-    }
-    y
-}
-
-/// `Y = X Wᵀ`: every row of `x` through the linear layer `w`.
-fn matmul(w: &WeightMatrix, x: &Array2<f32>) -> Array2<f32> {
-    let mut y = Array2::<f32>::zeros((x.nrows(), w.rows()));
-    w.matmul(x.view(), y.view_mut());
-    y
-}
-
-/// RMSNorm of every row.
-fn rms_norm_rows(x: &Array2<f32>, weight: &[f32], eps: f32) -> Array2<f32> {
-    let mut out = Array2::<f32>::zeros(x.raw_dim());
-    for (row, out) in x.rows().into_iter().zip(out.rows_mut()) {
-        rms_norm(
-            row.as_slice().expect("contiguous"),
-            weight,
-            eps,
-            out.into_slice().expect("contiguous"),
-        );
-    }
-    out
 }
 
 /// SwiGLU's elementwise step: `gate ← silu(gate) · up`.

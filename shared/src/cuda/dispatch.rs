@@ -11,7 +11,9 @@ use ndarray::Array2;
 use super::forward::{DeviceKv, GpuScratch, RowInput};
 use super::weights::GpuModel;
 use crate::attention::KvCache;
+use crate::device::{Backend, DeviceScratch};
 use crate::model::Model;
+use crate::rows::{advance_caches, rows_of_mut, RowBuffers, RowOutput};
 
 /// Unwraps a GPU result mid-forward (see the module's note).
 fn on_gpu<T>(r: crate::Result<T>) -> T {
@@ -19,11 +21,6 @@ fn on_gpu<T>(r: crate::Result<T>) -> T {
 }
 
 impl Model {
-    /// The GPU copy when the model was moved to one.
-    pub(crate) fn gpu(&self) -> Option<&GpuModel> {
-        self.gpu.as_deref()
-    }
-
     /// An empty KV cache on the model's GPU.
     pub(crate) fn gpu_cache(&self, gpu: &GpuModel, capacity: usize) -> KvCache {
         let c = &self.config;
@@ -32,64 +29,47 @@ impl Model {
         KvCache::on_gpu(device, kv_dim, capacity)
     }
 
-    /// Decoding buffers on the GPU for `rows` rows at a time, with their logits.
-    pub(crate) fn gpu_scratch(&self, gpu: &GpuModel, rows: usize) -> GpuScratch {
-        on_gpu(GpuScratch::new(&gpu.gpu, &self.config, rows, true))
+    /// Buffers on the GPU for `rows` rows at a time, with their logits when `with_logits`.
+    pub(crate) fn gpu_scratch(&self, gpu: &GpuModel, rows: usize, with_logits: bool) -> GpuScratch {
+        on_gpu(GpuScratch::new(&gpu.gpu, &self.config, rows, with_logits))
     }
 
-    /// One decoding step on the GPU: `tokens[i]` goes to `caches[seqs[i]]` at the
-    /// position it has reached; the logits (one row per token) land in `logits`.
-    pub(crate) fn gpu_decode_step(
+    /// The forward pass over rows on the GPU (the CPU's is `Model::forward_rows_cpu`):
+    /// `tokens[i]` goes to `caches[seqs[i]]` at its next position; the logits or the
+    /// final-normed hidden states come back into the host buffers.
+    pub(crate) fn forward_rows_gpu(
         &self,
-        gpu: &GpuModel,
         tokens: &[u32],
         seqs: &[usize],
         caches: &mut [KvCache],
-        scratch: &mut GpuScratch,
-        logits: &mut [f32],
+        b: &mut RowBuffers,
+        output: RowOutput,
     ) {
+        let Backend::Cuda(gpu) = &self.backend else {
+            panic!("buffers on a GPU given to a model on the CPU");
+        };
+        let n = tokens.len();
+        b.place_rows(seqs, caches);
+        let DeviceScratch::Cuda(scratch) = &mut b.device else {
+            panic!("forward_rows_gpu: host buffers");
+        };
         let rows: Vec<RowInput> = tokens
             .iter()
             .zip(seqs)
-            .map(|(&token, &seq)| RowInput {
+            .zip(&b.positions)
+            .map(|((&token, &seq), &pos)| RowInput {
                 token,
-                pos: caches[seq].len(),
+                pos,
                 cache: device_of(&caches[seq]),
             })
             .collect();
         on_gpu(gpu.run_rows(&self.config, &rows, scratch));
-        on_gpu(gpu.logits_into(scratch, rows.len(), logits));
-        for &seq in seqs {
-            let cache = &mut caches[seq];
-            cache.set_len(cache.len() + 1);
+        match output {
+            RowOutput::Logits => on_gpu(gpu.logits_into(scratch, n, rows_of_mut(&mut b.logits, n))),
+            RowOutput::Hidden => on_gpu(gpu.hidden_into(scratch, n, rows_of_mut(&mut b.normed, n))),
         }
-    }
-
-    /// [`Model::forward_sequence`] on the GPU: the final-normed hidden states of
-    /// `tokens` at positions `cache.len()..`, copied back to the host.
-    pub(crate) fn gpu_forward_sequence(
-        &self,
-        gpu: &GpuModel,
-        tokens: &[u32],
-        cache: &mut KvCache,
-    ) -> Array2<f32> {
-        let start = cache.len();
-        let mut scratch = on_gpu(GpuScratch::new(&gpu.gpu, &self.config, tokens.len(), false));
-        let rows: Vec<RowInput> = tokens
-            .iter()
-            .enumerate()
-            .map(|(i, &token)| RowInput {
-                token,
-                pos: start + i,
-                cache: device_of(cache),
-            })
-            .collect();
-        on_gpu(gpu.run_rows(&self.config, &rows, &mut scratch));
-        let mut hidden = Array2::<f32>::zeros((tokens.len(), self.config.hidden_size));
-        let out = hidden.as_slice_mut().expect("a fresh array is contiguous");
-        on_gpu(gpu.hidden_into(&scratch, tokens.len(), out));
-        cache.set_len(start + tokens.len());
-        hidden
+        drop(rows);
+        advance_caches(seqs, &b.positions[..n], caches);
     }
 
     /// [`Model::logits`] (or, with `log_probs`, [`Model::log_probs`]) on the GPU.

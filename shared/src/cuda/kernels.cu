@@ -158,7 +158,7 @@ __device__ void dequant_q4_1(const unsigned char* blocks, W* out, long n) {
 }
 
 // ---------------------------------------------------------------- embedding
-// Model::decode_token's `embed_tokens.row_to_f32`: x[r] = table[id of row r].
+// Model::forward_rows_cpu's `embed_tokens.row_to_f32`: x[r] = table[id of row r].
 template <typename W>
 __device__ void embed_rows(const W* table, const u64* rows_table, int n, float* x, int hidden) {
     int r = blockIdx.x;
