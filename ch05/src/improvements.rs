@@ -3,7 +3,7 @@
 //! DeepSeek-V3.2's off-policy mask (`deepseek_v32_style.py`, `--objective deepseek-v32`).
 
 use crate::grpo::{
-    compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective, ResponseLogprobs,
+    compute_grpo_loss, GroupShape, GrpoLossConfig, KlEstimator, PolicyObjective, ResponseLogprobs,
 };
 
 /// The book's Olmo-3-style loss (`7_7_improvements/olmo3_style.py`) and its derivative
@@ -37,7 +37,7 @@ pub fn book_olmo3_loss(
         kl_estimator: KlEstimator::BookSequenceK1,
     };
     let tokens: usize = responses.iter().map(|r| r.logprobs.len()).sum();
-    let out = compute_grpo_loss(responses, &config);
+    let out = compute_grpo_loss(responses, GroupShape::of(responses), &config);
     Olmo3Loss {
         loss: out.loss,
         dlogprobs: out.dlogprobs,

@@ -15,7 +15,7 @@ use shared::train::{Grads, Params};
 use shared::{Error, Result};
 
 use crate::advantage::AdvantageRule;
-use crate::grpo::{compute_grpo_loss, GrpoLossConfig, ResponseLogprobs};
+use crate::grpo::{compute_grpo_loss, GroupShape, GrpoLossConfig, ResponseLogprobs};
 use crate::improvements::deepseek_off_policy_mask;
 use crate::logprob::sequence_logprob_and_entropy;
 use crate::policy::Policy;
@@ -242,59 +242,55 @@ fn update_epochs(
         None => Vec::new(),
     };
     let tokens: usize = trainable.iter().map(|&i| rollouts[i].ids.len()).sum();
+    let group = GroupShape {
+        responses: rollouts.len(),
+        tokens,
+    };
     let mut clip_sum = 0.0;
     for epoch in 0..config.inner_epochs.max(1) {
-        // The book's order: every response's log-probabilities under the policy (each
-        // keeping what its backward pass needs), the group's loss, then the backward.
-        let scored = trainable
-            .iter()
-            .map(|&i| {
-                score_response(
-                    &policy.params,
-                    policy.scope(prompt.len()),
-                    prompt,
-                    &rollouts[i].ids,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if epoch == 0 && old_model.is_none() {
-            old = scored.iter().map(|s| s.logprobs.clone()).collect();
-        }
-        let responses: Vec<ResponseLogprobs> = trainable
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| ResponseLogprobs {
-                logprobs: &scored[k].logprobs,
+        let mut grads = Grads::zeros_like(&policy.params);
+        let (mut loss, mut kl, mut clipped, mut entropy_sum) = (0.0, 0.0, 0.0, 0.0);
+        // One response at a time: its log-probabilities under the policy, its part of
+        // the group's loss (the book's `compute_grpo_loss`, with the group's shape), its
+        // backward; so only one response's activations are alive at a time.
+        for (k, &i) in trainable.iter().enumerate() {
+            let scope = policy.scope(prompt.len());
+            let scored = score_response(&policy.params, scope, prompt, &rollouts[i].ids)?;
+            if epoch == 0 && old_model.is_none() {
+                old.push(scored.logprobs.clone());
+            }
+            let advantage = match config.off_policy_delta {
+                Some(delta) => {
+                    off_policy_advantage(advantages[i], &scored.logprobs, &old[k], delta)
+                }
+                None => advantages[i],
+            };
+            let response = ResponseLogprobs {
+                logprobs: &scored.logprobs,
                 old_logprobs: &old[k],
                 ref_logprobs: Some(&refs[k]),
-                advantage: match config.off_policy_delta {
-                    Some(delta) => {
-                        off_policy_advantage(advantages[i], &scored[k].logprobs, &old[k], delta)
-                    }
-                    None => advantages[i],
-                },
-            })
-            .collect();
-        let loss = compute_grpo_loss(&responses, &config.loss);
-        drop(responses);
-        if !loss.loss.is_finite() {
+                advantage,
+            };
+            let part = compute_grpo_loss(std::slice::from_ref(&response), group, &config.loss);
+            loss += part.loss;
+            kl += part.kl;
+            clipped += part.clip_fraction;
+            entropy_sum += scored.entropy_sum;
+            let dlogprobs = &part.dlogprobs[0];
+            backpropagate(&policy.params, scored, prompt.len(), dlogprobs, &mut grads);
+        }
+        if !loss.is_finite() {
             return Err(Error::NonFinite(format!(
-                "the GRPO loss is {}: this step was not applied; lower --lr or resume \
-                 from the last checkpoint",
-                loss.loss
+                "the GRPO loss is {loss}: this step was not applied; lower --lr or resume \
+                 from the last checkpoint"
             )));
         }
         if epoch == 0 {
-            metrics.loss = loss.loss;
-            metrics.kl = loss.kl;
-            let entropy_sum: f64 = scored.iter().map(|s| s.entropy_sum).sum();
+            metrics.loss = loss;
+            metrics.kl = kl;
             metrics.entropy = entropy_sum / tokens as f64;
         }
-        clip_sum += loss.clip_fraction;
-        let mut grads = Grads::zeros_like(&policy.params);
-        for (s, dlogprobs) in scored.into_iter().zip(&loss.dlogprobs) {
-            backpropagate(&policy.params, s, prompt.len(), dlogprobs, &mut grads);
-        }
+        clip_sum += clipped;
         metrics.grad_norm = f64::from(policy.update(&mut grads, config.max_grad_norm)?);
     }
     metrics.clip_fraction = clip_sum / config.inner_epochs.max(1) as f64;

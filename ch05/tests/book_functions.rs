@@ -5,7 +5,7 @@
 //! relative, 1e-6 absolute near 0).
 
 use ch05::advantage::{compute_advantages, dr_grpo_advantages, gdpo_advantages};
-use ch05::grpo::{compute_grpo_loss, GrpoLossConfig, ResponseLogprobs};
+use ch05::grpo::{compute_grpo_loss, GroupShape, GrpoLossConfig, ResponseLogprobs};
 use ch05::improvements::{book_olmo3_loss, deepseek_off_policy_mask};
 use ch05::logprob::{
     keep_sampling_mask, sequence_logprob_and_entropy, sequence_logprob_with_keep_masks,
@@ -136,7 +136,11 @@ fn check_book_loss_with(
                 advantage: loss_advantages[r],
             })
             .collect();
-        let loss = compute_grpo_loss(&responses, &config(&inputs["params"]));
+        let loss = compute_grpo_loss(
+            &responses,
+            GroupShape::of(&responses),
+            &config(&inputs["params"]),
+        );
         let want_loss = expected["loss"].as_f64().unwrap();
         assert!(
             close(loss.loss, want_loss),

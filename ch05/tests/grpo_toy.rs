@@ -15,7 +15,7 @@ use std::time::Instant;
 use ch04::sampling::SamplingConfig;
 use ch05::advantage::{compute_advantages, AdvantageRule};
 use ch05::grpo::{
-    compute_grpo_loss, GrpoLossConfig, KlEstimator, PolicyObjective, ResponseLogprobs,
+    compute_grpo_loss, GroupShape, GrpoLossConfig, KlEstimator, PolicyObjective, ResponseLogprobs,
 };
 use ch05::logprob::sequence_logprob_and_entropy;
 use ch05::policy::Policy;
@@ -387,7 +387,7 @@ fn a_steps_loss_is_compute_grpo_loss_of_sequence_logprobs() {
             advantage: advantages[i],
         })
         .collect();
-    let want = compute_grpo_loss(&responses, &config.loss);
+    let want = compute_grpo_loss(&responses, GroupShape::of(&responses), &config.loss);
     assert!(
         want.kl > 1e-3,
         "the reference differs from the policy: {want:?}"

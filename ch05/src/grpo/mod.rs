@@ -275,17 +275,33 @@ pub struct GrpoLoss {
     pub kl: f64,
 }
 
-/// [`grpo_sequence_loss`] for every response of one group (the book's `compute_grpo_loss`).
-pub fn compute_grpo_loss(responses: &[ResponseLogprobs], config: &GrpoLossConfig) -> GrpoLoss {
-    let tokens: usize = responses.iter().map(|r| r.logprobs.len()).sum();
-    let group = GroupShape {
-        responses: responses.len(),
-        tokens,
-    };
+impl GroupShape {
+    /// The shape of a group made of exactly `responses`.
+    pub fn of(responses: &[ResponseLogprobs]) -> GroupShape {
+        GroupShape {
+            responses: responses.len(),
+            tokens: responses.iter().map(|r| r.logprobs.len()).sum(),
+        }
+    }
+}
+
+/// The book's `compute_grpo_loss`: the GRPO loss of `responses`, part of a group of shape
+/// `group` ([`grpo_sequence_loss`] of each), with its derivative in every token's
+/// log-probability; the KL and clip fraction are per token of the whole group.
+///
+/// The book calls it on the whole group (`GroupShape::of(responses)`). A training step
+/// calls it one response at a time with the group's shape: the terms add up to the same
+/// loss, and only one response's activations are kept for the backward pass at a time.
+pub fn compute_grpo_loss(
+    responses: &[ResponseLogprobs],
+    group: GroupShape,
+    config: &GrpoLossConfig,
+) -> GrpoLoss {
     let parts: Vec<SequenceLoss> = responses
         .iter()
         .map(|r| grpo_sequence_loss(r, group, config))
         .collect();
+    let tokens = group.tokens;
     let per_token = |x: f64| if tokens == 0 { 0.0 } else { x / tokens as f64 };
     GrpoLoss {
         loss: parts.iter().map(|p| p.loss).sum(),

@@ -37,7 +37,7 @@ fn the_basic_loss_is_minus_mean_advantage_times_sequence_logprob() {
         kl_beta: 0.0,
         kl_estimator: KlEstimator::K3PerToken,
     };
-    let out = compute_grpo_loss(&responses, &config);
+    let out = compute_grpo_loss(&responses, GroupShape::of(&responses), &config);
     // −(1·(−1.5) + (−1)·(−2)) / 2 = −0.25.
     assert!(close(out.loss, -0.25), "{}", out.loss);
     assert_eq!(out.dlogprobs, vec![vec![-0.5, -0.5], vec![0.5]]);
@@ -57,7 +57,7 @@ fn the_clipped_loss_flattens_outside_the_trust_region() {
         kl_beta: 0.0,
         kl_estimator: KlEstimator::K3PerToken,
     };
-    let out = compute_grpo_loss(&responses, &config);
+    let out = compute_grpo_loss(&responses, GroupShape::of(&responses), &config);
     // −(1.2 + 0.9 − 0.8) / 2.
     assert!(close(out.loss, -0.65), "{}", out.loss);
     let d = &out.dlogprobs;
@@ -77,7 +77,7 @@ fn the_kl_penalty_and_its_derivative() {
         kl_beta: 0.1,
         kl_estimator: KlEstimator::K3PerToken,
     };
-    let out = compute_grpo_loss(&responses, &config);
+    let out = compute_grpo_loss(&responses, GroupShape::of(&responses), &config);
     let k3 = |d: f64| d.exp() - d - 1.0;
     let kl = [k3(0.0), k3(-1.0), k3(0.5)];
     let policy = -(1.0 * -2.0 + -1.0 * -1.0) / 2.0;
@@ -109,9 +109,12 @@ fn derivatives_match_finite_differences() {
             kl_beta: 0.3,
             kl_estimator: KlEstimator::K3PerToken,
         };
-        let loss_at =
-            |lp: &[Vec<f32>; 2]| compute_grpo_loss(&batch(lp, &old, &reference), &config).loss;
-        let d = compute_grpo_loss(&batch(&logprobs, &old, &reference), &config).dlogprobs;
+        let loss_at = |lp: &[Vec<f32>; 2]| {
+            let group = batch(lp, &old, &reference);
+            compute_grpo_loss(&group, GroupShape::of(&group), &config).loss
+        };
+        let group = batch(&logprobs, &old, &reference);
+        let d = compute_grpo_loss(&group, GroupShape::of(&group), &config).dlogprobs;
         for (i, t) in [(0, 0), (0, 1), (1, 0)] {
             let (mut up, mut down) = (logprobs.clone(), logprobs.clone());
             up[i][t] += 1e-3;
