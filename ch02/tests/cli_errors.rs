@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use shared::fixtures::fixture;
+use shared::generate::{generate_text_basic, generate_text_basic_cache};
 
 fn ch02(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ch02"))
@@ -171,6 +172,52 @@ fn generate_json_on_a_tiny_model_has_the_contract_fields() {
         "a model without a tokenizer has no text"
     );
 }
+
+/// `ch02 generate` is the book's `generate_text_basic_cache` (and, with `--no-cache`,
+/// `generate_text_basic`): its ids are theirs, so editing either function changes what
+/// the command prints.
+#[test]
+fn generate_prints_the_book_functions_ids() {
+    let Some(src) = tiny("qwen3-tiny") else {
+        return;
+    };
+    let model = shared::loader::load_hf_model(&src).unwrap();
+    let prompt = [1, 17, 250, 3];
+    for (flags, book) in [
+        (&[][..], generate_text_basic_cache as Generate),
+        (&["--no-cache"][..], generate_text_basic),
+    ] {
+        let mut args = vec!["generate", "--model", src.to_str().unwrap()];
+        args.extend(["--ids", "1,17,250,3", "--max-new-tokens", "12", "--json"]);
+        args.extend(flags);
+        let out = ch02(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let printed: Vec<u32> = serde_json::from_value(doc["ids"].clone()).unwrap();
+        let want = book(
+            &model,
+            &prompt,
+            12,
+            &model.config.eos_token_ids,
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(printed, want.ids, "{flags:?}");
+    }
+}
+
+/// The book's greedy loops' signature.
+type Generate = fn(
+    &shared::model::Model,
+    &[u32],
+    usize,
+    &[u32],
+    &mut dyn FnMut(u32),
+) -> shared::Result<shared::generate::Generation>;
 
 #[test]
 fn device_cuda_fails_cleanly_without_a_gpu() {
