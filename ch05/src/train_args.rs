@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use ch03::PromptStyle;
 use clap::builder::RangedU64ValueParser;
 use clap::Args;
 use shared::cli::{
@@ -35,8 +36,8 @@ pub struct TrainArgs {
     pub levels: String,
     /// Prompt: one-shot (the book's prompt with one worked example; the default model
     /// rarely boxes a number without it) or plain (the book's render_prompt) or cot.
-    #[arg(long, default_value = "one-shot")]
-    pub prompt: String,
+    #[arg(long, value_enum, default_value_t = PromptStyle::OneShot)]
+    pub prompt: PromptStyle,
     #[command(flatten)]
     pub prompt_args: PromptArgs,
     /// Training steps (one problem and G responses each).
@@ -140,7 +141,7 @@ pub fn book_train_defaults(args: &mut TrainArgs, preset: &mut Preset) {
     preset.set("weight_decay", &mut args.weight_decay, 0.01);
     preset.set("lr", &mut args.lr, 1e-5);
     preset.set("group", &mut args.group, 8);
-    preset.set("prompt", &mut args.prompt, "plain".to_string());
+    preset.set_choice("prompt", &mut args.prompt, PromptStyle::Plain);
     if args.objective == Objective::Basic {
         preset.set_shown("kl_beta", &mut args.kl_beta, Some(0.0), "0");
     }
@@ -174,7 +175,7 @@ impl TrainArgs {
             dataset: self.dataset.clone(),
             data: self.data.clone(),
             levels: self.levels.clone(),
-            prompt: self.prompt.clone(),
+            prompt: self.prompt.name().to_string(),
             chat: match (self.prompt_args.chat, self.prompt_args.no_chat) {
                 (true, _) => Some(true),
                 (_, true) => Some(false),

@@ -120,7 +120,10 @@ fn train_rejects_bad_settings_cleanly() {
         ),
         (vec!["--dataset", "math500"], "--dataset math500"),
         (vec!["--lr", "0"], "give a number > 0"),
-        (vec!["--prompt", "fancy"], "--prompt fancy"),
+        (
+            vec!["--prompt", "fancy"],
+            "invalid value 'fancy' for '--prompt",
+        ),
         (vec!["--top-p", "0"], "top-p"),
         (vec!["--levels", "7"], "level"),
         (vec!["--train-layers", "2"], "needs --lora"),
