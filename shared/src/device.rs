@@ -203,6 +203,7 @@ impl Model {
     /// The forward pass over rows (`Model::forward_rows_cpu`) where `buffers` live:
     /// the one place a pass is handed to the GPU. On the CPU it runs from inside the
     /// thread pool, so its ~200 small products per token split without waking threads.
+    /// No rows: nothing to do.
     pub(crate) fn forward_rows(
         &self,
         tokens: &[u32],
@@ -211,6 +212,9 @@ impl Model {
         buffers: &mut RowBuffers,
         output: RowOutput,
     ) {
+        if tokens.is_empty() {
+            return;
+        }
         match buffers.device {
             DeviceScratch::None => {
                 on_worker(|| self.forward_rows_cpu(tokens, seqs, caches, buffers, output))

@@ -112,3 +112,17 @@ fn batched_equals_alone_on_the_default_model() {
     // Q4_1 rows of a batched product are bit-identical to the single-row kernel.
     check(&loaded.model, &prompt, 0.0, "smollm2 Q4_1");
 }
+
+/// A prefill of no tokens is a no-op: no hidden states, the cache as it was.
+#[test]
+fn an_empty_prefill_changes_nothing() {
+    let Some(dir) = fixture("tiny/qwen3-tiny") else {
+        return;
+    };
+    let model = load_hf_model(&dir).unwrap();
+    let mut cache = model.new_cache(8);
+    model.forward_sequence(&[1, 2], &mut cache);
+    let hidden = model.forward_sequence(&[], &mut cache);
+    assert_eq!(hidden.nrows(), 0);
+    assert_eq!(cache.len(), 2);
+}
