@@ -87,7 +87,7 @@ pub struct EvalArgs {
     /// Most tokens per answer.
     #[arg(long, default_value_t = 512)]
     pub max_new_tokens: usize,
-    /// The JSON-lines log (default: ch03-eval-<dataset>-<prompt>.jsonl).
+    /// The JSON-lines log (default: `ch03-eval-<dataset>-<prompt>.jsonl`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue an existing --out log, skipping the problems already in it.

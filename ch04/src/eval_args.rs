@@ -75,7 +75,7 @@ pub struct EvalArgs {
     pub tie_break: TieBreak,
     #[command(flatten)]
     pub vote: VoteArgs,
-    /// Output folder: <method>-n<N>.jsonl, results.md, accuracy_vs_n.{svg,png}, accuracy_vs_tokens.{svg,png}.
+    /// Output folder: `<method>-n<N>.jsonl`, `results.md`, `accuracy_vs_n.{svg,png}`, `accuracy_vs_tokens.{svg,png}`.
     #[arg(long, default_value = "ch04-eval")]
     pub out: PathBuf,
     /// Continue the logs already in --out.

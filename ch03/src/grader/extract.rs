@@ -70,7 +70,7 @@ pub fn extract_final_candidate(text: &str, fallback: Fallback) -> String {
 /// The last match of the book's `RE_NUMBER`,
 /// `-?(?:\d+/\d+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)`, scanning left to right
 /// without overlaps as `re.findall` does. `\d` is Python's: any Unicode decimal digit
-/// ([`is_decimal_digit`]), so `"答案是 ٣"` ends in the number `٣` as it does for the book.
+/// (`is_decimal_digit`), so `"答案是 ٣"` ends in the number `٣` as it does for the book.
 pub fn last_number(text: &str) -> Option<&str> {
     let mut last = None;
     let mut i = 0;

@@ -316,7 +316,7 @@ impl GgufFile {
     }
 
     /// Lets the operating system drop tensor `name`'s pages from this process's
-    /// memory, once its bytes have been copied out (see [`super::mapped::release`]).
+    /// memory, once its bytes have been copied out (see `super::mapped::release`).
     pub fn release_tensor(&self, name: &str) {
         if let Ok(info) = self.existing(name) {
             let start = self.data_start + info.offset;

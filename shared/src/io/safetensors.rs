@@ -115,7 +115,7 @@ impl SafeTensors {
     }
 
     /// Lets the operating system drop tensor `name`'s pages from this process's
-    /// memory, once its bytes have been copied out (see [`super::mapped::release`]).
+    /// memory, once its bytes have been copied out (see `super::mapped::release`).
     pub fn release_tensor(&self, name: &str) {
         if let Some(info) = self.info(name) {
             release(&self.map, info.range.clone());

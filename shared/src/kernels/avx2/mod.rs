@@ -8,7 +8,7 @@
 //! Q4_0 and Q4_1, each block's 32 weights are widened in registers to 4 × 8 f32 lanes
 //! and multiplied with the f32 activations by FMA; the block scale `d` (and the Q4_1
 //! offset `m`) is applied once per block. The other formats go through one generic
-//! kernel ([`generic`]) that expands 8 weights at a time, scales applied, before the FMA.
+//! kernel (`generic`) that expands 8 weights at a time, scales applied, before the FMA.
 
 use std::arch::x86_64::*;
 

@@ -3,7 +3,7 @@
 //!
 //! One generic kernel serves every format. A format says how to read a block's header
 //! (its scales, once per block) and how to expand any 16 of its weights into one
-//! register of f32 lanes, the values ggml's dequantizer gives ([`formats`]). The kernel
+//! register of f32 lanes, the values ggml's dequantizer gives (`formats`). The kernel
 //! multiplies each expanded group into one of two accumulators by FMA (groups
 //! alternate between them), so a (row, input) pair always sees the same float
 //! operations, whichever kernel and grouping computed it: the multi-input kernel is
