@@ -1,5 +1,6 @@
 //! The command line's flags that are more than a line or two: `ch03 eval`'s
-//! ([`EvalArgs`], with the book's defaults for `--preset book`) and `ch03 data`'s datasets.
+//! ([`EvalArgs`], with the book's defaults for `--preset book`), the dataset flags it shares
+//! with `ch04 eval` ([`DatasetArgs`]), and `ch03 data`'s datasets.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,11 @@ use clap::builder::RangedU64ValueParser;
 use clap::Subcommand;
 use shared::cli::{Preset, PresetName, PromptArgs};
 
+use shared::Result;
+
 use crate::arith::Split;
+use crate::dataset::load_dataset;
+use crate::problem::Problem;
 use crate::prompts::PromptStyle;
 
 /// `ch03 data`: which dataset to write.
@@ -53,14 +58,10 @@ pub enum DataCommand {
     },
 }
 
-/// The flags of `ch03 eval`.
+/// `--dataset`, `--data` and `--levels`: which problems an evaluation poses (`ch03 eval`,
+/// `ch04 eval`).
 #[derive(Debug, clap::Args)]
-pub struct EvalArgs {
-    /// Defaults for the flags not given: ours (shown with each flag), or the book's
-    /// evaluate_math500.py (MATH-500, its first 10 problems, the plain prompt, 2048 new
-    /// tokens; raw prompts for a base model, the chat template for a reasoning one).
-    #[arg(long, value_enum, default_value_t = PresetName::Ours)]
-    pub preset: PresetName,
+pub struct DatasetArgs {
     /// arith (generated, test split), math500, math-train (the book's MATH training set), or a
     /// path to a JSON/JSON-lines file of problems.
     #[arg(long, default_value = "arith")]
@@ -69,15 +70,40 @@ pub struct EvalArgs {
     /// instead of the cache or the download.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Levels for --dataset arith, e.g. 1-5.
+    #[arg(long, default_value = "1-5")]
+    pub levels: String,
+}
+
+impl DatasetArgs {
+    /// The first `limit` problems of the dataset ([`load_dataset`]; `seed` generates arith).
+    pub fn load(&self, limit: Option<usize>, seed: u64) -> Result<Vec<Problem>> {
+        load_dataset(
+            &self.dataset,
+            self.data.as_deref(),
+            limit,
+            seed,
+            &self.levels,
+        )
+    }
+}
+
+/// The flags of `ch03 eval`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Defaults for the flags not given: ours (shown with each flag), or the book's
+    /// evaluate_math500.py (MATH-500, its first 10 problems, the plain prompt, 2048 new
+    /// tokens; raw prompts for a base model, the chat template for a reasoning one).
+    #[arg(long, value_enum, default_value_t = PresetName::Ours)]
+    pub preset: PresetName,
+    #[command(flatten)]
+    pub source: DatasetArgs,
     /// Evaluate only the first N problems (arith: generate N).
     #[arg(long)]
     pub limit: Option<usize>,
     /// Seed for --dataset arith.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Levels for --dataset arith, e.g. 1-5.
-    #[arg(long, default_value = "1-5")]
-    pub levels: String,
     /// Prompt: plain (the book's render_prompt), cot (+ "Explain step by step.") or
     /// one-shot (one worked example first, what ch05 trains with).
     #[arg(long, value_enum, default_value_t = PromptStyle::Plain)]
@@ -103,7 +129,7 @@ pub struct EvalArgs {
 
 /// The book's `evaluate_math500.py` defaults, for `--preset book`.
 pub fn book_eval_defaults(args: &mut EvalArgs, preset: &mut Preset) {
-    preset.set("dataset", &mut args.dataset, "math500".to_string());
+    preset.set("dataset", &mut args.source.dataset, "math500".to_string());
     preset.set_shown("limit", &mut args.limit, Some(10), "10");
     preset.set_choice("prompt", &mut args.prompt, PromptStyle::Plain);
     preset.set("max_new_tokens", &mut args.max_new_tokens, 2048);

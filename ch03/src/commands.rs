@@ -20,8 +20,8 @@ use crate::grader::{
 use crate::records::{read_records_repairing, write_records_atomically};
 use crate::summary::format_comparison;
 use crate::{
-    arith_test_problems, evaluate_math500_stream, load_dataset, load_math500_test, load_math_train,
-    EvalConfig, EvalRecord, EvalSummary, PromptStyle,
+    arith_test_problems, evaluate_math500_stream, load_math500_test, load_math_train, EvalConfig,
+    EvalRecord, EvalSummary, PromptStyle,
 };
 
 /// Problems in the demo's mini evaluation.
@@ -164,18 +164,12 @@ pub fn write_dataset(dataset: DataCommand) -> Result<()> {
 /// `eval`: the resumable evaluation with a progress bar and a closing summary
 /// (the model on `device`).
 pub fn run_eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
-    let problems = load_dataset(
-        &args.dataset,
-        args.data.as_deref(),
-        args.limit,
-        args.seed,
-        &args.levels,
-    )?;
+    let problems = args.source.load(args.limit, args.seed)?;
     let prompt = args.prompt;
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| default_out(&args.dataset, prompt));
+        .unwrap_or_else(|| default_out(&args.source.dataset, prompt));
     let loaded = load_model_on(model, device)?;
     let prompt_mode = args.prompt_args.mode(&loaded)?;
     args.prompt_args.announce(&loaded, prompt_mode);

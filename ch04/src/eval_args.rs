@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use ch03::cli::DatasetArgs;
 use ch03::PromptStyle;
 use clap::builder::RangedU64ValueParser;
 use shared::cli::{non_negative_f32, probability_f32, Preset, PresetName, PromptArgs};
@@ -20,19 +21,11 @@ pub struct EvalArgs {
     /// 2048 new tokens, first-seen ties, the heuristic score, 192-token critiques.
     #[arg(long, value_enum, default_value_t = PresetName::Ours)]
     pub preset: PresetName,
-    /// arith (generated, test split), math500, math-train (the book's MATH training set), or a
-    /// path to a JSON/JSON-lines file of problems.
-    #[arg(long, default_value = "arith")]
-    pub dataset: String,
-    /// A local math500_test.json or math_train.json (for --dataset math500 or math-train).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: DatasetArgs,
     /// Evaluate only the first N problems (arith: generate N).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
-    /// Levels for --dataset arith.
-    #[arg(long, default_value = "1-5")]
-    pub levels: String,
     /// Methods to run, comma-separated (run in this order: greedy, cot, self-consistency,
     /// best-of-n, self-refine). Self-consistency generates the largest N once and votes
     /// each smaller N on its first samples (the same seeds); best-of-n by logprob ranks
@@ -115,7 +108,7 @@ impl VoteArgs {
 
 /// The book's MATH-500 scripts' defaults, for `--preset book`.
 pub fn book_eval_defaults(args: &mut EvalArgs, preset: &mut Preset) {
-    preset.set("dataset", &mut args.dataset, "math500".to_string());
+    preset.set("dataset", &mut args.source.dataset, "math500".to_string());
     preset.set("limit", &mut args.limit, 10);
     preset.set_shown("n", &mut args.n, vec![3], "3");
     preset.set("temperature", &mut args.temperature, 1.0);

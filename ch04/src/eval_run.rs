@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use ch03::{load_dataset, Problem};
+use ch03::Problem;
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::cli::{load_model_on, DeviceArgs};
 use shared::loader::{LoadedModel, PromptMode};
@@ -24,13 +24,7 @@ use crate::self_refine::Score;
 /// `eval`: every method and N into its own log, then the table and the plots
 /// (the model on `device`).
 pub fn run_eval(model: &str, device: DeviceArgs, args: &EvalArgs) -> Result<()> {
-    let problems = load_dataset(
-        &args.dataset,
-        args.data.as_deref(),
-        Some(args.limit),
-        args.seed,
-        &args.levels,
-    )?;
+    let problems = args.source.load(Some(args.limit), args.seed)?;
     let loaded = load_model_on(model, device)?;
     let prompt_mode = args.prompt_args.mode(&loaded)?;
     args.prompt_args.announce(&loaded, prompt_mode);
