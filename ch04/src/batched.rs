@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use shared::generate::{
-    check_finite_logits, generate, generation_capacity, GenerateOptions, Generation,
+    check_finite_logits, generate, generation_capacity, take_token, GenerateOptions, Generation,
     GenerationStats, StopReason,
 };
 use shared::model::Model;
@@ -159,7 +159,17 @@ pub fn sample_batched(
             if lane.stop.is_some() {
                 continue;
             }
-            lane.stop = take_token(lane, opts, state.caches[i].len() >= capacity);
+            let (kept, cache_full) = (lane.ids.len(), state.caches[i].len() >= capacity);
+            lane.stop = take_token(
+                &mut lane.ids,
+                lane.next,
+                opts.max_new_tokens,
+                &opts.stop_ids,
+                cache_full,
+            );
+            if lane.ids.len() > kept {
+                lane.logprob_sum += lane.next_logprob;
+            }
             match lane.stop {
                 Some(_) => lane.total_s = start.elapsed().as_secs_f64(),
                 None => {
@@ -201,25 +211,4 @@ pub fn sample_batched(
             Sample::new(generation, lane.logprob_sum, Some(lane.next))
         })
         .collect())
-}
-
-/// Takes a lane's chosen token, exactly as `shared::generate::generate` does:
-/// a stop token ends the sample unkept; otherwise the token is kept, and the
-/// sample ends when it reaches `max_new_tokens` or its cache is full.
-fn take_token(lane: &mut Lane, opts: &SampleOptions, cache_full: bool) -> Option<StopReason> {
-    if lane.ids.len() >= opts.max_new_tokens {
-        return Some(StopReason::MaxNewTokens);
-    }
-    if opts.stop_ids.contains(&lane.next) {
-        return Some(StopReason::StopToken);
-    }
-    lane.ids.push(lane.next);
-    lane.logprob_sum += lane.next_logprob;
-    if lane.ids.len() == opts.max_new_tokens {
-        return Some(StopReason::MaxNewTokens);
-    }
-    if cache_full {
-        return Some(StopReason::ContextFull);
-    }
-    None
 }

@@ -93,6 +93,23 @@ impl Tally {
         }
     }
 
+    /// [`take_token`] into this generation's ids, showing a kept token to `on_token`.
+    fn take(
+        &mut self,
+        next: u32,
+        max_new_tokens: usize,
+        stop_ids: &[u32],
+        cache_full: bool,
+        on_token: &mut dyn FnMut(u32),
+    ) -> Option<StopReason> {
+        let kept = self.ids.len();
+        let stop = take_token(&mut self.ids, next, max_new_tokens, stop_ids, cache_full);
+        if self.ids.len() > kept {
+            on_token(next);
+        }
+        stop
+    }
+
     /// The generation, ended for `stop`.
     fn finish(self, stop: StopReason) -> Generation {
         let stats = GenerationStats {
@@ -161,21 +178,37 @@ pub fn generate_text_basic_cache(
     check_finite_logits(model, &logits)?;
     let mut next = argmax(&logits) as u32;
     tally.first_token_chosen();
-    while tally.ids.len() < max_new_tokens {
-        if stop_ids.contains(&next) {
-            return Ok(tally.finish(StopReason::StopToken));
-        }
-        tally.ids.push(next);
-        on_token(next);
-        if tally.ids.len() == max_new_tokens {
-            break;
-        }
-        if state.cache.len() >= capacity {
-            return Ok(tally.finish(StopReason::ContextFull));
+    loop {
+        let cache_full = state.cache.len() >= capacity;
+        if let Some(stop) = tally.take(next, max_new_tokens, stop_ids, cache_full, on_token) {
+            return Ok(tally.finish(stop));
         }
         next = argmax(model.forward_step(next, &mut state)) as u32;
     }
-    Ok(tally.finish(StopReason::MaxNewTokens))
+}
+
+/// Takes the chosen token `next` by every generation loop's rules (the cached loops here,
+/// batched greedy decoding, chapter 4's batched sampling): a stop id ends the answer
+/// unkept; otherwise `next` is appended to `ids`, and the answer ends when it reaches
+/// `max_new_tokens` or the cache is full. `None`: the answer goes on.
+pub fn take_token(
+    ids: &mut Vec<u32>,
+    next: u32,
+    max_new_tokens: usize,
+    stop_ids: &[u32],
+    cache_full: bool,
+) -> Option<StopReason> {
+    if ids.len() >= max_new_tokens {
+        return Some(StopReason::MaxNewTokens);
+    }
+    if stop_ids.contains(&next) {
+        return Some(StopReason::StopToken);
+    }
+    ids.push(next);
+    if ids.len() == max_new_tokens {
+        return Some(StopReason::MaxNewTokens);
+    }
+    cache_full.then_some(StopReason::ContextFull)
 }
 
 /// Checks a prompt before generating (non-empty, valid ids, within the
@@ -228,21 +261,14 @@ pub fn generate(
     check_finite_logits(model, &logits)?;
     let mut next = select(&logits);
     tally.first_token_chosen();
-    while tally.ids.len() < opts.max_new_tokens {
-        if opts.stop_ids.contains(&next) {
-            return Ok(tally.finish(StopReason::StopToken));
-        }
-        tally.ids.push(next);
-        on_token(next);
-        if tally.ids.len() == opts.max_new_tokens {
-            break;
-        }
-        if state.cache.len() >= capacity {
-            return Ok(tally.finish(StopReason::ContextFull));
+    let (max, stop_ids) = (opts.max_new_tokens, &opts.stop_ids);
+    loop {
+        let cache_full = state.cache.len() >= capacity;
+        if let Some(stop) = tally.take(next, max, stop_ids, cache_full, on_token) {
+            return Ok(tally.finish(stop));
         }
         next = select(model.forward_step(next, &mut state));
     }
-    Ok(tally.finish(StopReason::MaxNewTokens))
 }
 
 /// Greedy answers to many prompts, decoded `batch` at a time with continuous
@@ -387,14 +413,12 @@ impl GreedyBatcher<'_> {
             }
             let cache_len = self.state.caches[slot].len();
             let lane = self.lanes[slot].as_mut().expect("filled above");
-            let capacity = self.capacities[lane.prompt];
-            match take_token(
-                lane,
-                self.max_new_tokens,
-                self.stop_ids,
-                cache_len,
-                capacity,
-            ) {
+            let cache_full = cache_len >= self.capacities[lane.prompt];
+            let (max, stop_ids) = (self.max_new_tokens, self.stop_ids);
+            match lane
+                .tally
+                .take(lane.next, max, stop_ids, cache_full, &mut |_| {})
+            {
                 None => return Ok(Some(lane.next)),
                 Some(stop) => {
                     let lane = self.lanes[slot].take().expect("filled above");
@@ -447,31 +471,4 @@ fn prefill_common_prefix(model: &Model, prompts: &[Vec<u32>]) -> Option<KvCache>
     let mut cache = model.new_cache(common);
     model.forward_sequence(&first[..common], &mut cache);
     Some(cache)
-}
-
-/// Takes a lane's chosen token with [`generate`]'s rules: a stop id ends the
-/// answer unkept; otherwise the token is kept, and the answer ends when it
-/// reaches `max_new_tokens` or its cache (`cache_len` of `capacity`) is full.
-/// `None`: the answer goes on.
-fn take_token(
-    lane: &mut Lane,
-    max_new_tokens: usize,
-    stop_ids: &[u32],
-    cache_len: usize,
-    capacity: usize,
-) -> Option<StopReason> {
-    if lane.tally.ids.len() >= max_new_tokens {
-        return Some(StopReason::MaxNewTokens);
-    }
-    if stop_ids.contains(&lane.next) {
-        return Some(StopReason::StopToken);
-    }
-    lane.tally.ids.push(lane.next);
-    if lane.tally.ids.len() == max_new_tokens {
-        return Some(StopReason::MaxNewTokens);
-    }
-    if cache_len >= capacity {
-        return Some(StopReason::ContextFull);
-    }
-    None
 }
