@@ -24,6 +24,8 @@ pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
 pub mod blocks;
+#[cfg(target_arch = "x86_64")]
+mod prefetch;
 pub mod scalar;
 
 /// Elements per block of the 32-element formats (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL).

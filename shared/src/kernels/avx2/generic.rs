@@ -7,7 +7,8 @@
 
 use std::arch::x86_64::*;
 
-use super::{hsum_ps, prefetch, PREFETCH_GROUPS};
+use super::hsum_ps;
+use crate::kernels::prefetch::{prefetch_share, GROUPS_AHEAD};
 
 /// A block format as the AVX2 kernels read it.
 pub(super) trait Format {
@@ -75,14 +76,13 @@ pub(super) unsafe fn dot_rows<F: Format>(w: &[u8], x: &[f32], y: &mut [f32]) {
         "dot_rows: shape mismatch"
     );
     let group_bytes = ROWS * row_bytes;
+    let step = ROWS * F::BYTES;
     for (gi, out) in y.chunks_exact_mut(ROWS).enumerate() {
-        prefetch(
-            w.get((gi + PREFETCH_GROUPS) * group_bytes..).unwrap_or(&[]),
-            group_bytes,
-        );
+        let ahead = (gi + GROUPS_AHEAD) * group_bytes;
         let rows = &w[gi * group_bytes..][..group_bytes];
         let mut acc = [zero_acc(); ROWS];
         for (j, xb) in x.chunks_exact(F::LEN).enumerate() {
+            prefetch_share(w, ahead + j * step, step);
             // Plain arrays, no `array::from_fn`: its closure would not inline here.
             let block = |k: usize| &rows[(k * blocks + j) * F::BYTES..][..F::BYTES];
             let bs: [&[u8]; ROWS] = [block(0), block(1), block(2), block(3)];

@@ -12,6 +12,7 @@
 
 use std::arch::x86_64::*;
 
+use super::prefetch::{prefetch_share, GROUPS_AHEAD};
 use super::{scalar, QFormat, QK};
 
 mod formats;
@@ -214,9 +215,10 @@ pub unsafe fn dot_rows_bf16(w: &[u16], x: &[f32], y: &mut [f32]) {
     let group = ROWS * n;
     for (g, out) in y.chunks_exact_mut(ROWS).enumerate() {
         let rows: [&[u16]; ROWS] = std::array::from_fn(|k| &w[(g * ROWS + k) * n..][..n]);
-        prefetch_u16(w.get((g + PREFETCH_GROUPS) * group..).unwrap_or(&[]), group);
+        let ahead = (g + GROUPS_AHEAD) * group;
         let mut acc = [_mm256_setzero_ps(); ROWS];
         for (j, xc) in x8.clone().enumerate() {
+            prefetch_share(w, ahead + j * ROWS * 8, ROWS * 8);
             // SAFETY: `xc` is 8 floats; `loadu` is unaligned.
             let xv = unsafe { _mm256_loadu_ps(xc.as_ptr()) };
             for k in 0..ROWS {
@@ -237,17 +239,6 @@ pub unsafe fn dot_rows_bf16(w: &[u16], x: &[f32], y: &mut [f32]) {
             acc = _mm256_fmadd_ps(bf16x8(&row[8 * j..]), xv, acc);
         }
         *out = bf16_finish(acc, row, x);
-    }
-}
-
-/// [`prefetch`] for the first `len` values of a run of bf16 weights.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn prefetch_u16(w: &[u16], len: usize) {
-    let w = &w[..len.min(w.len())];
-    for line in w.chunks(32) {
-        // A hint that never faults; the pointer is inside `w` anyway.
-        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
     }
 }
 
@@ -315,21 +306,6 @@ fn expand_q4_1(b: &[u8]) -> WBlock {
     WBlock { w, d, m: Some(m) }
 }
 
-/// How many groups of rows ahead the quantized kernels prefetch: decoding streams each
-/// weight once from memory, and the hardware prefetcher alone leaves the kernels waiting.
-const PREFETCH_GROUPS: usize = 2;
-
-/// Asks the CPU to start loading the first `len` bytes of `bytes` (or all of it, if shorter).
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn prefetch(bytes: &[u8], len: usize) {
-    let bytes = &bytes[..len.min(bytes.len())];
-    for line in bytes.chunks(64) {
-        // A hint that never faults; the pointer is inside `bytes` anyway.
-        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
-    }
-}
-
 thread_local! {
     /// Per-thread scratch for the block sums of the multi-input kernels' activations.
     static BLOCK_SUMS: std::cell::RefCell<Vec<__m256>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -353,7 +329,7 @@ macro_rules! quantized_rows {
             assert!(w.len() >= row_bytes * y.len(), "{}: w too short", stringify!($name));
             let group_bytes = ROWS * row_bytes;
             for (g, out) in y.chunks_exact_mut(ROWS).enumerate() {
-                prefetch(w.get((g + PREFETCH_GROUPS) * group_bytes..).unwrap_or(&[]), group_bytes);
+                let ahead = (g + GROUPS_AHEAD) * group_bytes;
                 let group = &w[g * group_bytes..][..group_bytes];
                 let rows: [&[u8]; ROWS] = [
                     &group[..row_bytes],
@@ -363,6 +339,7 @@ macro_rules! quantized_rows {
                 ];
                 let mut acc = [_mm256_setzero_ps(); ROWS];
                 for (j, xb) in x.chunks_exact(QK).enumerate() {
+                    prefetch_share(w, ahead + j * ROWS * $bytes, ROWS * $bytes);
                     let xb = load_x(xb);
                     for k in 0..ROWS {
                         acc[k] = block_dot(&$expand(&rows[k][j * $bytes..][..$bytes]), &xb, acc[k]);

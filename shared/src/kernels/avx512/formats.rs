@@ -130,12 +130,15 @@ block_format!(
 );
 
 block_format!(
-    /// Q5_0: d·(q − 16), q = nibble + 16·(bit of `qh`).
+    /// Q5_0: d·(q − 16), q = nibble + 16·(bit of `qh`). For a nibble n, q − 16 is n where
+    /// the bit is set and n − 16 = n | !15 (two's complement) where it is clear: one
+    /// masked OR, over the bits of `qh` inverted once per block.
     Q5_0, 32, 22, (__m512, u32),
-    |b| { (f16_splat(b, 0), u32::from_le_bytes([b[2], b[3], b[4], b[5]])) },
+    |b| { (f16_splat(b, 0), !u32::from_le_bytes([b[2], b[3], b[4], b[5]])) },
     |b, h, g| {
-        let q = add_high_bit(nibbles(b, 6, g == 1), (h.1 >> (16 * g)) as __mmask16);
-        _mm512_mul_ps(h.0, _mm512_cvtepi32_ps(_mm512_sub_epi32(q, _mm512_set1_epi32(16))))
+        let n = nibbles(b, 6, g == 1);
+        let q = _mm512_mask_or_epi32(n, (h.1 >> (16 * g)) as __mmask16, n, _mm512_set1_epi32(!15));
+        _mm512_mul_ps(h.0, _mm512_cvtepi32_ps(q))
     }
 );
 

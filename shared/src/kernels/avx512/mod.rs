@@ -15,6 +15,7 @@
 
 use std::arch::x86_64::*;
 
+use super::prefetch::{prefetch_share, GROUPS_AHEAD};
 use super::QFormat;
 
 mod formats;
@@ -97,16 +98,6 @@ avx512! {
         acc[g % 2] = _mm512_fmadd_ps(w, xv, acc[g % 2]);
     }
 
-    /// Asks the CPU to start loading the first `len` bytes of `bytes` (or all of it).
-    #[inline]
-    fn prefetch(bytes: &[u8], len: usize) {
-        let bytes = &bytes[..len.min(bytes.len())];
-        for line in bytes.chunks(64) {
-            // A hint that never faults; the pointer is inside `bytes` anyway.
-            _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
-        }
-    }
-
     /// `y[r] = w[r] · x` for consecutive rows of `F` blocks, four rows at a time (eight
     /// independent accumulator chains), then the remaining rows one by one.
     ///
@@ -121,11 +112,13 @@ avx512! {
             "dot_rows: shape mismatch"
         );
         let group_bytes = ROWS * row_bytes;
+        let step = ROWS * F::BYTES;
         for (gi, out) in y.chunks_exact_mut(ROWS).enumerate() {
-            prefetch(w.get((gi + PREFETCH_GROUPS) * group_bytes..).unwrap_or(&[]), group_bytes);
+            let ahead = (gi + GROUPS_AHEAD) * group_bytes;
             let rows = &w[gi * group_bytes..][..group_bytes];
             let mut acc = [zero_acc(); ROWS];
             for (j, xb) in x.chunks_exact(F::LEN).enumerate() {
+                prefetch_share(w, ahead + j * step, step);
                 // Plain arrays, no `array::from_fn`: its closure would not inline here.
                 let block = |k: usize| &rows[(k * blocks + j) * F::BYTES..][..F::BYTES];
                 let bs: [&[u8]; ROWS] = [block(0), block(1), block(2), block(3)];
@@ -245,9 +238,6 @@ avx512! {
         }
     }
 }
-
-/// How many groups of rows ahead the single-input kernels prefetch.
-const PREFETCH_GROUPS: usize = 2;
 
 /// Calls `$kernel::<format type>($args)` for the runtime format `$fmt`.
 macro_rules! with_format {
