@@ -222,29 +222,80 @@ block_format!(
     }
 );
 
-block_format!(
-    /// Q6_K (210 bytes: 128 bytes of low nibbles, 64 of high 2-bit pairs, 16 i8 scales,
-    /// f16 d): d·scale·(q − 32) per 16 elements. Each 128-element half reads 64 bytes of
-    /// `ql` and 32 of `qh`: element `l + 32k` takes nibble `k / 2` of `ql[l + 32(k % 2)]`
-    /// and bits `2k..2k + 2` of `qh[l]`.
-    Q6_K, 256, 210, [f32; 16],
-    |b| {
-        let d = f16_at(b, 208);
-        let mut out = [0.0; 16];
-        for (o, &sc) in out.iter_mut().zip(&b[192..208]) {
-            *o = d * f32::from(sc as i8);
+/// A Q6_K block read once: its 256 weights as `q − 32` in bytes, and its 16 scales
+/// times `d`. Decoding all 256 together takes a few byte-wide operations per 32
+/// weights; each group of lanes is then one widening load from `q`.
+#[derive(Clone, Copy)]
+pub(in crate::kernels) struct Q6Values {
+    /// Element `e` of the block, `q − 32`, in −32..32.
+    pub(in crate::kernels) q: [i8; 256],
+    /// `d·scale` of elements `16s..16s + 16`.
+    pub(in crate::kernels) scale: [f32; 16],
+}
+
+/// Decodes a Q6_K block (210 bytes: 128 bytes of low nibbles `ql`, 64 of high 2-bit
+/// pairs `qh`, 16 i8 scales, f16 d). Each 128-element half reads 64 bytes of `ql` and
+/// 32 of `qh`: element `l + 32k` (l < 32) takes nibble `k / 2` of `ql[l + 32(k % 2)]`
+/// and bits `2k..2k + 2` of `qh[l]`. 16-bit shifts move bits across byte boundaries,
+/// but only into bits the masks then clear.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(in crate::kernels) fn q6_k_values(b: &[u8]) -> Q6Values {
+    let b = &b[..210];
+    let mut v = Q6Values {
+        q: [0; 256],
+        scale: [0.0; 16],
+    };
+    let (nib, high_bits, offset) = (
+        _mm256_set1_epi8(0x0F),
+        _mm256_set1_epi8(0x30),
+        _mm256_set1_epi8(32),
+    );
+    let load = |at: usize| {
+        let bytes = &b[at..at + 32];
+        // SAFETY: `bytes` holds 32 bytes (sliced above); `loadu` is unaligned.
+        unsafe { _mm256_loadu_si256(bytes.as_ptr().cast()) }
+    };
+    for half in 0..2 {
+        let (ql0, ql1, qh) = (load(64 * half), load(64 * half + 32), load(128 + 32 * half));
+        let parts = [
+            (_mm256_and_si256(ql0, nib), _mm256_slli_epi16::<4>(qh)),
+            (_mm256_and_si256(ql1, nib), _mm256_slli_epi16::<2>(qh)),
+            (_mm256_and_si256(_mm256_srli_epi16::<4>(ql0), nib), qh),
+            (
+                _mm256_and_si256(_mm256_srli_epi16::<4>(ql1), nib),
+                _mm256_srli_epi16::<2>(qh),
+            ),
+        ];
+        for (k, (low, high)) in parts.into_iter().enumerate() {
+            let q = _mm256_or_si256(low, _mm256_and_si256(high, high_bits));
+            let out = &mut v.q[128 * half + 32 * k..][..32];
+            // SAFETY: `out` holds 32 bytes (sliced above); `storeu` is unaligned.
+            unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm256_sub_epi8(q, offset)) };
         }
-        out
-    },
-    |b, h, g| {
-        let s = g / 2;
-        let (half, k, l16) = (s / 8, (s % 8) / 2, s % 2);
-        let within = 16 * l16 + 8 * (g % 2);
-        let low = bit_field(bytes_u32(b, 64 * half + 32 * (k % 2) + within), 4 * (k / 2) as u32, 4);
-        let high = bit_field(bytes_u32(b, 128 + 32 * half + within), 2 * k as u32, 2);
-        let q = _mm256_or_si256(low, _mm256_slli_epi32::<4>(high));
-        let q = _mm256_sub_epi32(q, _mm256_set1_epi32(32));
-        _mm256_mul_ps(_mm256_set1_ps(h[8 * half + l16 + 2 * k]), _mm256_cvtepi32_ps(q))
+    }
+    let d = f16_at(b, 208);
+    for (o, &sc) in v.scale.iter_mut().zip(&b[192..208]) {
+        *o = d * f32::from(sc as i8);
+    }
+    v
+}
+
+/// The 8 bytes at `q[at..at + 8]` sign-extended to i32 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn bytes_i32(q: &[i8], at: usize) -> __m256i {
+    let q = &q[at..at + 8];
+    // SAFETY: `q` holds 8 bytes (sliced above); `loadl` is unaligned.
+    _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(q.as_ptr().cast()) })
+}
+
+block_format!(
+    /// Q6_K: d·scale·(q − 32) per 16 elements, decoded once per block ([`q6_k_values`]).
+    Q6_K, 256, 210, Q6Values,
+    |b| { q6_k_values(b) },
+    |_b, h, g| {
+        _mm256_mul_ps(_mm256_set1_ps(h.scale[g / 2]), _mm256_cvtepi32_ps(bytes_i32(&h.q, 8 * g)))
     }
 );
 

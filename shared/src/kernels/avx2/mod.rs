@@ -15,7 +15,7 @@ use std::arch::x86_64::*;
 use super::prefetch::{prefetch_share, GROUPS_AHEAD};
 use super::{scalar, QFormat, QK};
 
-mod formats;
+pub(super) mod formats;
 mod generic;
 
 /// Sum of the 8 lanes.

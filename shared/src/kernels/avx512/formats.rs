@@ -12,6 +12,7 @@
 
 use std::arch::x86_64::*;
 
+use super::super::avx2::formats::{q6_k_values, Q6Values};
 use super::super::blocks::{self, f16_at, SubScales};
 use super::{avx512, Format};
 
@@ -231,27 +232,15 @@ block_format!(
 );
 
 block_format!(
-    /// Q6_K (210 bytes: 128 bytes of low nibbles, 64 of high 2-bit pairs, 16 i8 scales,
-    /// f16 d): d·scale·(q − 32) per 16 elements. Each 128-element half reads 64 bytes of
-    /// `ql` and 32 of `qh`: element `l + 32k` takes nibble `k / 2` of `ql[l + 32(k % 2)]`
-    /// and bits `2k..2k + 2` of `qh[l]`.
-    Q6_K, 256, 210, [f32; 16],
-    |b| {
-        let d = f16_at(b, 208);
-        let mut out = [0.0; 16];
-        for (o, &sc) in out.iter_mut().zip(&b[192..208]) {
-            *o = d * f32::from(sc as i8);
-        }
-        out
-    },
-    |b, h, g| {
-        let (half, k, l16) = (g / 8, (g % 8) / 2, g % 2);
-        let low = bytes_u32(b, 64 * half + 32 * (k % 2) + 16 * l16);
-        let low = bit_field(low, 4 * (k / 2) as u32, 4);
-        let high = bit_field(bytes_u32(b, 128 + 32 * half + 16 * l16), 2 * k as u32, 2);
-        let q = _mm512_or_si512(low, _mm512_slli_epi32::<4>(high));
-        let q = _mm512_sub_epi32(q, _mm512_set1_epi32(32));
-        _mm512_mul_ps(_mm512_set1_ps(h[8 * half + l16 + 2 * k]), _mm512_cvtepi32_ps(q))
+    /// Q6_K: d·scale·(q − 32) per 16 elements, decoded once per block with byte-wide
+    /// operations ([`q6_k_values`]); a group is one widening load.
+    Q6_K, 256, 210, Q6Values,
+    |b| { q6_k_values(b) },
+    |_b, h, g| {
+        let q = &h.q[16 * g..16 * g + 16];
+        // SAFETY: `q` holds 16 bytes (sliced above); `loadu` is unaligned.
+        let q = _mm512_cvtepi8_epi32(unsafe { _mm_loadu_si128(q.as_ptr().cast()) });
+        _mm512_mul_ps(_mm512_set1_ps(h.scale[g]), _mm512_cvtepi32_ps(q))
     }
 );
 
