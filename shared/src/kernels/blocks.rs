@@ -45,7 +45,7 @@ pub struct SubScales {
 
 /// The sub-block scales of a Q4_K or Q5_K block (f16 `d` at 0, f16 `dmin` at 2, the
 /// 12 packed bytes at 4).
-#[inline]
+#[inline(always)]
 pub fn k4_sub_scales(block: &[u8]) -> SubScales {
     let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
     let packed = &block[4..16];
