@@ -4,8 +4,10 @@
 //! [`super::super::blocks`] for the header fields).
 //!
 //! Small integers are widened from 8 bytes (`vpmovzxbd`), masked, shifted and
-//! converted to f32 exactly. IQ4's 16 levels are two 8-lane registers: two permutes
-//! and a blend by the index's fourth bit look a level up.
+//! converted to f32 exactly. Q5_0, Q5_1 and Q6_K, whose bits are spread over two
+//! fields, are decoded once per block into one signed byte per weight with 32-byte-wide
+//! operations, and each group is then one widening load. IQ4's 16 levels are two 8-lane
+//! registers: two permutes and a blend by the index's fourth bit look a level up.
 
 #![allow(non_camel_case_types)]
 
@@ -62,18 +64,6 @@ fn bit_field(v: __m256i, shift: u32, width: u32) -> __m256i {
     _mm256_and_si256(shifted, _mm256_set1_epi32((1 << width) - 1))
 }
 
-/// `q + 16` in lane `i` where bit `i` of `bits` (8 bits) is set: Q5's fifth bit.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn add_high_bits(q: __m256i, bits: u32) -> __m256i {
-    let lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    let set = _mm256_cmpeq_epi32(
-        _mm256_and_si256(_mm256_set1_epi32(bits as i32), lane_bit),
-        lane_bit,
-    );
-    _mm256_or_si256(q, _mm256_and_si256(set, _mm256_set1_epi32(16)))
-}
-
 /// IQ4's level for each 4-bit index lane.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -117,24 +107,62 @@ macro_rules! block_format {
     };
 }
 
+/// The 32 five-bit values of a Q5_0 or Q5_1 block, in bytes, minus `offset` (16 for
+/// Q5_0, 0 for Q5_1): the nibbles at `b[at..at + 16]` (low nibbles are elements 0..16,
+/// high nibbles 16..32) with bit `i` of `qh` as element `i`'s fifth bit. Decoded once
+/// per block with byte-wide operations: `qh` spread to one byte per element, compared
+/// against each byte's bit.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn five_bit_values(b: &[u8], at: usize, qh: u32, offset: i8) -> [i8; 32] {
+    let packed = &b[at..at + 16];
+    // SAFETY: `packed` holds 16 bytes (sliced above); `loadu` is unaligned.
+    let packed = unsafe { _mm_loadu_si128(packed.as_ptr().cast()) };
+    let nib = _mm_set1_epi8(0x0F);
+    let low = _mm_and_si128(packed, nib);
+    let high = _mm_and_si128(_mm_srli_epi16::<4>(packed), nib);
+    // Byte i (each 128-bit lane indexes its own copy of qh): byte i / 8 of qh.
+    let spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(qh as i32),
+        _mm256_setr_epi8(
+            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, //
+            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3,
+        ),
+    );
+    let bit = _mm256_set1_epi64x(0x8040_2010_0804_0201_u64 as i64);
+    let set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    let fifth = _mm256_and_si256(set, _mm256_set1_epi8(16));
+    let q = _mm256_or_si256(_mm256_set_m128i(high, low), fifth);
+    let mut out = [0i8; 32];
+    // SAFETY: `out` holds 32 bytes; `storeu` is unaligned.
+    unsafe {
+        _mm256_storeu_si256(
+            out.as_mut_ptr().cast(),
+            _mm256_sub_epi8(q, _mm256_set1_epi8(offset)),
+        )
+    };
+    out
+}
+
 block_format!(
-    /// Q5_0: d·(q − 16), q = nibble + 16·(bit of `qh`); low nibbles are elements 0..16.
-    Q5_0, 32, 22, (__m256, u32),
-    |b| { (f16_splat(b, 0), u32::from_le_bytes([b[2], b[3], b[4], b[5]])) },
-    |b, h, g| {
-        let q = add_high_bits(nibbles(b, 6 + 8 * (g % 2), g >= 2), (h.1 >> (8 * g)) & 0xFF);
-        _mm256_mul_ps(h.0, _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(16))))
-    }
+    /// Q5_0: d·(q − 16), q = nibble + 16·(bit of `qh`), decoded once per block
+    /// ([`five_bit_values`]).
+    Q5_0, 32, 22, (__m256, [i8; 32]),
+    |b| {
+        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+        (f16_splat(b, 0), five_bit_values(b, 6, qh, 16))
+    },
+    |_b, h, g| { _mm256_mul_ps(h.0, _mm256_cvtepi32_ps(bytes_i32(&h.1, 8 * g))) }
 );
 
 block_format!(
-    /// Q5_1: d·q + m, q = nibble + 16·(bit of `qh`).
-    Q5_1, 32, 24, (__m256, __m256, u32),
-    |b| { (f16_splat(b, 0), f16_splat(b, 2), u32::from_le_bytes([b[4], b[5], b[6], b[7]])) },
-    |b, h, g| {
-        let q = add_high_bits(nibbles(b, 8 + 8 * (g % 2), g >= 2), (h.2 >> (8 * g)) & 0xFF);
-        _mm256_fmadd_ps(h.0, _mm256_cvtepi32_ps(q), h.1)
-    }
+    /// Q5_1: d·q + m, q = nibble + 16·(bit of `qh`), decoded once per block.
+    Q5_1, 32, 24, (__m256, __m256, [i8; 32]),
+    |b| {
+        let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        (f16_splat(b, 0), f16_splat(b, 2), five_bit_values(b, 8, qh, 0))
+    },
+    |_b, h, g| { _mm256_fmadd_ps(h.0, _mm256_cvtepi32_ps(bytes_i32(&h.2, 8 * g)), h.1) }
 );
 
 /// Per 16 elements: the scale and the min subtracted (both already times d or dmin).
