@@ -97,17 +97,44 @@ macro_rules! block_format {
             unsafe fn group($b: &[u8], $h: &$header, $g: usize) -> __m512 $group
         }
     };
+    // A format whose blocks share one scale: `shared |h| scale` gives it from the header.
+    ($(#[$doc:meta])* $name:ident, $len:literal, $bytes:literal, $header:ty,
+     |$hb:ident| $head:block, shared |$sh:ident| $scale:block,
+     |$b:ident, $h:ident, $g:ident| $group:block) => {
+        $(#[$doc])*
+        pub(super) struct $name;
+
+        impl Format for $name {
+            const LEN: usize = $len;
+            const BYTES: usize = $bytes;
+            const SHARED_SCALE: bool = true;
+            type Header = $header;
+
+            #[inline]
+            #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+            unsafe fn header($hb: &[u8]) -> $header $head
+
+            #[inline]
+            #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+            unsafe fn shared_scale($sh: &$header) -> __m512 $scale
+
+            #[inline]
+            #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+            unsafe fn group($b: &[u8], $h: &$header, $g: usize) -> __m512 $group
+        }
+    };
 }
 
 block_format!(
     /// Q8_0: d·q.
     Q8_0, 32, 34, __m512,
     |b| { f16_splat(b, 0) },
-    |b, d, g| {
+    shared |d| { *d },
+    |b, _d, g| {
         let b = &b[2 + 16 * g..][..16];
         // SAFETY: `b` holds 16 bytes (sliced above); `loadu` is unaligned.
         let q = unsafe { _mm_loadu_si128(b.as_ptr().cast()) };
-        _mm512_mul_ps(*d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)))
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q))
     }
 );
 
@@ -115,9 +142,9 @@ block_format!(
     /// Q4_0: d·(nib − 8); low nibbles are elements 0..16, high nibbles 16..32.
     Q4_0, 32, 18, __m512,
     |b| { f16_splat(b, 0) },
-    |b, d, g| {
-        let q = _mm512_sub_epi32(nibbles(b, 2, g == 1), _mm512_set1_epi32(8));
-        _mm512_mul_ps(*d, _mm512_cvtepi32_ps(q))
+    shared |d| { *d },
+    |b, _d, g| {
+        _mm512_cvtepi32_ps(_mm512_sub_epi32(nibbles(b, 2, g == 1), _mm512_set1_epi32(8)))
     }
 );
 
@@ -136,10 +163,11 @@ block_format!(
     /// masked OR, over the bits of `qh` inverted once per block.
     Q5_0, 32, 22, (__m512, u32),
     |b| { (f16_splat(b, 0), !u32::from_le_bytes([b[2], b[3], b[4], b[5]])) },
+    shared |h| { h.0 },
     |b, h, g| {
         let n = nibbles(b, 6, g == 1);
         let q = _mm512_mask_or_epi32(n, (h.1 >> (16 * g)) as __mmask16, n, _mm512_set1_epi32(!15));
-        _mm512_mul_ps(h.0, _mm512_cvtepi32_ps(q))
+        _mm512_cvtepi32_ps(q)
     }
 );
 
@@ -248,7 +276,8 @@ block_format!(
     /// IQ4_NL: d·level[nib], low nibbles first.
     IQ4_NL, 32, 18, __m512,
     |b| { f16_splat(b, 0) },
-    |b, d, g| { _mm512_mul_ps(*d, iq4_levels(nibbles(b, 2, g == 1))) }
+    shared |d| { *d },
+    |b, _d, g| { iq4_levels(nibbles(b, 2, g == 1)) }
 );
 
 block_format!(

@@ -35,7 +35,22 @@ trait Format {
     /// The CPU must support AVX-512F, AVX2, FMA and F16C; `block` holds `BYTES` bytes.
     unsafe fn header(block: &[u8]) -> Self::Header;
 
-    /// Weights `16·g .. 16·g + 16` of `block` (`g < LEN / 16`), dequantized.
+    /// Whether every weight of a block shares one scale (Q8_0, Q4_0, Q5_0, IQ4_NL): then
+    /// [`Format::group`] gives the weights without it, the kernel sums the block's
+    /// products first and multiplies the sum by [`Format::shared_scale`] once.
+    const SHARED_SCALE: bool = false;
+
+    /// The scale shared by the whole block, in all lanes (formats with
+    /// [`Format::SHARED_SCALE`] only).
+    ///
+    /// # Safety
+    /// As for [`Format::header`], and `h` is a block's header.
+    unsafe fn shared_scale(_h: &Self::Header) -> __m512 {
+        unreachable!("only formats with SHARED_SCALE have a shared scale")
+    }
+
+    /// Weights `16·g .. 16·g + 16` of `block` (`g < LEN / 16`), dequantized (without
+    /// the shared scale, for a format with [`Format::SHARED_SCALE`]).
     ///
     /// # Safety
     /// As for [`Format::header`], and `h` is `block`'s header.
@@ -87,7 +102,6 @@ avx512! {
     }
 
     /// `acc[g % 2] += w · x[16g..16g + 16]`: one expanded group against its activations.
-    /// Every kernel here goes through this.
     ///
     /// # Safety
     /// `x` must point to 16 readable floats.
@@ -96,6 +110,34 @@ avx512! {
         // SAFETY: the caller guarantees 16 floats at `x`; `loadu` is unaligned.
         let xv = unsafe { _mm512_loadu_ps(x) };
         acc[g % 2] = _mm512_fmadd_ps(w, xv, acc[g % 2]);
+    }
+
+    /// `acc += block · x` for block `j` of a row (`x` its `F::LEN` activations). A format
+    /// with a shared scale sums its groups' products (the first multiplied, the rest
+    /// by FMA), then adds the sum times the scale into `acc[j % 2]`; any other format
+    /// adds group by group ([`group_dot`]). Every kernel here goes through this, so a
+    /// (row, input) pair always sees the same float operations.
+    ///
+    /// # Safety
+    /// `block` holds `F::BYTES` bytes, `h` is its header and `x` points to `F::LEN`
+    /// readable floats.
+    #[inline]
+    unsafe fn block_dot<F: Format>(block: &[u8], h: &F::Header, x: *const f32, j: usize, acc: &mut Acc) {
+        // SAFETY: the caller's guarantees, passed on; `16g + 16 <= F::LEN`.
+        unsafe {
+            if F::SHARED_SCALE {
+                let mut sum = _mm512_mul_ps(F::group(block, h, 0), _mm512_loadu_ps(x));
+                for g in 1..F::LEN / 16 {
+                    let xv = _mm512_loadu_ps(x.add(16 * g));
+                    sum = _mm512_fmadd_ps(F::group(block, h, g), xv, sum);
+                }
+                acc[j % 2] = _mm512_fmadd_ps(sum, F::shared_scale(h), acc[j % 2]);
+            } else {
+                for g in 0..F::LEN / 16 {
+                    group_dot(F::group(block, h, g), x.add(16 * g), g, acc);
+                }
+            }
+        }
     }
 
     /// `y[r] = w[r] · x` for consecutive rows of `F` blocks, four rows at a time (eight
@@ -126,12 +168,21 @@ avx512! {
                 let hs = unsafe {
                     [F::header(bs[0]), F::header(bs[1]), F::header(bs[2]), F::header(bs[3])]
                 };
-                for g in 0..F::LEN / 16 {
+                if F::SHARED_SCALE {
                     for k in 0..ROWS {
-                        // SAFETY: as above; `16g + 16 <= F::LEN = xb.len()`.
-                        unsafe {
-                            let wv = F::group(bs[k], &hs[k], g);
-                            group_dot(wv, xb.as_ptr().add(16 * g), g, &mut acc[k]);
+                        // SAFETY: as above; `xb` holds `F::LEN` floats.
+                        unsafe { block_dot::<F>(bs[k], &hs[k], xb.as_ptr(), j, &mut acc[k]) };
+                    }
+                } else {
+                    // The same operations as `block_dot`, groups outermost: the four rows
+                    // share each load of `x`.
+                    for g in 0..F::LEN / 16 {
+                        for k in 0..ROWS {
+                            // SAFETY: as above; `16g + 16 <= F::LEN = xb.len()`.
+                            unsafe {
+                                let wv = F::group(bs[k], &hs[k], g);
+                                group_dot(wv, xb.as_ptr().add(16 * g), g, &mut acc[k]);
+                            }
                         }
                     }
                 }
@@ -144,14 +195,9 @@ avx512! {
         for (r, out) in y.iter_mut().enumerate().skip(done) {
             let row = &w[r * row_bytes..][..row_bytes];
             let mut acc = zero_acc();
-            for (b, xb) in row.chunks_exact(F::BYTES).zip(x.chunks_exact(F::LEN)) {
+            for (j, (b, xb)) in row.chunks_exact(F::BYTES).zip(x.chunks_exact(F::LEN)).enumerate() {
                 // SAFETY: `b` holds `F::BYTES` bytes, `xb` `F::LEN` floats.
-                unsafe {
-                    let h = F::header(b);
-                    for g in 0..F::LEN / 16 {
-                        group_dot(F::group(b, &h, g), xb.as_ptr().add(16 * g), g, &mut acc);
-                    }
-                }
+                unsafe { block_dot::<F>(b, &F::header(b), xb.as_ptr(), j, &mut acc) };
             }
             *out = finish(acc);
         }
@@ -179,14 +225,33 @@ avx512! {
         for (j, b) in row.chunks_exact(F::BYTES).enumerate() {
             // SAFETY: `b` holds `F::BYTES` bytes.
             let h = unsafe { F::header(b) };
-            for g in 0..F::LEN / 16 {
+            if F::SHARED_SCALE {
+                // `block_dot`'s operations, each group expanded once for every input.
+                let mut sums = [_mm512_setzero_ps(); N];
+                for g in 0..F::LEN / 16 {
+                    // SAFETY: as above.
+                    let wv = unsafe { F::group(b, &h, g) };
+                    for (i, sum) in sums.iter_mut().enumerate() {
+                        // SAFETY: `i · cols + j · LEN + 16g + 16 <= N · cols <= x.len()`.
+                        let xv = unsafe { _mm512_loadu_ps(x.as_ptr().add(i * cols + j * F::LEN + 16 * g)) };
+                        *sum = if g == 0 { _mm512_mul_ps(wv, xv) } else { _mm512_fmadd_ps(wv, xv, *sum) };
+                    }
+                }
                 // SAFETY: as above.
-                let wv = unsafe { F::group(b, &h, g) };
-                for (i, acc_i) in acc.iter_mut().enumerate() {
-                    // SAFETY: `i · cols + j · LEN + 16g + 16 <= N · cols <= x.len()`.
-                    unsafe {
-                        group_dot(wv, x.as_ptr().add(i * cols + j * F::LEN + 16 * g), g, acc_i)
-                    };
+                let d = unsafe { F::shared_scale(&h) };
+                for (acc_i, sum) in acc.iter_mut().zip(sums) {
+                    acc_i[j % 2] = _mm512_fmadd_ps(sum, d, acc_i[j % 2]);
+                }
+            } else {
+                for g in 0..F::LEN / 16 {
+                    // SAFETY: as above.
+                    let wv = unsafe { F::group(b, &h, g) };
+                    for (i, acc_i) in acc.iter_mut().enumerate() {
+                        // SAFETY: `i · cols + j · LEN + 16g + 16 <= N · cols <= x.len()`.
+                        unsafe {
+                            group_dot(wv, x.as_ptr().add(i * cols + j * F::LEN + 16 * g), g, acc_i)
+                        };
+                    }
                 }
             }
         }
