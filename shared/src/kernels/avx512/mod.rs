@@ -5,10 +5,16 @@
 //! (its scales, once per block) and how to expand any 16 of its weights into one
 //! register of f32 lanes, the values ggml's dequantizer gives (`formats`). The kernel
 //! multiplies each expanded group into one of two accumulators by FMA (groups
-//! alternate between them), so a (row, input) pair always sees the same float
-//! operations, whichever kernel and grouping computed it: the multi-input kernel is
-//! bit-identical to the single-input one. The additions happen in another order than
-//! in the AVX2 and scalar kernels, so results differ from theirs in the last bits.
+//! alternate between them); a format whose block shares one scale (Q8_0, Q4_0, Q5_0,
+//! IQ4_NL) gives its groups without the scale, and the kernel sums a block's products
+//! before multiplying by it once (blocks alternate between the accumulators). Either
+//! way a (row, input) pair always sees the same float operations, whichever kernel and
+//! grouping computed it: the multi-input kernel is bit-identical to the single-input
+//! one. The additions happen in another order than in the AVX2 and scalar kernels, so
+//! results differ from theirs in the last bits.
+//!
+//! The single-input kernel walks four rows side by side and prefetches the rows two
+//! steps ahead a share per block (`super::prefetch`).
 //!
 //! Every function here is `unsafe` because it is compiled for AVX-512F (plus AVX2, FMA
 //! and F16C): callers must have checked that the CPU has them (see [`super::isa`]).
