@@ -1,5 +1,6 @@
-//! Matrix–vector throughput of [`WeightMatrix`] for SmolLM2-135M's layer shapes, and the
-//! cost of all the products of one decoded token.
+//! Matrix–vector throughput of [`WeightMatrix`] for SmolLM2-135M's layer shapes and for
+//! each weight type of Qwen2.5-Coder-0.5B's Q4_K_M file, and the cost of all the products
+//! of one decoded token of each.
 //!
 //! `cargo bench -p shared --bench kernels -- --warm-up-time 1 --measurement-time 3`
 
@@ -26,11 +27,34 @@ impl Rng {
     }
 }
 
-/// A random `rows × cols` matrix stored as `dtype` (F32, Q8_0, Q4_0 or Q4_1).
+/// Where a block of `dtype` keeps its f16 scales (Q5_0, Q4_K, Q6_K: the other formats of
+/// Qwen2.5-Coder-0.5B's Q4_K_M file).
+fn f16_offsets(dtype: DType) -> &'static [usize] {
+    match dtype {
+        DType::Q5_0 => &[0],
+        DType::Q4_K => &[0, 2],
+        DType::Q6_K => &[208],
+        other => panic!("no scale offsets for {other:?}"),
+    }
+}
+
+/// A random `rows × cols` matrix stored as `dtype` (F32, Q8_0, Q4_0, Q4_1, Q5_0, Q4_K or
+/// Q6_K): random bytes with small f16 scales.
 fn matrix(rng: &mut Rng, dtype: DType, rows: usize, cols: usize) -> WeightMatrix {
     if dtype == DType::F32 {
         let data = (0..rows * cols).map(|_| rng.uniform()).collect();
         return WeightMatrix::from_f32(rows, cols, data).unwrap();
+    }
+    if matches!(dtype, DType::Q5_0 | DType::Q4_K | DType::Q6_K) {
+        let mut bytes: Vec<u8> = (0..dtype.bytes_for(rows * cols).unwrap())
+            .map(|_| rng.next_u64() as u8)
+            .collect();
+        for block in bytes.chunks_exact_mut(dtype.block_bytes()) {
+            for &at in f16_offsets(dtype) {
+                block[at..at + 2].copy_from_slice(&f16::from_f32(0.01).to_le_bytes());
+            }
+        }
+        return WeightMatrix::from_blocks(dtype, rows, cols, bytes).unwrap();
     }
     let blocks = rows * cols / 32;
     let header = if dtype == DType::Q4_1 { 4 } else { 2 };
@@ -150,5 +174,79 @@ fn smollm2_token(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matvec_shapes, matmul_shapes, smollm2_token);
+/// One product per weight type of Qwen2.5-Coder-0.5B's Q4_K_M file, at its shapes:
+/// the kernels' throughput in weights per second.
+fn qwen25_matvec(c: &mut Criterion) {
+    let mut rng = Rng(0x0525);
+    let mut group = c.benchmark_group("qwen25_matvec");
+    for (dtype, rows, cols) in [
+        (DType::Q5_0, 4864, 896),
+        (DType::Q8_0, 4864, 896),
+        (DType::Q4_K, 896, 4864),
+        (DType::Q6_K, 896, 4864),
+    ] {
+        let x: Vec<f32> = (0..cols).map(|_| rng.uniform()).collect();
+        let mut y = vec![0.0; rows];
+        let w = matrix(&mut rng, dtype, rows, cols);
+        group.throughput(Throughput::Elements((rows * cols) as u64));
+        let id = BenchmarkId::new(format!("{dtype:?}"), format!("{rows}x{cols}"));
+        group.bench_function(id, |b| b.iter(|| w.matvec(black_box(&x), &mut y)));
+    }
+    group.finish();
+}
+
+/// Every product of one decoded Qwen2.5-Coder-0.5B token in its Q4_K_M file's types, each
+/// layer with its own matrices (490 MB, streamed from memory as in real decoding):
+/// 24 × (q, k, o, gate, up in Q5_0; v in Q8_0; down in Q6_K and Q4_K on alternate
+/// layers), then the 151936 × 896 output layer in Q8_0.
+fn qwen25_token(c: &mut Criterion) {
+    let mut rng = Rng(0x0526);
+    let mut group = c.benchmark_group("qwen25_token");
+    group.sample_size(10);
+    let layers: Vec<Vec<WeightMatrix>> = (0..24)
+        .map(|l| {
+            let down = if l % 2 == 0 { DType::Q6_K } else { DType::Q4_K };
+            [
+                (DType::Q5_0, 896, 896),
+                (DType::Q5_0, 128, 896),
+                (DType::Q8_0, 128, 896),
+                (DType::Q5_0, 896, 896),
+                (DType::Q5_0, 4864, 896),
+                (DType::Q5_0, 4864, 896),
+                (down, 896, 4864),
+            ]
+            .iter()
+            .map(|&(dtype, r, c)| matrix(&mut rng, dtype, r, c))
+            .collect()
+        })
+        .collect();
+    let head = matrix(&mut rng, DType::Q8_0, 151936, 896);
+    let weights = layers.iter().flatten().chain([&head]);
+    let elements: usize = weights.map(|w| w.rows() * w.cols()).sum();
+    let x896: Vec<f32> = (0..896).map(|_| rng.uniform()).collect();
+    let x4864: Vec<f32> = (0..4864).map(|_| rng.uniform()).collect();
+    let mut y = vec![0.0; 151936];
+    group.throughput(Throughput::Elements(elements as u64));
+    group.bench_function("Q4_K_M", |b| {
+        b.iter(|| {
+            shared::linear::on_worker(|| {
+                for w in layers.iter().flatten() {
+                    let x = if w.cols() == 896 { &x896 } else { &x4864 };
+                    w.matvec(black_box(x), &mut y[..w.rows()]);
+                }
+                head.matvec(black_box(&x896), &mut y);
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    matvec_shapes,
+    matmul_shapes,
+    smollm2_token,
+    qwen25_matvec,
+    qwen25_token
+);
 criterion_main!(benches);
