@@ -121,8 +121,9 @@ avx512! {
     /// `acc += block · x` for block `j` of a row (`x` its `F::LEN` activations). A format
     /// with a shared scale sums its groups' products (the first multiplied, the rest
     /// by FMA), then adds the sum times the scale into `acc[j % 2]`; any other format
-    /// adds group by group ([`group_dot`]). Every kernel here goes through this, so a
-    /// (row, input) pair always sees the same float operations.
+    /// adds group by group ([`group_dot`]). These are the operations every kernel here
+    /// does for a (row, block) pair; the four-row loop and the multi-input kernel only
+    /// interleave them differently, so a (row, input) pair always gets the same result.
     ///
     /// # Safety
     /// `block` holds `F::BYTES` bytes, `h` is its header and `x` points to `F::LEN`
