@@ -44,6 +44,15 @@ fn bytes_u32(b: &[u8], at: usize) -> __m256i {
     _mm256_cvtepu8_epi32(unsafe { _mm_loadl_epi64(b.as_ptr().cast()) })
 }
 
+/// The 8 bytes at `q[at..at + 8]` sign-extended to i32 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn bytes_i32(q: &[i8], at: usize) -> __m256i {
+    let q = &q[at..at + 8];
+    // SAFETY: `q` holds 8 bytes (sliced above); `loadl` is unaligned.
+    _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(q.as_ptr().cast()) })
+}
+
 /// The low (`high == false`) or high nibbles of the 8 bytes at `b[at..at + 8]`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -307,15 +316,6 @@ pub(in crate::kernels) fn q6_k_values(b: &[u8]) -> Q6Values {
         *o = d * f32::from(sc as i8);
     }
     v
-}
-
-/// The 8 bytes at `q[at..at + 8]` sign-extended to i32 lanes.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn bytes_i32(q: &[i8], at: usize) -> __m256i {
-    let q = &q[at..at + 8];
-    // SAFETY: `q` holds 8 bytes (sliced above); `loadl` is unaligned.
-    _mm256_cvtepi8_epi32(unsafe { _mm_loadl_epi64(q.as_ptr().cast()) })
 }
 
 block_format!(

@@ -76,30 +76,12 @@ avx512! {
     }
 }
 
-/// Defines a unit type for a format and its [`Format`] impl, compiled for AVX-512.
+/// Defines a unit type for a format and its [`Format`] impl, compiled for AVX-512. A
+/// format whose blocks share one scale says so with `shared |h| scale`, the scale read
+/// from the header.
 macro_rules! block_format {
     ($(#[$doc:meta])* $name:ident, $len:literal, $bytes:literal, $header:ty,
-     |$hb:ident| $head:block, |$b:ident, $h:ident, $g:ident| $group:block) => {
-        $(#[$doc])*
-        pub(super) struct $name;
-
-        impl Format for $name {
-            const LEN: usize = $len;
-            const BYTES: usize = $bytes;
-            type Header = $header;
-
-            #[inline]
-            #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-            unsafe fn header($hb: &[u8]) -> $header $head
-
-            #[inline]
-            #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-            unsafe fn group($b: &[u8], $h: &$header, $g: usize) -> __m512 $group
-        }
-    };
-    // A format whose blocks share one scale: `shared |h| scale` gives it from the header.
-    ($(#[$doc:meta])* $name:ident, $len:literal, $bytes:literal, $header:ty,
-     |$hb:ident| $head:block, shared |$sh:ident| $scale:block,
+     |$hb:ident| $head:block, $(shared |$sh:ident| $scale:block,)?
      |$b:ident, $h:ident, $g:ident| $group:block) => {
         $(#[$doc])*
         pub(super) struct $name;
@@ -107,16 +89,19 @@ macro_rules! block_format {
         impl Format for $name {
             const LEN: usize = $len;
             const BYTES: usize = $bytes;
-            const SHARED_SCALE: bool = true;
             type Header = $header;
 
             #[inline]
             #[target_feature(enable = "avx512f,avx2,fma,f16c")]
             unsafe fn header($hb: &[u8]) -> $header $head
 
-            #[inline]
-            #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-            unsafe fn shared_scale($sh: &$header) -> __m512 $scale
+            $(
+                const SHARED_SCALE: bool = true;
+
+                #[inline]
+                #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+                unsafe fn shared_scale($sh: &$header) -> __m512 $scale
+            )?
 
             #[inline]
             #[target_feature(enable = "avx512f,avx2,fma,f16c")]
